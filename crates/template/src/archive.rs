@@ -1,0 +1,67 @@
+//! Reading which directories a webroot backup holds (a gzip tar whose root
+//! is the webroot; names may start with `./`), without unpacking it.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+
+use crate::error::TemplateError;
+
+/// Every directory in the archive, relative to its root, without `./` or a
+/// trailing `/`; directories implied by a file's path count too.
+pub(crate) fn directories(path: &Path) -> Result<BTreeSet<String>, TemplateError> {
+    let fail = |message: String| TemplateError::Archive {
+        path: path.to_path_buf(),
+        message,
+    };
+    let file = File::open(path).map_err(|e| fail(e.to_string()))?;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(BufReader::new(file)));
+    let mut dirs = BTreeSet::new();
+    let entries = archive.entries().map_err(|e| fail(e.to_string()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| fail(format!("corrupt or truncated archive: {e}")))?;
+        let name = entry.path().map_err(|e| fail(e.to_string()))?.to_string_lossy().into_owned();
+        let is_dir = entry.header().entry_type().is_dir();
+        let name = name.trim_start_matches("./").trim_end_matches('/');
+        let mut parts: Vec<&str> = name.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+        if !is_dir {
+            parts.pop();
+        }
+        for end in 1..=parts.len() {
+            dirs.insert(parts[..end].join("/"));
+        }
+    }
+    Ok(dirs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_explicit_and_implied_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.tar.gz");
+        let gz = flate2::write::GzEncoder::new(File::create(&path).unwrap(), flate2::Compression::fast());
+        let mut builder = tar::Builder::new(gz);
+        let mut header = tar::Header::new_gnu();
+        header.set_size(1);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder.append_data(&mut header.clone(), "./wp-content/uploads/a.png", &b"x"[..]).unwrap();
+        builder.append_data(&mut header, "index.php", &b"x"[..]).unwrap();
+        builder.into_inner().unwrap().finish().unwrap();
+        let dirs = directories(&path).unwrap();
+        assert_eq!(dirs.into_iter().collect::<Vec<_>>(), ["wp-content", "wp-content/uploads"]);
+    }
+
+    #[test]
+    fn corrupt_archive_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.tar.gz");
+        std::fs::write(&path, b"not gzip at all").unwrap();
+        assert!(matches!(directories(&path), Err(TemplateError::Archive { .. })));
+        assert!(directories(&dir.path().join("missing.tar.gz")).is_err());
+    }
+}

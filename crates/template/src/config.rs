@@ -1,0 +1,176 @@
+//! The typed asset settings of a template.
+
+use crate::entry::{self, MountEntry};
+use crate::secret::Secret;
+use crate::source::Template;
+
+/// The application a template deploys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Application {
+    None,
+    Joomla,
+    Wordpress,
+    Drupal,
+    Moodle,
+}
+
+impl Application {
+    pub const ALL: &'static [(&'static str, Application)] = &[
+        ("none", Application::None),
+        ("joomla", Application::Joomla),
+        ("wordpress", Application::Wordpress),
+        ("drupal", Application::Drupal),
+        ("moodle", Application::Moodle),
+    ];
+
+    pub fn parse(text: &str) -> Option<Application> {
+        Self::ALL.iter().find(|(name, _)| *name == text).map(|(_, app)| *app)
+    }
+
+    /// Where the application keeps its uploaded assets.
+    pub fn asset_directories(self) -> &'static [&'static str] {
+        match self {
+            Application::None => &[],
+            Application::Joomla => &["images", "media"],
+            Application::Wordpress => &["wp-content/uploads"],
+            Application::Drupal => &["sites/default/files"],
+            Application::Moodle => &["moodledata/filedir", "moodledata"],
+        }
+    }
+
+    /// Directories holding the application's code: never asset directories.
+    pub fn code_directories(self) -> &'static [&'static str] {
+        match self {
+            Application::None => &[],
+            Application::Joomla => &["administrator", "components", "includes", "libraries", "modules", "plugins", "templates"],
+            Application::Wordpress => &["wp-admin", "wp-includes", "wp-content/plugins", "wp-content/themes"],
+            Application::Drupal => &["core", "modules", "profiles", "themes", "vendor"],
+            Application::Moodle => &["admin", "lib", "mod", "theme"],
+        }
+    }
+}
+
+/// BUILD_ARCHIVE_CHOICE: a fresh build or a temporal backup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArchiveChoice {
+    Virgin,
+    Baseline,
+    Hourly,
+    Daily,
+    Weekly,
+    Monthly,
+    Bimonthly,
+}
+
+impl ArchiveChoice {
+    pub const ALL: &'static [(&'static str, ArchiveChoice)] = &[
+        ("virgin", ArchiveChoice::Virgin),
+        ("baseline", ArchiveChoice::Baseline),
+        ("hourly", ArchiveChoice::Hourly),
+        ("daily", ArchiveChoice::Daily),
+        ("weekly", ArchiveChoice::Weekly),
+        ("monthly", ArchiveChoice::Monthly),
+        ("bimonthly", ArchiveChoice::Bimonthly),
+    ];
+
+    pub fn parse(text: &str) -> Option<ArchiveChoice> {
+        Self::ALL.iter().find(|(name, _)| *name == text).map(|(_, c)| *c)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        Self::ALL.iter().find(|(_, c)| *c == self).map_or("", |(name, _)| name)
+    }
+
+    /// Hourly to bimonthly: a build from a temporal backup of a live site.
+    pub fn is_temporal(self) -> bool {
+        !matches!(self, ArchiveChoice::Virgin | ArchiveChoice::Baseline)
+    }
+}
+
+/// Datastore i: token i of the `|`-chained S3 settings. Datastore 1 (index 0)
+/// is the primary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Datastore {
+    pub access_key: Secret,
+    pub secret_key: Secret,
+    /// S3_HOST_BASE token: a bare host (https implied) or a URL.
+    pub host_base: String,
+    /// S3_LOCATION token; None when unset.
+    pub location: Option<String>,
+}
+
+/// What the asset tools need from a template.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssetConfig {
+    pub website_url: Option<String>,
+    pub application: Option<Application>,
+    pub build_archive_choice: Option<ArchiveChoice>,
+    pub persist_assets: bool,
+    pub sync_webroots: bool,
+    pub directories_to_mount: Vec<MountEntry>,
+    pub datastores: Vec<Datastore>,
+}
+
+impl AssetConfig {
+    /// Reads the settings leniently: unset or invalid values become `None`,
+    /// `false` or are left out. Use [`crate::load`] to refuse a template
+    /// with errors instead.
+    pub fn from_template(t: &Template) -> AssetConfig {
+        let non_empty = |name: &str| Some(t.value(name).to_string()).filter(|v| !v.is_empty());
+        AssetConfig {
+            website_url: non_empty("WEBSITE_URL"),
+            application: Application::parse(t.value("APPLICATION")),
+            build_archive_choice: ArchiveChoice::parse(t.value("BUILD_ARCHIVE_CHOICE")),
+            persist_assets: t.value("PERSIST_ASSETS_TO_DATASTORE") == "1",
+            sync_webroots: t.value("SYNC_WEBROOTS") == "1",
+            directories_to_mount: entry::split(t.value("DIRECTORIES_TO_MOUNT"))
+                .into_iter()
+                .filter_map(|(_, e)| MountEntry::parse(e).ok())
+                .collect(),
+            datastores: datastores(t),
+        }
+    }
+}
+
+/// Splits a chained value into its tokens; an unset value has none.
+pub(crate) fn tokens(value: &str) -> Vec<&str> {
+    if value.is_empty() { Vec::new() } else { value.split('|').collect() }
+}
+
+fn datastores(t: &Template) -> Vec<Datastore> {
+    let access = tokens(t.value("S3_ACCESS_KEY"));
+    let secret = tokens(t.value("S3_SECRET_KEY"));
+    let hosts = tokens(t.value("S3_HOST_BASE"));
+    let locations = tokens(t.value("S3_LOCATION"));
+    (0..hosts.len())
+        .map(|i| Datastore {
+            access_key: Secret::new(access.get(i).copied().unwrap_or("")),
+            secret_key: Secret::new(secret.get(i).copied().unwrap_or("")),
+            host_base: hosts[i].to_string(),
+            location: locations.get(i).map(|l| l.to_string()).filter(|l| !l.is_empty()),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_chained_datastores() {
+        let t = Template::parse(
+            "t.tmpl",
+            "export S3_ACCESS_KEY=\"k1|k2\"\nexport S3_SECRET_KEY=\"s1|s2\"\nexport S3_HOST_BASE=\"a.example.com|http://127.0.0.1:9000\"\nexport S3_LOCATION=\"US|\"\nexport PERSIST_ASSETS_TO_DATASTORE=\"1\"\nexport DIRECTORIES_TO_MOUNT=\"images:merge=media2\"\n",
+        )
+        .unwrap();
+        let c = AssetConfig::from_template(&t);
+        assert!(c.persist_assets);
+        assert_eq!(c.datastores.len(), 2);
+        assert_eq!(c.datastores[1].host_base, "http://127.0.0.1:9000");
+        assert_eq!(c.datastores[1].secret_key.expose(), "s2");
+        assert_eq!(c.datastores[0].location.as_deref(), Some("US"));
+        assert_eq!(c.datastores[1].location, None);
+        assert_eq!(c.directories_to_mount.len(), 2);
+        assert!(!format!("{c:?}").contains("s2"));
+    }
+}

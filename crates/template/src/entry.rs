@@ -1,0 +1,208 @@
+//! DIRECTORIES_TO_MOUNT entries (reference §2): relative directories under
+//! the webroot, absolute paths, and `merge=NAMEn` groups.
+
+use std::fmt;
+
+/// One parsed entry of DIRECTORIES_TO_MOUNT.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum MountEntry {
+    /// A directory under the webroot, e.g. `wp-content/uploads`.
+    Relative(String),
+    /// An absolute path, mounted where it says, e.g. `/var/www/private`.
+    Absolute(String),
+    /// `merge=NAMEn`: n buckets mounted at NAME1..NAMEn beside the webroot
+    /// and merged onto webroot/NAME (or onto the webroot for `webroot`).
+    Merge { name: String, branches: u8 },
+}
+
+/// Why an entry was refused, and how to write it instead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryError {
+    pub message: String,
+    pub help: String,
+}
+
+/// Directories that must never be mounted over.
+const SYSTEM_DIRS: &[&str] = &[
+    "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/run", "/sbin", "/sys", "/usr",
+];
+/// Directories that may hold mounts below them but not be one.
+const SYSTEM_PARENTS: &[&str] = &["/", "/home", "/root", "/tmp", "/var", "/var/www", "/srv", "/opt", "/mnt"];
+
+impl MountEntry {
+    /// Parses one `:`-separated entry.
+    pub fn parse(text: &str) -> Result<MountEntry, EntryError> {
+        let err = |message: String, help: &str| EntryError {
+            message,
+            help: help.to_string(),
+        };
+        if text.is_empty() {
+            return Err(err(
+                "empty entry in DIRECTORIES_TO_MOUNT".into(),
+                "entries are separated by a single `:`; remove the extra `:`",
+            ));
+        }
+        if let Some(bad) = text.chars().find(|c| c.is_whitespace() || c.is_control() || "*?[]$`'\"\\;|&<>".contains(*c)) {
+            return Err(err(
+                format!("entry `{text}` contains {bad:?}"),
+                "directory names in DIRECTORIES_TO_MOUNT are letters, digits, `-`, `_`, `.` and `/`",
+            ));
+        }
+        if let Some(spec) = text.strip_prefix("merge=") {
+            return parse_merge(text, spec);
+        }
+        if text.contains('=') {
+            return Err(err(
+                format!("entry `{text}` has `=` but is not merge=NAMEn"),
+                "write a directory such as images, or merge=images2 for two merged buckets",
+            ));
+        }
+        let absolute = text.starts_with('/');
+        let body = if absolute { &text[1..] } else { text };
+        if body.is_empty() {
+            return Err(err("entry `/` would mount over the whole filesystem".into(), "name the asset directory itself"));
+        }
+        for part in body.split('/') {
+            match part {
+                "" => {
+                    return Err(err(
+                        format!("entry `{text}` has an empty path segment"),
+                        "write the path without doubled or trailing `/`, e.g. wp-content/uploads",
+                    ));
+                }
+                "." | ".." => {
+                    return Err(err(
+                        format!("entry `{text}` contains `{part}`"),
+                        "write the directory's plain path, without `.` or `..` segments",
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if absolute {
+            let under_system = SYSTEM_DIRS
+                .iter()
+                .any(|dir| text == *dir || text.starts_with(&format!("{dir}/")));
+            if under_system || SYSTEM_PARENTS.contains(&text) {
+                return Err(err(
+                    format!("entry `{text}` would mount a bucket over a system directory"),
+                    "mount only asset directories, such as /var/www/private",
+                ));
+            }
+            Ok(MountEntry::Absolute(text.to_string()))
+        } else {
+            Ok(MountEntry::Relative(text.to_string()))
+        }
+    }
+
+    /// The directory holding this entry's files in a webroot backup,
+    /// relative to the webroot ("" for the webroot itself); None for
+    /// absolute entries, which live outside the webroot and its backups.
+    pub fn backup_dir(&self) -> Option<String> {
+        match self {
+            MountEntry::Relative(p) => Some(p.clone()),
+            MountEntry::Absolute(_) => None,
+            MountEntry::Merge { name, .. } if name == "webroot" => Some(String::new()),
+            MountEntry::Merge { name, .. } => Some(name.clone()),
+        }
+    }
+
+    /// The directory name used to derive bucket names: the entry itself, or
+    /// NAMEi for branch i of a merge.
+    pub fn bucket_dirs(&self) -> Vec<String> {
+        match self {
+            MountEntry::Relative(p) | MountEntry::Absolute(p) => vec![p.clone()],
+            MountEntry::Merge { name, branches } => (1..=*branches).map(|i| format!("{name}{i}")).collect(),
+        }
+    }
+}
+
+fn parse_merge(text: &str, spec: &str) -> Result<MountEntry, EntryError> {
+    let help = "write merge=NAMEn with n from 1 to 9, e.g. merge=images4";
+    let err = |message: String| EntryError {
+        message,
+        help: help.to_string(),
+    };
+    let Some(last) = spec.chars().last() else {
+        return Err(err(format!("entry `{text}` names no merge directory")));
+    };
+    let name = &spec[..spec.len() - last.len_utf8()];
+    let branches = match last.to_digit(10) {
+        Some(0) => return Err(err(format!("entry `{text}` asks for 0 merge branches"))),
+        Some(n) => n as u8,
+        None => return Err(err(format!("entry `{text}` does not end with the number of branches"))),
+    };
+    if name.is_empty() {
+        return Err(err(format!("entry `{text}` names no merge directory")));
+    }
+    if name.contains('/') || name == "." || name == ".." {
+        return Err(err(format!(
+            "merge name `{name}` must be a single directory name (its branches live beside the webroot)"
+        )));
+    }
+    Ok(MountEntry::Merge {
+        name: name.to_string(),
+        branches,
+    })
+}
+
+impl fmt::Display for MountEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MountEntry::Relative(p) | MountEntry::Absolute(p) => f.write_str(p),
+            MountEntry::Merge { name, branches } => write!(f, "merge={name}{branches}"),
+        }
+    }
+}
+
+/// Splits a DIRECTORIES_TO_MOUNT value into entries with their char offsets.
+pub(crate) fn split(value: &str) -> Vec<(usize, &str)> {
+    if value.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut offset = 0;
+    for part in value.split(':') {
+        out.push((offset, part));
+        offset += part.chars().count() + 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_three_kinds() {
+        assert_eq!(MountEntry::parse("images"), Ok(MountEntry::Relative("images".into())));
+        assert_eq!(
+            MountEntry::parse("/var/www/private"),
+            Ok(MountEntry::Absolute("/var/www/private".into()))
+        );
+        assert_eq!(
+            MountEntry::parse("merge=media2"),
+            Ok(MountEntry::Merge { name: "media".into(), branches: 2 })
+        );
+        assert_eq!(
+            MountEntry::parse("merge=images4").unwrap().bucket_dirs(),
+            ["images1", "images2", "images3", "images4"]
+        );
+    }
+
+    #[test]
+    fn refuses_what_breaks_adt() {
+        for bad in [
+            "", "../etc", "a/../b", "a//b", "images/", "/", "/etc", "/etc/x", "/var/www", "merge=", "merge=images",
+            "merge=images0", "merge=a/b2", "merge=9", "img*", "my images", "x=y",
+        ] {
+            assert!(MountEntry::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn splits_with_offsets() {
+        assert_eq!(split("a:bb::c"), vec![(0, "a"), (2, "bb"), (5, ""), (6, "c")]);
+        assert!(split("").is_empty());
+    }
+}

@@ -1,0 +1,118 @@
+//! chained-count-mismatch, missing-credentials and invalid-endpoint: the
+//! `|`-chained S3 settings, datastore i from token i of each. Messages never
+//! quote a key or secret, only which token of which variable.
+
+use super::anchor;
+use super::settings::host_problem;
+use crate::config::tokens;
+use crate::diagnostic::{Diagnostic, Rule, Severity};
+use crate::source::Template;
+
+const CHAINED: &[&str] = &["S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_HOST_BASE", "S3_LOCATION"];
+const REQUIRED: &[&str] = &["S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_HOST_BASE"];
+
+pub(super) fn check(t: &Template, out: &mut Vec<Diagnostic>) {
+    let persist = t.value("PERSIST_ASSETS_TO_DATASTORE") == "1";
+    let severity = if persist { Severity::Error } else { Severity::Warning };
+
+    let reference = ["S3_HOST_BASE", "S3_ACCESS_KEY"]
+        .into_iter()
+        .find(|n| !t.value(n).is_empty())
+        .map(|n| (n, tokens(t.value(n)).len()));
+    if let Some((reference, expected)) = reference {
+        for name in CHAINED {
+            let Some(a) = t.get(name).filter(|a| !a.value.text.is_empty()) else {
+                continue;
+            };
+            let count = tokens(&a.value.text).len();
+            if count != expected {
+                out.push(Diagnostic::new(
+                    Rule::ChainedCountMismatch,
+                    Severity::Error,
+                    a.value.span(),
+                    format!("{name} has {count} `|`-separated value(s) but {reference} has {expected}"),
+                    format!("give {name} one value per datastore, separated by `|`, in the same order as {reference}"),
+                ));
+            }
+        }
+    }
+
+    for name in REQUIRED {
+        let Some(a) = t.get(name).filter(|a| !a.value.text.is_empty()) else {
+            out.push(Diagnostic::new(
+                Rule::MissingCredentials,
+                severity,
+                anchor(t, &[name, "PERSIST_ASSETS_TO_DATASTORE"]),
+                format!("{name} is not set; the datastore cannot be reached"),
+                format!("set {name} for each datastore (values are never shown in adt's output)"),
+            ));
+            continue;
+        };
+        let mut offset = 0;
+        for (i, token) in tokens(&a.value.text).iter().enumerate() {
+            let len = token.chars().count();
+            if token.trim().is_empty() {
+                out.push(Diagnostic::new(
+                    Rule::MissingCredentials,
+                    severity,
+                    a.value.sub_span(offset, len),
+                    format!("{name} is empty for datastore {}", i + 1),
+                    format!("fill in value {} of {name}, or remove that datastore from every S3_ setting", i + 1),
+                ));
+            } else if *name == "S3_HOST_BASE" {
+                endpoint(token, a.value.sub_span(offset, len), out);
+            }
+            offset += len + 1;
+        }
+    }
+}
+
+/// A token of S3_HOST_BASE: a bare host (https implied, optional port) or
+/// an http(s) URL with scheme, host and optional port.
+fn endpoint(token: &str, span: crate::source::Span, out: &mut Vec<Diagnostic>) {
+    let (scheme, rest) = match token.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, token),
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((host, port)) if !host.contains(']') || host.ends_with(']') => (host, Some(port)),
+        _ => (rest, None),
+    };
+    let problem = if scheme.is_some_and(|s| s != "http" && s != "https") {
+        Some("has a scheme other than http or https".to_string())
+    } else if rest.contains('/') {
+        Some("has a path; an endpoint is a host, with an optional scheme and port".to_string())
+    } else if port.is_some_and(|p| p.parse::<u16>().map_or(true, |p| p == 0)) {
+        Some("has an invalid port".to_string())
+    } else if !is_ip(host) && host_problem(host).is_some() && host != "localhost" {
+        Some(format!("is not a host name ({})", host_problem(host).unwrap_or("")))
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        out.push(Diagnostic::new(
+            Rule::InvalidEndpoint,
+            Severity::Error,
+            span,
+            format!("S3_HOST_BASE `{token}` {problem}"),
+            "write the provider's endpoint host, e.g. gb-lon-1.linodeobjects.com, or a URL such as http://127.0.0.1:9000",
+        ));
+    } else if scheme == Some("http") && !(host == "localhost" || host.starts_with("127.") || host == "[::1]") {
+        out.push(Diagnostic::new(
+            Rule::InvalidEndpoint,
+            Severity::Warning,
+            span,
+            format!("S3_HOST_BASE `{token}` is plain http: keys and assets would cross the network unencrypted"),
+            "use https (write the bare host name, https is implied) unless this is a local test endpoint",
+        ));
+    }
+}
+
+fn is_ip(host: &str) -> bool {
+    host.parse::<std::net::Ipv4Addr>().is_ok()
+        || host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .is_some_and(|h| h.parse::<std::net::Ipv6Addr>().is_ok())
+}
