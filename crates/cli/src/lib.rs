@@ -1,1 +1,10 @@
+//! Shared plumbing of the asset-persistence binaries (`adt-check` and,
+//! as they land, adt-seed, adt-mount, adt-backup, adt-replicate): output
+//! format, exit codes, and rendering diagnostics for people.
+//!
+//! The logic lives in the library crates; this crate only turns their
+//! results into text, JSON and exit codes.
 
+pub mod exit;
+pub mod output;
+pub mod render;

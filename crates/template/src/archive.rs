@@ -8,9 +8,31 @@ use std::path::Path;
 
 use crate::error::TemplateError;
 
+/// The directories of a webroot backup, read once and checked against any
+/// number of templates.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BackupListing {
+    dirs: BTreeSet<String>,
+}
+
+impl BackupListing {
+    /// Reads every entry header of the gzip tar at `path`. A corrupt or
+    /// truncated archive is an error, never a partial listing.
+    pub fn read(path: &Path) -> Result<BackupListing, TemplateError> {
+        Ok(BackupListing {
+            dirs: directories(path)?,
+        })
+    }
+
+    /// True when the archive holds directory `dir` (relative to its root).
+    pub fn has_dir(&self, dir: &str) -> bool {
+        self.dirs.contains(dir)
+    }
+}
+
 /// Every directory in the archive, relative to its root, without `./` or a
 /// trailing `/`; directories implied by a file's path count too.
-pub(crate) fn directories(path: &Path) -> Result<BTreeSet<String>, TemplateError> {
+fn directories(path: &Path) -> Result<BTreeSet<String>, TemplateError> {
     let fail = |message: String| TemplateError::Archive {
         path: path.to_path_buf(),
         message,

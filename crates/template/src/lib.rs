@@ -23,6 +23,7 @@ mod rules;
 mod secret;
 mod source;
 
+pub use archive::BackupListing;
 pub use bucket::{backup_bucket_name, derive_bucket_name, validate_bucket_name};
 pub use config::{Application, ArchiveChoice, AssetConfig, Datastore};
 pub use diagnostic::{Diagnostic, Rule, Severity, Snippet};
@@ -43,7 +44,7 @@ pub fn load(path: &std::path::Path, webroot: &std::path::Path) -> Result<AssetCo
         webroot: webroot.to_path_buf(),
         backup: None,
     };
-    let errors: Vec<Diagnostic> = check(&template, &options)?
+    let errors: Vec<Diagnostic> = check(&template, &options)
         .into_iter()
         .filter(|d| d.severity == Severity::Error)
         .collect();

@@ -85,8 +85,8 @@ fn endpoint(token: &str, span: crate::source::Span, out: &mut Vec<Diagnostic>) {
         Some("has a path; an endpoint is a host, with an optional scheme and port".to_string())
     } else if port.is_some_and(|p| p.parse::<u16>().map_or(true, |p| p == 0)) {
         Some("has an invalid port".to_string())
-    } else if !is_ip(host) && host_problem(host).is_some() && host != "localhost" {
-        Some(format!("is not a host name ({})", host_problem(host).unwrap_or("")))
+    } else if let Some(why) = host_problem(host).filter(|_| !is_ip(host) && host != "localhost") {
+        Some(format!("is not a valid endpoint: its host {why}"))
     } else {
         None
     };

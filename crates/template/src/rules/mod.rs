@@ -8,9 +8,8 @@ mod variables;
 
 use std::path::PathBuf;
 
-use crate::archive;
+use crate::archive::BackupListing;
 use crate::diagnostic::Diagnostic;
-use crate::error::TemplateError;
 use crate::layout::DEFAULT_WEBROOT;
 use crate::source::{Span, Template};
 
@@ -19,9 +18,9 @@ use crate::source::{Span, Template};
 pub struct CheckOptions {
     /// Where relative entries are mounted (default /var/www/html).
     pub webroot: PathBuf,
-    /// A webroot backup to look for the entries' directories in
+    /// The directories of a webroot backup to look for the entries in
     /// (enables mount-dir-missing-in-backup).
-    pub backup: Option<PathBuf>,
+    pub backup: Option<BackupListing>,
 }
 
 impl Default for CheckOptions {
@@ -33,20 +32,18 @@ impl Default for CheckOptions {
     }
 }
 
-/// Runs every rule on `template`, findings sorted by position. Fails only
-/// when the backup archive given in `options` cannot be read.
-pub fn check(template: &Template, options: &CheckOptions) -> Result<Vec<Diagnostic>, TemplateError> {
-    let backup_dirs = options.backup.as_deref().map(archive::directories).transpose()?;
+/// Runs every rule on `template`, findings sorted by position.
+pub fn check(template: &Template, options: &CheckOptions) -> Vec<Diagnostic> {
     let mut found = template.findings.clone();
     variables::check(template, &mut found);
     settings::check(template, &mut found);
     datastores::check(template, &mut found);
-    mounts::check(template, &options.webroot, backup_dirs.as_ref(), &mut found);
+    mounts::check(template, &options.webroot, options.backup.as_ref(), &mut found);
     found.sort_by(|a, b| (a.line, a.column, a.rule).cmp(&(b.line, b.column, b.rule)));
     for d in &mut found {
         d.snippet = template.snippet(d.span());
     }
-    Ok(found)
+    found
 }
 
 /// Where a finding about `names` should point: the value of the first one

@@ -2,10 +2,11 @@
 //! bucket-name-invalid, bucket-name-collision, unusual-asset-directory and
 //! mount-dir-missing-in-backup.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::settings::host_problem;
+use crate::archive::BackupListing;
 use crate::bucket::{derive_bucket_name, validate_bucket_name};
 use crate::config::Application;
 use crate::diagnostic::{Diagnostic, Rule, Severity};
@@ -20,7 +21,7 @@ struct Parsed {
     span: Span,
 }
 
-pub(super) fn check(t: &Template, webroot: &Path, backup: Option<&BTreeSet<String>>, out: &mut Vec<Diagnostic>) {
+pub(super) fn check(t: &Template, webroot: &Path, backup: Option<&BackupListing>, out: &mut Vec<Diagnostic>) {
     let Some(a) = t.get(DIRS) else {
         return;
     };
@@ -181,17 +182,21 @@ fn unusual(t: &Template, entries: &[Parsed], out: &mut Vec<Diagnostic>) {
     }
 }
 
-fn missing_in_backup(entries: &[Parsed], dirs: &BTreeSet<String>, out: &mut Vec<Diagnostic>) {
+fn missing_in_backup(entries: &[Parsed], dirs: &BackupListing, out: &mut Vec<Diagnostic>) {
     for e in entries {
         let Some(dir) = e.entry.backup_dir().filter(|d| !d.is_empty()) else {
             continue;
         };
-        if !dirs.contains(&dir) {
+        if !dirs.has_dir(&dir) {
             out.push(Diagnostic::new(
                 Rule::MountDirMissingInBackup,
                 Severity::Error,
                 e.span,
-                format!("the backup has no directory `{dir}` for entry `{}`", e.text),
+                if dir == e.text {
+                    format!("the backup has no directory `{dir}`")
+                } else {
+                    format!("the backup has no directory `{dir}` for entry `{}`", e.text)
+                },
                 "DIRECTORIES_TO_MOUNT must match the webroot in the backup; check the path, or that this is the right archive",
             ));
         }

@@ -1,0 +1,195 @@
+//! adt-check run as a user would, on every fixture: snapshots of its human
+//! and JSON output, exit codes, and that no secret ever reaches the output.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+fn adt_check() -> Command {
+    let mut cmd = Command::cargo_bin("adt-check").unwrap();
+    cmd.current_dir(workspace()).env("NO_COLOR", "1");
+    cmd
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(args: &[&str]) -> Run {
+    let out = adt_check().args(args).output().unwrap();
+    Run {
+        code: out.status.code().unwrap(),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+fn fixtures(dir: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(workspace().join("fixtures/templates").join(dir))
+        .unwrap()
+        .map(|e| format!("fixtures/templates/{dir}/{}", e.unwrap().file_name().to_string_lossy()))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The joomla fixture webroot as a backup archive, built the way ADT
+/// names entries (`./images/...`).
+fn joomla_backup(dir: &Path) -> PathBuf {
+    let path = dir.join("applicationsourcecode.tar.gz");
+    let gz = flate2::write::GzEncoder::new(File::create(&path).unwrap(), flate2::Compression::fast());
+    let mut tar = tar::Builder::new(gz);
+    tar.append_dir_all(".", workspace().join("fixtures/webroots/joomla")).unwrap();
+    tar.into_inner().unwrap().finish().unwrap();
+    path
+}
+
+fn stem(path: &str) -> String {
+    Path::new(path).file_name().unwrap().to_string_lossy().replace('.', "_")
+}
+
+/// Every fake credential in the fixtures has one of these in it.
+const SECRET_MARKERS: &[&str] = &["fakeSecretKey", "FAKEACCESSKEY", "ghp_fake", "fake-smtp", "fake-dns", "abcdef0123"];
+
+fn assert_no_secret(text: &str) {
+    for marker in SECRET_MARKERS {
+        assert!(!text.contains(marker), "output shows a secret ({marker}):\n{text}");
+    }
+}
+
+#[test]
+fn every_rule_fixture_reports_its_rule() {
+    let backup_dir = tempfile::tempdir().unwrap();
+    let backup = joomla_backup(backup_dir.path());
+    for rule in adt_template::Rule::ALL {
+        let fixture = format!("fixtures/templates/rules/{}.tmpl", rule.id());
+        let out = run(&["--format", "json", "--backup", backup.to_str().unwrap(), &fixture]);
+        let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let rules: Vec<&str> = report["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["rule"].as_str().unwrap())
+            .collect();
+        assert!(rules.contains(&rule.id()), "{fixture} does not report {}: {rules:?}", rule.id());
+        let errors = report["errors"].as_u64().unwrap();
+        assert_eq!(out.code, if errors > 0 { 1 } else { 0 }, "{fixture}");
+    }
+}
+
+#[test]
+fn rule_fixtures_snapshots() {
+    for fixture in fixtures("rules") {
+        let human = run(&[&fixture]);
+        let json = run(&["--format", "json", &fixture]);
+        assert_no_secret(&human.stdout);
+        assert_no_secret(&json.stdout);
+        assert!(human.stderr.is_empty() && json.stderr.is_empty(), "{fixture}: {}", human.stderr);
+        let name = stem(&fixture);
+        insta::assert_snapshot!(format!("{name}_human"), format!("exit: {}\n{}", human.code, human.stdout));
+        insta::assert_snapshot!(format!("{name}_json"), json.stdout);
+    }
+}
+
+#[test]
+fn mount_dir_missing_in_backup_needs_the_archive() {
+    let fixture = "fixtures/templates/rules/mount-dir-missing-in-backup.tmpl";
+    let without = run(&[fixture]);
+    assert_eq!(without.code, 0, "{}", without.stdout);
+    let dir = tempfile::tempdir().unwrap();
+    let backup = joomla_backup(dir.path());
+    let with = run(&["--backup", backup.to_str().unwrap(), fixture]);
+    assert_eq!(with.code, 1);
+    insta::assert_snapshot!("mount_dir_missing_in_backup_with_archive", with.stdout);
+    // The clean joomla template's `images` is in that backup.
+    let clean = run(&["--backup", backup.to_str().unwrap(), "fixtures/templates/clean/joomla.tmpl"]);
+    assert_eq!(clean.code, 0, "{}", clean.stdout);
+}
+
+#[test]
+fn clean_templates_have_no_findings() {
+    let all = fixtures("clean");
+    assert!(all.len() >= 7);
+    for fixture in &all {
+        let out = run(&["--format", "json", fixture]);
+        assert_eq!(out.code, 0, "{fixture}: {}", out.stdout);
+        let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(report["diagnostics"].as_array().unwrap().len(), 0, "{fixture}: {}", out.stdout);
+        assert_no_secret(&out.stdout);
+    }
+    let mut args = vec!["--format", "json"];
+    args.extend(all.iter().map(String::as_str));
+    let together = run(&args);
+    assert_eq!(together.code, 0);
+    assert_eq!(together.stdout.lines().count(), all.len(), "one JSON line per template");
+    let human = run(&["fixtures/templates/clean/joomla.tmpl", "fixtures/templates/clean/moodle.yaml"]);
+    insta::assert_snapshot!("clean_human", human.stdout);
+}
+
+#[test]
+fn several_templates_exit_with_the_worst_outcome() {
+    let out = run(&["fixtures/templates/clean/joomla.tmpl", "fixtures/templates/rules/syntax.tmpl"]);
+    assert_eq!(out.code, 1);
+    let out = run(&["fixtures/templates/rules/syntax.tmpl", "fixtures/templates/missing.tmpl"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stdout.contains("syntax.tmpl"), "the readable one is still checked");
+    assert!(out.stderr.contains("fixtures/templates/missing.tmpl"), "{}", out.stderr);
+}
+
+#[test]
+fn unreadable_input_and_bad_usage_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = dir.path().join("broken.yaml");
+    std::fs::write(&yaml, "WEBSITE_URL: [unclosed\n").unwrap();
+    let out = run(&[yaml.to_str().unwrap()]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("not valid YAML"), "{}", out.stderr);
+
+    let binary = dir.path().join("binary.tmpl");
+    std::fs::write(&binary, b"export A=\"\xff\xfe\"\n").unwrap();
+    let out = run(&[binary.to_str().unwrap()]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("not UTF-8"), "{}", out.stderr);
+
+    let bad_archive = dir.path().join("bad.tar.gz");
+    std::fs::write(&bad_archive, b"\x1f\x8b\x08\x00truncated").unwrap();
+    let out = run(&["--backup", bad_archive.to_str().unwrap(), "fixtures/templates/clean/joomla.tmpl"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("bad.tar.gz"), "{}", out.stderr);
+
+    assert_eq!(run(&[]).code, 2);
+    assert_eq!(run(&["--format", "xml", "fixtures/templates/clean/joomla.tmpl"]).code, 2);
+    assert_eq!(run(&["--webroot", "relative", "fixtures/templates/clean/joomla.tmpl"]).code, 2);
+    let help = run(&["--help"]);
+    assert_eq!(help.code, 0);
+    assert!(help.stdout.contains("Exit status"));
+}
+
+#[test]
+fn descriptor_and_yaml_findings_point_at_their_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let descriptor = dir.path().join("webserver.dat");
+    std::fs::write(
+        &descriptor,
+        "WEBSITEURL:www.example.com\nPERSISTASSETSTODATASTORE:yes\nDIRECTORIESTOMOUNT:images\nS3SECRETKEY:fakeSecretKeyX\nS3ACCESSKEY:FAKEACCESSKEYX\nS3HOSTBASE:a.example.com\nPERISTASSETS:1\n",
+    )
+    .unwrap();
+    let out = run(&["--format", "json", descriptor.to_str().unwrap()]);
+    assert_no_secret(&out.stdout);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let found: Vec<(String, u64, u64)> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["rule"].as_str().unwrap().to_string(), d["line"].as_u64().unwrap(), d["column"].as_u64().unwrap()))
+        .collect();
+    assert!(found.contains(&("invalid-boolean".into(), 2, 26)), "{found:?}");
+    assert!(found.contains(&("unknown-variable".into(), 7, 1)), "{found:?}");
+}
