@@ -33,7 +33,12 @@ pub fn diagnostic(file: &str, d: &Diagnostic, color: bool) -> String {
     let p = Paint { on: color };
     let mut out = String::new();
     let head = format!("{}[{}]", d.severity.as_str(), d.rule);
-    let _ = writeln!(out, "{}{}", p.wrap(severity_color(d.severity), &head), p.wrap("1", &format!(": {}", d.message)));
+    let _ = writeln!(
+        out,
+        "{}{}",
+        p.wrap(severity_color(d.severity), &head),
+        p.wrap("1", &format!(": {}", d.message))
+    );
     let gutter = " ".repeat(d.line.to_string().len());
     let _ = writeln!(out, "{gutter}{} {file}:{}:{}", p.wrap("1;34", "-->"), d.line, d.column);
     if let Some(snippet) = &d.snippet {
@@ -44,9 +49,18 @@ pub fn diagnostic(file: &str, d: &Diagnostic, color: bool) -> String {
         let _ = writeln!(out, "{} {bar} {line}", p.wrap("1;34", &d.line.to_string()));
         let pad = " ".repeat(snippet.caret_column.saturating_sub(1) as usize);
         let carets = "^".repeat(snippet.caret_len.max(1) as usize);
-        let _ = writeln!(out, "{gutter} {bar} {pad}{}", p.wrap(severity_color(d.severity), &carets));
+        let _ = writeln!(
+            out,
+            "{gutter} {bar} {pad}{}",
+            p.wrap(severity_color(d.severity), &carets)
+        );
     }
-    let _ = writeln!(out, "{gutter} {} {}", p.wrap("1;34", "="), p.wrap("1", &format!("help: {}", d.help)));
+    let _ = writeln!(
+        out,
+        "{gutter} {} {}",
+        p.wrap("1;34", "="),
+        p.wrap("1", &format!("help: {}", d.help))
+    );
     out.push('\n');
     out
 }
@@ -60,7 +74,11 @@ pub fn summary(file: &str, diagnostics: &[Diagnostic], color: bool) -> String {
         return format!("{file}: {}\n", p.wrap("1;32", "ok, no findings"));
     }
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-    let text = format!("{}, {}, {infos} info", plural(errors, "error"), plural(warnings, "warning"));
+    let text = format!(
+        "{}, {}, {infos} info",
+        plural(errors, "error"),
+        plural(warnings, "warning")
+    );
     let code = if errors > 0 { "1;31" } else { "1;33" };
     format!("{file}: {}\n", p.wrap(code, &text))
 }

@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn adt_check() -> Command {
@@ -46,7 +49,8 @@ fn joomla_backup(dir: &Path) -> PathBuf {
     let path = dir.join("applicationsourcecode.tar.gz");
     let gz = flate2::write::GzEncoder::new(File::create(&path).unwrap(), flate2::Compression::fast());
     let mut tar = tar::Builder::new(gz);
-    tar.append_dir_all(".", workspace().join("fixtures/webroots/joomla")).unwrap();
+    tar.append_dir_all(".", workspace().join("fixtures/webroots/joomla"))
+        .unwrap();
     tar.into_inner().unwrap().finish().unwrap();
     path
 }
@@ -56,7 +60,14 @@ fn stem(path: &str) -> String {
 }
 
 /// Every fake credential in the fixtures has one of these in it.
-const SECRET_MARKERS: &[&str] = &["fakeSecretKey", "FAKEACCESSKEY", "ghp_fake", "fake-smtp", "fake-dns", "abcdef0123"];
+const SECRET_MARKERS: &[&str] = &[
+    "fakeSecretKey",
+    "FAKEACCESSKEY",
+    "ghp_fake",
+    "fake-smtp",
+    "fake-dns",
+    "abcdef0123",
+];
 
 fn assert_no_secret(text: &str) {
     for marker in SECRET_MARKERS {
@@ -78,7 +89,11 @@ fn every_rule_fixture_reports_its_rule() {
             .iter()
             .map(|d| d["rule"].as_str().unwrap())
             .collect();
-        assert!(rules.contains(&rule.id()), "{fixture} does not report {}: {rules:?}", rule.id());
+        assert!(
+            rules.contains(&rule.id()),
+            "{fixture} does not report {}: {rules:?}",
+            rule.id()
+        );
         let errors = report["errors"].as_u64().unwrap();
         assert_eq!(out.code, if errors > 0 { 1 } else { 0 }, "{fixture}");
     }
@@ -91,9 +106,16 @@ fn rule_fixtures_snapshots() {
         let json = run(&["--format", "json", &fixture]);
         assert_no_secret(&human.stdout);
         assert_no_secret(&json.stdout);
-        assert!(human.stderr.is_empty() && json.stderr.is_empty(), "{fixture}: {}", human.stderr);
+        assert!(
+            human.stderr.is_empty() && json.stderr.is_empty(),
+            "{fixture}: {}",
+            human.stderr
+        );
         let name = stem(&fixture);
-        insta::assert_snapshot!(format!("{name}_human"), format!("exit: {}\n{}", human.code, human.stdout));
+        insta::assert_snapshot!(
+            format!("{name}_human"),
+            format!("exit: {}\n{}", human.code, human.stdout)
+        );
         insta::assert_snapshot!(format!("{name}_json"), json.stdout);
     }
 }
@@ -109,7 +131,11 @@ fn mount_dir_missing_in_backup_needs_the_archive() {
     assert_eq!(with.code, 1);
     insta::assert_snapshot!("mount_dir_missing_in_backup_with_archive", with.stdout);
     // The clean joomla template's `images` is in that backup.
-    let clean = run(&["--backup", backup.to_str().unwrap(), "fixtures/templates/clean/joomla.tmpl"]);
+    let clean = run(&[
+        "--backup",
+        backup.to_str().unwrap(),
+        "fixtures/templates/clean/joomla.tmpl",
+    ]);
     assert_eq!(clean.code, 0, "{}", clean.stdout);
 }
 
@@ -121,7 +147,12 @@ fn clean_templates_have_no_findings() {
         let out = run(&["--format", "json", fixture]);
         assert_eq!(out.code, 0, "{fixture}: {}", out.stdout);
         let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-        assert_eq!(report["diagnostics"].as_array().unwrap().len(), 0, "{fixture}: {}", out.stdout);
+        assert_eq!(
+            report["diagnostics"].as_array().unwrap().len(),
+            0,
+            "{fixture}: {}",
+            out.stdout
+        );
         assert_no_secret(&out.stdout);
     }
     let mut args = vec!["--format", "json"];
@@ -129,15 +160,24 @@ fn clean_templates_have_no_findings() {
     let together = run(&args);
     assert_eq!(together.code, 0);
     assert_eq!(together.stdout.lines().count(), all.len(), "one JSON line per template");
-    let human = run(&["fixtures/templates/clean/joomla.tmpl", "fixtures/templates/clean/moodle.yaml"]);
+    let human = run(&[
+        "fixtures/templates/clean/joomla.tmpl",
+        "fixtures/templates/clean/moodle.yaml",
+    ]);
     insta::assert_snapshot!("clean_human", human.stdout);
 }
 
 #[test]
 fn several_templates_exit_with_the_worst_outcome() {
-    let out = run(&["fixtures/templates/clean/joomla.tmpl", "fixtures/templates/rules/syntax.tmpl"]);
+    let out = run(&[
+        "fixtures/templates/clean/joomla.tmpl",
+        "fixtures/templates/rules/syntax.tmpl",
+    ]);
     assert_eq!(out.code, 1);
-    let out = run(&["fixtures/templates/rules/syntax.tmpl", "fixtures/templates/missing.tmpl"]);
+    let out = run(&[
+        "fixtures/templates/rules/syntax.tmpl",
+        "fixtures/templates/missing.tmpl",
+    ]);
     assert_eq!(out.code, 2);
     assert!(out.stdout.contains("syntax.tmpl"), "the readable one is still checked");
     assert!(out.stderr.contains("fixtures/templates/missing.tmpl"), "{}", out.stderr);
@@ -160,13 +200,23 @@ fn unreadable_input_and_bad_usage_exit_2() {
 
     let bad_archive = dir.path().join("bad.tar.gz");
     std::fs::write(&bad_archive, b"\x1f\x8b\x08\x00truncated").unwrap();
-    let out = run(&["--backup", bad_archive.to_str().unwrap(), "fixtures/templates/clean/joomla.tmpl"]);
+    let out = run(&[
+        "--backup",
+        bad_archive.to_str().unwrap(),
+        "fixtures/templates/clean/joomla.tmpl",
+    ]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("bad.tar.gz"), "{}", out.stderr);
 
     assert_eq!(run(&[]).code, 2);
-    assert_eq!(run(&["--format", "xml", "fixtures/templates/clean/joomla.tmpl"]).code, 2);
-    assert_eq!(run(&["--webroot", "relative", "fixtures/templates/clean/joomla.tmpl"]).code, 2);
+    assert_eq!(
+        run(&["--format", "xml", "fixtures/templates/clean/joomla.tmpl"]).code,
+        2
+    );
+    assert_eq!(
+        run(&["--webroot", "relative", "fixtures/templates/clean/joomla.tmpl"]).code,
+        2
+    );
     let help = run(&["--help"]);
     assert_eq!(help.code, 0);
     assert!(help.stdout.contains("Exit status"));
@@ -188,7 +238,13 @@ fn descriptor_and_yaml_findings_point_at_their_lines() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| (d["rule"].as_str().unwrap().to_string(), d["line"].as_u64().unwrap(), d["column"].as_u64().unwrap()))
+        .map(|d| {
+            (
+                d["rule"].as_str().unwrap().to_string(),
+                d["line"].as_u64().unwrap(),
+                d["column"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert!(found.contains(&("invalid-boolean".into(), 2, 26)), "{found:?}");
     assert!(found.contains(&("unknown-variable".into(), 7, 1)), "{found:?}");

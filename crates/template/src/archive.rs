@@ -43,7 +43,11 @@ fn directories(path: &Path) -> Result<BTreeSet<String>, TemplateError> {
     let entries = archive.entries().map_err(|e| fail(e.to_string()))?;
     for entry in entries {
         let entry = entry.map_err(|e| fail(format!("corrupt or truncated archive: {e}")))?;
-        let name = entry.path().map_err(|e| fail(e.to_string()))?.to_string_lossy().into_owned();
+        let name = entry
+            .path()
+            .map_err(|e| fail(e.to_string()))?
+            .to_string_lossy()
+            .into_owned();
         let is_dir = entry.header().entry_type().is_dir();
         let name = name.trim_start_matches("./").trim_end_matches('/');
         let mut parts: Vec<&str> = name.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
@@ -71,11 +75,16 @@ mod tests {
         header.set_size(1);
         header.set_mode(0o644);
         header.set_cksum();
-        builder.append_data(&mut header.clone(), "./wp-content/uploads/a.png", &b"x"[..]).unwrap();
+        builder
+            .append_data(&mut header.clone(), "./wp-content/uploads/a.png", &b"x"[..])
+            .unwrap();
         builder.append_data(&mut header, "index.php", &b"x"[..]).unwrap();
         builder.into_inner().unwrap().finish().unwrap();
         let dirs = directories(&path).unwrap();
-        assert_eq!(dirs.into_iter().collect::<Vec<_>>(), ["wp-content", "wp-content/uploads"]);
+        assert_eq!(
+            dirs.into_iter().collect::<Vec<_>>(),
+            ["wp-content", "wp-content/uploads"]
+        );
     }
 
     #[test]

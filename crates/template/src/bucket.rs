@@ -63,13 +63,22 @@ mod tests {
             derive_bucket_name("www.example.com", "wp-content/uploads"),
             "www-example-com-assets-wp-content-uploads"
         );
-        assert_eq!(derive_bucket_name("www.example.com", "images1"), "www-example-com-assets-images1");
+        assert_eq!(
+            derive_bucket_name("www.example.com", "images1"),
+            "www-example-com-assets-images1"
+        );
         assert_eq!(
             derive_bucket_name("www.example.com", "/var/www/private"),
             "www-example-com-assets-var-www-private"
         );
-        assert_eq!(derive_bucket_name("WWW.Example.com", "My_Files"), "www-example-com-assets-my-files");
-        assert_eq!(backup_bucket_name("www.example.com", "hourly"), "www-example-com-hourly");
+        assert_eq!(
+            derive_bucket_name("WWW.Example.com", "My_Files"),
+            "www-example-com-assets-my-files"
+        );
+        assert_eq!(
+            backup_bucket_name("www.example.com", "hourly"),
+            "www-example-com-hourly"
+        );
     }
 
     #[test]

@@ -42,7 +42,15 @@ impl Application {
     pub fn code_directories(self) -> &'static [&'static str] {
         match self {
             Application::None => &[],
-            Application::Joomla => &["administrator", "components", "includes", "libraries", "modules", "plugins", "templates"],
+            Application::Joomla => &[
+                "administrator",
+                "components",
+                "includes",
+                "libraries",
+                "modules",
+                "plugins",
+                "templates",
+            ],
             Application::Wordpress => &["wp-admin", "wp-includes", "wp-content/plugins", "wp-content/themes"],
             Application::Drupal => &["core", "modules", "profiles", "themes", "vendor"],
             Application::Moodle => &["admin", "lib", "mod", "theme"],
@@ -134,7 +142,11 @@ impl AssetConfig {
 
 /// Splits a chained value into its tokens; an unset value has none.
 pub(crate) fn tokens(value: &str) -> Vec<&str> {
-    if value.is_empty() { Vec::new() } else { value.split('|').collect() }
+    if value.is_empty() {
+        Vec::new()
+    } else {
+        value.split('|').collect()
+    }
 }
 
 fn datastores(t: &Template) -> Vec<Datastore> {

@@ -27,7 +27,9 @@ const SYSTEM_DIRS: &[&str] = &[
     "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/run", "/sbin", "/sys", "/usr",
 ];
 /// Directories that may hold mounts below them but not be one.
-const SYSTEM_PARENTS: &[&str] = &["/", "/home", "/root", "/tmp", "/var", "/var/www", "/srv", "/opt", "/mnt"];
+const SYSTEM_PARENTS: &[&str] = &[
+    "/", "/home", "/root", "/tmp", "/var", "/var/www", "/srv", "/opt", "/mnt",
+];
 
 impl MountEntry {
     /// Parses one `:`-separated entry.
@@ -42,7 +44,10 @@ impl MountEntry {
                 "entries are separated by a single `:`; remove the extra `:`",
             ));
         }
-        if let Some(bad) = text.chars().find(|c| c.is_whitespace() || c.is_control() || "*?[]$`'\"\\;|&<>".contains(*c)) {
+        if let Some(bad) = text
+            .chars()
+            .find(|c| c.is_whitespace() || c.is_control() || "*?[]$`'\"\\;|&<>".contains(*c))
+        {
             return Err(err(
                 format!("entry `{text}` contains {bad:?}"),
                 "directory names in DIRECTORIES_TO_MOUNT are letters, digits, `-`, `_`, `.` and `/`",
@@ -60,7 +65,10 @@ impl MountEntry {
         let absolute = text.starts_with('/');
         let body = if absolute { &text[1..] } else { text };
         if body.is_empty() {
-            return Err(err("entry `/` would mount over the whole filesystem".into(), "name the asset directory itself"));
+            return Err(err(
+                "entry `/` would mount over the whole filesystem".into(),
+                "name the asset directory itself",
+            ));
         }
         for part in body.split('/') {
             match part {
@@ -182,7 +190,10 @@ mod tests {
         );
         assert_eq!(
             MountEntry::parse("merge=media2"),
-            Ok(MountEntry::Merge { name: "media".into(), branches: 2 })
+            Ok(MountEntry::Merge {
+                name: "media".into(),
+                branches: 2
+            })
         );
         assert_eq!(
             MountEntry::parse("merge=images4").unwrap().bucket_dirs(),
@@ -193,8 +204,23 @@ mod tests {
     #[test]
     fn refuses_what_breaks_adt() {
         for bad in [
-            "", "../etc", "a/../b", "a//b", "images/", "/", "/etc", "/etc/x", "/var/www", "merge=", "merge=images",
-            "merge=images0", "merge=a/b2", "merge=9", "img*", "my images", "x=y",
+            "",
+            "../etc",
+            "a/../b",
+            "a//b",
+            "images/",
+            "/",
+            "/etc",
+            "/etc/x",
+            "/var/www",
+            "merge=",
+            "merge=images",
+            "merge=images0",
+            "merge=a/b2",
+            "merge=9",
+            "img*",
+            "my images",
+            "x=y",
         ] {
             assert!(MountEntry::parse(bad).is_err(), "{bad:?} should be refused");
         }

@@ -6,10 +6,7 @@ use crate::diagnostic::Diagnostic;
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
     #[error("cannot read template {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{path} is not UTF-8 text (byte {offset}); a template is a text file")]
     NotText { path: String, offset: usize },
     #[error("{path}:{line}:{column}: not valid YAML: {message}")]
@@ -24,10 +21,7 @@ pub enum TemplateError {
     #[error("cannot read backup archive {path}: {message}")]
     Archive { path: PathBuf, message: String },
     #[error("{path} has {} error(s); run adt-check on it: {}", errors.len(), summary(errors))]
-    Rejected {
-        path: String,
-        errors: Vec<Diagnostic>,
-    },
+    Rejected { path: String, errors: Vec<Diagnostic> },
     #[error("webroot {0} must be an absolute path below / (merge branches live in its parent)")]
     Webroot(PathBuf),
     #[error("WEBSITE_URL is not set; bucket names are derived from it")]

@@ -110,7 +110,11 @@ pub(crate) fn layout_entry(url: &str, entry: &MountEntry, webroot: &Path) -> Res
                     })
                 })
                 .collect::<Result<Vec<_>, TemplateError>>()?;
-            let target = if name == "webroot" { webroot.to_path_buf() } else { webroot.join(name) };
+            let target = if name == "webroot" {
+                webroot.to_path_buf()
+            } else {
+                webroot.join(name)
+            };
             (mounts, Some(target))
         }
     };
@@ -128,7 +132,12 @@ mod tests {
     use super::*;
 
     fn one(entry: &str) -> LayoutEntry {
-        layout_entry("www.example.com", &MountEntry::parse(entry).unwrap(), Path::new(DEFAULT_WEBROOT)).unwrap()
+        layout_entry(
+            "www.example.com",
+            &MountEntry::parse(entry).unwrap(),
+            Path::new(DEFAULT_WEBROOT),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -170,7 +179,12 @@ mod tests {
 
     #[test]
     fn custom_webroot_and_bad_webroots() {
-        let e = layout_entry("a.example.org", &MountEntry::parse("merge=m1").unwrap(), Path::new("/srv/site/public")).unwrap();
+        let e = layout_entry(
+            "a.example.org",
+            &MountEntry::parse("merge=m1").unwrap(),
+            Path::new("/srv/site/public"),
+        )
+        .unwrap();
         assert_eq!(e.mounts[0].mountpoint, Path::new("/srv/site/m1"));
         assert!(layout_entry("a.b.c", &MountEntry::parse("x").unwrap(), Path::new("/")).is_err());
         assert!(layout_entry("a.b.c", &MountEntry::parse("x").unwrap(), Path::new("html")).is_err());
@@ -180,7 +194,11 @@ mod tests {
     fn illegal_bucket_names_are_errors() {
         let long = "x".repeat(60);
         assert!(matches!(
-            layout_entry("www.example.com", &MountEntry::Relative(long), Path::new(DEFAULT_WEBROOT)),
+            layout_entry(
+                "www.example.com",
+                &MountEntry::Relative(long),
+                Path::new(DEFAULT_WEBROOT)
+            ),
             Err(TemplateError::Bucket { .. })
         ));
     }

@@ -20,7 +20,11 @@ use clap::Parser;
 /// Exit status: 0 no errors (warnings allowed), 1 errors found,
 /// 2 bad usage or a template or archive that cannot be read.
 #[derive(Parser, Debug)]
-#[command(name = "adt-check", version, after_help = "Rules and examples: docs/template-reference.md")]
+#[command(
+    name = "adt-check",
+    version,
+    after_help = "Rules and examples: docs/template-reference.md"
+)]
 struct Args {
     /// Templates to check.
     #[arg(value_name = "TEMPLATE")]
@@ -59,11 +63,16 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let templates: Vec<PathBuf> = args.templates.iter().chain(&args.template_flags).cloned().collect();
     if templates.is_empty() {
-        eprintln!("error: no template given\n\nUsage: adt-check [OPTIONS] TEMPLATE...\n\nFor more information, try '--help'.");
+        eprintln!(
+            "error: no template given\n\nUsage: adt-check [OPTIONS] TEMPLATE...\n\nFor more information, try '--help'."
+        );
         return ExitCode::from(exit::USAGE);
     }
     if !args.webroot.is_absolute() || args.webroot.parent().is_none() {
-        eprintln!("error: --webroot {} must be an absolute directory below /", args.webroot.display());
+        eprintln!(
+            "error: --webroot {} must be an absolute directory below /",
+            args.webroot.display()
+        );
         return ExitCode::from(exit::USAGE);
     }
     let backup = match args.backup.as_deref().map(BackupListing::read).transpose() {
@@ -100,7 +109,10 @@ fn main() -> ExitCode {
                     errors,
                     warnings,
                 };
-                println!("{}", serde_json::to_string(&report).expect("a report always serializes"));
+                println!(
+                    "{}",
+                    serde_json::to_string(&report).expect("a report always serializes")
+                );
             }
             OutputFormat::Human => {
                 for d in &diagnostics {

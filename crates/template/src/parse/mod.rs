@@ -103,8 +103,14 @@ mod tests {
     fn detects_by_content() {
         assert_eq!(detect("x.tmpl", "export A=\"1\"\n"), Format::Shell);
         assert_eq!(detect("x.tmpl", "A=1\n"), Format::Shell);
-        assert_eq!(detect("webserver.dat", "DIRECTORIESTOMOUNT:images\nWEBSITEURL:a.b\n"), Format::Descriptor);
-        assert_eq!(detect("x.tmpl", "DIRECTORIESTOMOUNT:images\nPERSISTASSETSTODATASTORE:\n"), Format::Descriptor);
+        assert_eq!(
+            detect("webserver.dat", "DIRECTORIESTOMOUNT:images\nWEBSITEURL:a.b\n"),
+            Format::Descriptor
+        );
+        assert_eq!(
+            detect("x.tmpl", "DIRECTORIESTOMOUNT:images\nPERSISTASSETSTODATASTORE:\n"),
+            Format::Descriptor
+        );
         assert_eq!(detect("x", "---\nWEBSITE_URL: www.a.com\n"), Format::Yaml);
         assert_eq!(detect("x.yaml", "WEBSITE_URL: www.a.com\n"), Format::Yaml);
         assert_eq!(detect("x.yml", ""), Format::Yaml);

@@ -273,8 +273,18 @@ mod tests {
     #[test]
     fn reads_adt_forms() {
         let a = one("export S3_HOST_BASE=\"gb-lon-1.linodeobjects.com\"").unwrap();
-        assert_eq!((a.name.as_str(), a.value.text.as_str()), ("S3_HOST_BASE", "gb-lon-1.linodeobjects.com"));
-        assert_eq!(a.value.span(), Span { line: 1, column: 22, len: 26 });
+        assert_eq!(
+            (a.name.as_str(), a.value.text.as_str()),
+            ("S3_HOST_BASE", "gb-lon-1.linodeobjects.com")
+        );
+        assert_eq!(
+            a.value.span(),
+            Span {
+                line: 1,
+                column: 22,
+                len: 26
+            }
+        );
         let a = one("export S3_LOCATION=\"US\" #For linode, this always needs to be set to \"US\"").unwrap();
         assert_eq!(a.value.text, "US");
         assert_eq!(one("SYNC_WEBROOTS=0").unwrap().value.text, "0");

@@ -114,9 +114,20 @@ mod tests {
 
     #[test]
     fn reads_strings_and_numbers_with_positions() {
-        let p = parse("t.yaml", "---\nWEBSITE_URL: \"www.a.com\"\nPERSIST_ASSETS_TO_DATASTORE: 1\nEMPTY:\n").unwrap();
+        let p = parse(
+            "t.yaml",
+            "---\nWEBSITE_URL: \"www.a.com\"\nPERSIST_ASSETS_TO_DATASTORE: 1\nEMPTY:\n",
+        )
+        .unwrap();
         assert_eq!(p.assignments[0].value.text, "www.a.com");
-        assert_eq!(p.assignments[0].value.span(), Span { line: 2, column: 15, len: 9 });
+        assert_eq!(
+            p.assignments[0].value.span(),
+            Span {
+                line: 2,
+                column: 15,
+                len: 9
+            }
+        );
         assert_eq!(p.assignments[1].value.text, "1");
         assert_eq!(p.assignments[1].value.span().column, 30);
         assert_eq!(p.assignments[2].value.text, "");
@@ -124,7 +135,10 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_mapping() {
-        assert!(matches!(parse("t.yaml", "- a\n- b\n"), Err(TemplateError::YamlShape { .. })));
+        assert!(matches!(
+            parse("t.yaml", "- a\n- b\n"),
+            Err(TemplateError::YamlShape { .. })
+        ));
         assert!(matches!(parse("t.yaml", "A: [1\n"), Err(TemplateError::Yaml { .. })));
         let p = parse("t.yaml", "A: [1, 2]\n").unwrap();
         assert_eq!(p.findings.len(), 1);

@@ -57,7 +57,10 @@ pub(super) fn check(t: &Template, out: &mut Vec<Diagnostic>) {
                     severity,
                     a.value.sub_span(offset, len),
                     format!("{name} is empty for datastore {}", i + 1),
-                    format!("fill in value {} of {name}, or remove that datastore from every S3_ setting", i + 1),
+                    format!(
+                        "fill in value {} of {name}, or remove that datastore from every S3_ setting",
+                        i + 1
+                    ),
                 ));
             } else if *name == "S3_HOST_BASE" {
                 endpoint(token, a.value.sub_span(offset, len), out);
@@ -85,10 +88,10 @@ fn endpoint(token: &str, span: crate::source::Span, out: &mut Vec<Diagnostic>) {
         Some("has a path; an endpoint is a host, with an optional scheme and port".to_string())
     } else if port.is_some_and(|p| p.parse::<u16>().map_or(true, |p| p == 0)) {
         Some("has an invalid port".to_string())
-    } else if let Some(why) = host_problem(host).filter(|_| !is_ip(host) && host != "localhost") {
-        Some(format!("is not a valid endpoint: its host {why}"))
     } else {
-        None
+        host_problem(host)
+            .filter(|_| !is_ip(host) && host != "localhost")
+            .map(|why| format!("is not a valid endpoint: its host {why}"))
     };
     if let Some(problem) = problem {
         out.push(Diagnostic::new(

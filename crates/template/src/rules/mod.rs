@@ -39,7 +39,7 @@ pub fn check(template: &Template, options: &CheckOptions) -> Vec<Diagnostic> {
     settings::check(template, &mut found);
     datastores::check(template, &mut found);
     mounts::check(template, &options.webroot, options.backup.as_ref(), &mut found);
-    found.sort_by(|a, b| (a.line, a.column, a.rule).cmp(&(b.line, b.column, b.rule)));
+    found.sort_by_key(|d| (d.line, d.column, d.rule));
     for d in &mut found {
         d.snippet = template.snippet(d.span());
     }

@@ -34,7 +34,13 @@ pub(super) fn check(t: &Template, webroot: &Path, backup: Option<&BackupListing>
                 text: text.to_string(),
                 span,
             }),
-            Err(e) => out.push(Diagnostic::new(Rule::InvalidMountEntry, Severity::Error, span, e.message, e.help)),
+            Err(e) => out.push(Diagnostic::new(
+                Rule::InvalidMountEntry,
+                Severity::Error,
+                span,
+                e.message,
+                e.help,
+            )),
         }
     }
     overlaps(&entries, webroot, out);
@@ -53,7 +59,11 @@ fn paths(entry: &MountEntry, webroot: &Path) -> Vec<PathBuf> {
         MountEntry::Absolute(p) => vec![PathBuf::from(p)],
         MountEntry::Merge { name, .. } => {
             let mut v: Vec<PathBuf> = entry.bucket_dirs().iter().map(|d| parent.join(d)).collect();
-            v.push(if name == "webroot" { webroot.to_path_buf() } else { webroot.join(name) });
+            v.push(if name == "webroot" {
+                webroot.to_path_buf()
+            } else {
+                webroot.join(name)
+            });
             v
         }
     }
@@ -84,15 +94,22 @@ fn overlaps(entries: &[Parsed], webroot: &Path, out: &mut Vec<Diagnostic>) {
             seen.push((e, mine));
             continue;
         }
-        let clash = seen
-            .iter()
-            .find_map(|(other, theirs)| {
-                mine.iter()
-                    .find_map(|m| theirs.iter().find(|o| nested(m, o)).map(|o| (other, m.clone(), o.clone())))
-            });
+        let clash = seen.iter().find_map(|(other, theirs)| {
+            mine.iter().find_map(|m| {
+                theirs
+                    .iter()
+                    .find(|o| nested(m, o))
+                    .map(|o| (other, m.clone(), o.clone()))
+            })
+        });
         if let Some((other, m, o)) = clash {
             let message = if m == o {
-                format!("entry `{}` mounts on {} like entry `{}`", e.text, m.display(), other.text)
+                format!(
+                    "entry `{}` mounts on {} like entry `{}`",
+                    e.text,
+                    m.display(),
+                    other.text
+                )
             } else {
                 format!(
                     "entry `{}` ({}) and entry `{}` ({}) are nested: one mount would hide the other",
@@ -168,7 +185,10 @@ fn unusual(t: &Template, entries: &[Parsed], out: &mut Vec<Diagnostic>) {
                 Severity::Warning,
                 e.span,
                 format!("`{dir}` holds {app_name}'s code, not uploaded assets"),
-                format!("mounting code from a bucket slows every request; {app_name} keeps assets in {}", app.asset_directories().join(" or ")),
+                format!(
+                    "mounting code from a bucket slows every request; {app_name} keeps assets in {}",
+                    app.asset_directories().join(" or ")
+                ),
             ));
         } else if !under(app.asset_directories()) {
             out.push(Diagnostic::new(
@@ -176,7 +196,10 @@ fn unusual(t: &Template, entries: &[Parsed], out: &mut Vec<Diagnostic>) {
                 Severity::Info,
                 e.span,
                 format!("`{dir}` is not where {app_name} keeps its assets"),
-                format!("{app_name} keeps uploads in {}; check the entry matches your webroot", app.asset_directories().join(" or ")),
+                format!(
+                    "{app_name} keeps uploads in {}; check the entry matches your webroot",
+                    app.asset_directories().join(" or ")
+                ),
             ));
         }
     }

@@ -6,7 +6,12 @@ use crate::config::{Application, ArchiveChoice};
 use crate::diagnostic::{Diagnostic, Rule, Severity};
 use crate::source::Template;
 
-const BOOLEANS: &[&str] = &["PERSIST_ASSETS_TO_DATASTORE", "SYNC_WEBROOTS", "MULTI_REGION", "PRIMARY_REGION"];
+const BOOLEANS: &[&str] = &[
+    "PERSIST_ASSETS_TO_DATASTORE",
+    "SYNC_WEBROOTS",
+    "MULTI_REGION",
+    "PRIMARY_REGION",
+];
 const PERSIST: &str = "PERSIST_ASSETS_TO_DATASTORE";
 const DIRS: &str = "DIRECTORIES_TO_MOUNT";
 
@@ -20,7 +25,10 @@ pub(super) fn check(t: &Template, out: &mut Vec<Diagnostic>) {
                 Severity::Error,
                 a.value.span(),
                 format!("{name} is `{}`; it must be 0 or 1", a.value.text),
-                format!("ADT only treats \"1\" as on, so `{}` means off; set {name} to 1 or 0", a.value.text),
+                format!(
+                    "ADT only treats \"1\" as on, so `{}` means off; set {name} to 1 or 0",
+                    a.value.text
+                ),
             ));
         }
     }
@@ -114,7 +122,15 @@ fn website_url(t: &Template, needed: bool, out: &mut Vec<Diagnostic>) {
         return;
     };
     if let Some(problem) = host_problem(&a.value.text) {
-        let bare = a.value.text.split("://").last().unwrap_or("").split(['/', ':']).next().unwrap_or("");
+        let bare = a
+            .value
+            .text
+            .split("://")
+            .last()
+            .unwrap_or("")
+            .split(['/', ':'])
+            .next()
+            .unwrap_or("");
         let help = if bare.is_empty() || host_problem(bare).is_some() {
             "write the site's host name only, e.g. www.example.com".to_string()
         } else {

@@ -28,7 +28,10 @@ pub(super) fn check(t: &Template, out: &mut Vec<Diagnostic>) {
                 Rule::DuplicateVariable,
                 Severity::Warning,
                 a.key_span,
-                format!("{} is set again (first set on line {first}); the last value wins", a.key),
+                format!(
+                    "{} is set again (first set on line {first}); the last value wins",
+                    a.key
+                ),
                 format!("keep one setting of {} and remove the other", a.key),
             ));
         } else {
@@ -40,9 +43,10 @@ pub(super) fn check(t: &Template, out: &mut Vec<Diagnostic>) {
         let near = names::nearest_known(&a.key, descriptor);
         // A misspelt asset setting leaves the real one unset: persistence
         // silently off, or buckets unreachable. That breaks a deployment.
-        let breaks = near.as_deref().and_then(names::from_descriptor_key).is_some_and(|known| {
-            ASSET_SETTINGS.contains(&known) && t.get(known).is_none()
-        });
+        let breaks = near
+            .as_deref()
+            .and_then(names::from_descriptor_key)
+            .is_some_and(|known| ASSET_SETTINGS.contains(&known) && t.get(known).is_none());
         let help = match &near {
             Some(near) => format!("did you mean `{near}`? ADT ignores `{}`", a.key),
             None => format!("ADT does not read `{}`; check the spelling or remove it", a.key),
