@@ -1,0 +1,120 @@
+//! Building the aws-sdk-s3 client for one endpoint, and reading its errors.
+
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
+use aws_sdk_s3::config::{
+    BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_smithy_http_client::tls;
+
+use crate::endpoint::Connection;
+use crate::error::DatastoreError;
+use crate::retry::Failure;
+
+/// The SDK client for `c`: path-style addressing (S3-compatible providers
+/// and emulators need it), checksums only when an operation requires them
+/// (many providers reject the newer default), no SDK retries (ours classify
+/// and count them), and the CA bundle trusted for https.
+pub(crate) fn build(c: &Connection) -> Result<aws_sdk_s3::Client, DatastoreError> {
+    let credentials = Credentials::new(c.access_key.expose(), c.secret_key.expose(), None, None, "adt-template");
+    let mut trust = tls::TrustStore::empty().with_native_roots(true);
+    if let Some(path) = c.ca_bundle.as_ref().filter(|_| c.endpoint.is_https()) {
+        let pem = std::fs::read(path).map_err(|e| DatastoreError::CaBundle {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        trust = trust.with_pem_certificate(pem);
+    }
+    let tls_context = tls::TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .map_err(|e| DatastoreError::CaBundle {
+            path: c.ca_bundle.clone().unwrap_or_default(),
+            reason: e.to_string(),
+        })?;
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
+        .tls_context(tls_context)
+        .build_https();
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(c.endpoint.region().to_string()))
+        .endpoint_url(c.endpoint.url())
+        .credentials_provider(credentials)
+        .force_path_style(true)
+        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+        .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(c.timeouts.connect)
+                .read_timeout(c.timeouts.read)
+                .build(),
+        )
+        .http_client(http_client)
+        .build();
+    Ok(aws_sdk_s3::Client::from_conf(config))
+}
+
+/// Removes the connection's key and secret from a text that came from the
+/// server or the SDK, so no error message can carry them.
+#[derive(Clone)]
+pub(crate) struct Scrubber {
+    secrets: Vec<String>,
+}
+
+impl Scrubber {
+    pub(crate) fn new(c: &Connection) -> Scrubber {
+        Scrubber {
+            secrets: [c.access_key.expose(), c.secret_key.expose()]
+                .into_iter()
+                .filter(|s| s.len() >= 4)
+                .map(str::to_string)
+                .collect(),
+        }
+    }
+
+    pub(crate) fn clean(&self, text: &str) -> String {
+        self.secrets
+            .iter()
+            .fold(text.to_string(), |t, secret| t.replace(secret.as_str(), "<redacted>"))
+    }
+}
+
+/// Classifies an SDK error for retrying.
+pub(crate) fn failure<E>(err: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>, scrub: &Scrubber) -> Failure
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let detail = scrub.clean(&DisplayErrorContext(err).to_string());
+    match err {
+        SdkError::ServiceError(ctx) => {
+            let status = ctx.raw().status().as_u16();
+            let code = err.code().map(str::to_string);
+            let message = err.message().map(|m| scrub.clean(m)).unwrap_or_else(|| detail.clone());
+            let retry_code = matches!(
+                code.as_deref(),
+                Some("SlowDown" | "RequestTimeout" | "InternalError" | "ServiceUnavailable" | "RequestTimeTooSkewed")
+            );
+            Failure {
+                transient: status >= 500 || status == 429 || retry_code,
+                status: Some(status),
+                code,
+                detail: message,
+            }
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => Failure {
+            transient: true,
+            status: None,
+            code: None,
+            detail,
+        },
+        _ => Failure {
+            transient: false,
+            status: None,
+            code: None,
+            detail,
+        },
+    }
+}

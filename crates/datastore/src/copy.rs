@@ -1,0 +1,105 @@
+//! Copying an object from one datastore to another (another region or
+//! provider), streamed through memory in parts, never spooled to disk;
+//! content type and metadata travel with it.
+
+use aws_sdk_s3::primitives::ByteStream;
+use bytes::{Bytes, BytesMut};
+
+use crate::error::DatastoreError;
+use crate::store::{PutOptions, Store};
+
+/// Parts of this size are read from the source and written to the
+/// destination; objects smaller than one part go in a single PUT.
+const PART: usize = 8 * 1024 * 1024;
+
+/// Copies `key` from `src_bucket` on `src` to `dst_bucket` on `dst`,
+/// replacing what is there; returns the bytes copied. A connection dropped
+/// while reading the source restarts the copy, up to the source's retry
+/// policy; a failed multipart copy is aborted, never left half-written.
+pub async fn copy_object(
+    src: &Store,
+    src_bucket: &str,
+    key: &str,
+    dst: &Store,
+    dst_bucket: &str,
+) -> Result<u64, DatastoreError> {
+    let mut attempt = 1;
+    loop {
+        match copy_once(src, src_bucket, key, dst, dst_bucket).await {
+            Err(Retry::Read(detail)) if attempt < src.retry.max_attempts => {
+                tokio::time::sleep(src.retry.delay(attempt)).await;
+                attempt += 1;
+                let _ = detail;
+            }
+            Err(Retry::Read(detail)) => {
+                return Err(DatastoreError::Unreachable {
+                    target: src.target(Some(src_bucket), Some(key)),
+                    attempts: attempt,
+                    detail,
+                });
+            }
+            Err(Retry::Other(e)) => return Err(e),
+            Ok(bytes) => return Ok(bytes),
+        }
+    }
+}
+
+enum Retry {
+    /// Reading the source body failed: worth another try.
+    Read(String),
+    Other(DatastoreError),
+}
+
+impl From<DatastoreError> for Retry {
+    fn from(e: DatastoreError) -> Self {
+        Retry::Other(e)
+    }
+}
+
+async fn copy_once(src: &Store, src_bucket: &str, key: &str, dst: &Store, dst_bucket: &str) -> Result<u64, Retry> {
+    let (meta, mut body) = src.get(src_bucket, key).await?;
+    let opts = PutOptions {
+        content_type: meta.content_type.clone(),
+        metadata: meta.metadata.clone(),
+    };
+    let first = read_part(&mut body).await?;
+    if first.len() < PART {
+        let len = first.len() as u64;
+        dst.put(dst_bucket, key, first, &opts).await?;
+        return Ok(len);
+    }
+    let mut upload = dst.start_multipart(dst_bucket, key, &opts).await?;
+    let mut part = first;
+    loop {
+        if let Err(e) = upload.upload_part(part).await {
+            let _ = upload.abort().await;
+            return Err(e.into());
+        }
+        part = match read_part(&mut body).await {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = upload.abort().await;
+                return Err(e);
+            }
+        };
+        if part.is_empty() {
+            break;
+        }
+    }
+    let bytes = upload.bytes();
+    upload.complete().await?;
+    Ok(bytes)
+}
+
+/// Up to PART bytes from the stream; fewer only at its end.
+async fn read_part(body: &mut ByteStream) -> Result<Bytes, Retry> {
+    let mut buf = BytesMut::with_capacity(PART.min(1 << 20));
+    while buf.len() < PART {
+        match body.try_next().await {
+            Ok(Some(chunk)) => buf.extend_from_slice(&chunk),
+            Ok(None) => break,
+            Err(e) => return Err(Retry::Read(format!("reading the source object: {e}"))),
+        }
+    }
+    Ok(buf.freeze())
+}

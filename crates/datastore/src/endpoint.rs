@@ -1,0 +1,193 @@
+//! From a template's S3_HOST_BASE / S3_LOCATION token (or an `--endpoint`
+//! override) to an endpoint URL, signing region and connection settings.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use adt_template::Secret;
+
+use crate::error::DatastoreError;
+use crate::retry::RetryPolicy;
+
+/// An S3 endpoint: scheme, host and port, and the region to sign for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    url: String,
+    region: String,
+}
+
+impl Endpoint {
+    /// `host_base` is a bare host (`gb-lon-1.linodeobjects.com`, https
+    /// implied, optional `:port`) or an http(s) URL with optional port.
+    /// `location` is S3_LOCATION; unset means us-east-1, and `US` (what
+    /// Linode templates say) is the legacy name of us-east-1.
+    pub fn parse(host_base: &str, location: Option<&str>) -> Result<Endpoint, DatastoreError> {
+        let bad = |reason: &str| DatastoreError::InvalidEndpoint {
+            endpoint: host_base.to_string(),
+            reason: reason.to_string(),
+        };
+        let trimmed = host_base.trim();
+        if trimmed.is_empty() {
+            return Err(bad("it is empty; set S3_HOST_BASE or pass --endpoint"));
+        }
+        let (scheme, rest) = match trimmed.split_once("://") {
+            Some(("http", rest)) => ("http", rest),
+            Some(("https", rest)) => ("https", rest),
+            Some((other, _)) => return Err(bad(&format!("scheme `{other}` is not http or https"))),
+            None => ("https", trimmed),
+        };
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        if authority.is_empty() {
+            return Err(bad("it has no host"));
+        }
+        if authority.contains('/') || authority.contains('?') || authority.contains('#') {
+            return Err(bad("it has a path; give only scheme, host and port"));
+        }
+        if authority.contains(char::is_whitespace) || authority.contains('@') {
+            return Err(bad("it is not a host name"));
+        }
+        if let Some((_, port)) = authority
+            .rsplit_once(':')
+            .filter(|(h, _)| !h.ends_with(']') || h.starts_with('['))
+            && !authority.ends_with(']')
+            && port.parse::<u16>().map_or(true, |p| p == 0)
+        {
+            return Err(bad("its port is not a number from 1 to 65535"));
+        }
+        let region = match location.map(str::trim) {
+            None | Some("") | Some("US") | Some("us") => "us-east-1".to_string(),
+            Some(region) => region.to_string(),
+        };
+        Ok(Endpoint {
+            url: format!("{scheme}://{authority}"),
+            region,
+        })
+    }
+
+    /// `scheme://host[:port]`
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.url.starts_with("https://")
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.url)
+    }
+}
+
+/// How long to wait before giving up on a connection or a silent server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// TCP and TLS connection set-up.
+    pub connect: Duration,
+    /// Longest silence while waiting for response bytes.
+    pub read: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(3),
+            read: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Everything needed to open a [`crate::Store`]. Debug never shows the keys.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    pub endpoint: Endpoint,
+    pub access_key: Secret,
+    pub secret_key: Secret,
+    pub retry: RetryPolicy,
+    pub timeouts: Timeouts,
+    /// Extra trusted CA certificates (PEM) for https; defaults to $AWS_CA_BUNDLE.
+    pub ca_bundle: Option<PathBuf>,
+}
+
+impl Connection {
+    pub fn new(endpoint: Endpoint, access_key: Secret, secret_key: Secret) -> Connection {
+        Connection {
+            endpoint,
+            access_key,
+            secret_key,
+            retry: RetryPolicy::default(),
+            timeouts: Timeouts::default(),
+            ca_bundle: std::env::var_os("AWS_CA_BUNDLE")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+        }
+    }
+
+    /// Datastore `d` of a template; `endpoint_override` (from `--endpoint`)
+    /// replaces its S3_HOST_BASE and keeps its region and keys.
+    pub fn from_datastore(
+        d: &adt_template::Datastore,
+        endpoint_override: Option<&str>,
+    ) -> Result<Connection, DatastoreError> {
+        let host = endpoint_override.unwrap_or(&d.host_base);
+        let endpoint = Endpoint::parse(host, d.location.as_deref())?;
+        Ok(Connection::new(endpoint, d.access_key.clone(), d.secret_key.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_hosts_are_https_and_urls_keep_scheme_and_port() {
+        let e = Endpoint::parse("gb-lon-1.linodeobjects.com", Some("US")).unwrap();
+        assert_eq!(
+            (e.url(), e.region()),
+            ("https://gb-lon-1.linodeobjects.com", "us-east-1")
+        );
+        let e = Endpoint::parse("http://127.0.0.1:9000/", Some("eu-west-2")).unwrap();
+        assert_eq!(
+            (e.url(), e.region(), e.is_https()),
+            ("http://127.0.0.1:9000", "eu-west-2", false)
+        );
+        let e = Endpoint::parse("nyc3.digitaloceanspaces.com:8443", None).unwrap();
+        assert_eq!(e.url(), "https://nyc3.digitaloceanspaces.com:8443");
+        assert_eq!(
+            Endpoint::parse("http://[::1]:9000", None).unwrap().url(),
+            "http://[::1]:9000"
+        );
+    }
+
+    #[test]
+    fn refuses_what_is_not_an_endpoint() {
+        for bad in [
+            "",
+            "ftp://x.example.com",
+            "https://",
+            "https://x.example.com/bucket",
+            "a b.com",
+            "x.com:0",
+            "x.com:http",
+        ] {
+            assert!(Endpoint::parse(bad, None).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn debug_hides_keys() {
+        let c = Connection::new(
+            Endpoint::parse("x.example.com", None).unwrap(),
+            Secret::new("AKIAVISIBLE"),
+            Secret::new("very-secret"),
+        );
+        let text = format!("{c:?}");
+        assert!(!text.contains("AKIAVISIBLE") && !text.contains("very-secret"), "{text}");
+    }
+}

@@ -1,0 +1,33 @@
+//! S3 datastore access for the asset tools.
+//!
+//! What it does: turns a template's datastore (or an `--endpoint` override)
+//! into a client for one S3-compatible endpoint; creates buckets
+//! idempotently; lists, reads, writes (plain, only-if-absent, multipart) and
+//! deletes objects with their metadata; copies objects between two
+//! datastores without spooling to disk; retries throttling, server errors,
+//! timeouts and dropped connections with backoff and jitter, and nothing
+//! else. Every error names the endpoint, bucket and key, never a secret.
+//!
+//! What it does not do: decide bucket names (adt-template's Layout does) or
+//! print anything.
+//!
+//! One client, aws-sdk-s3, serves buckets and objects alike (design.md chose
+//! object_store for objects; see docs/architecture.md for why we did not).
+
+mod client;
+mod copy;
+mod endpoint;
+mod error;
+mod multipart;
+mod retry;
+mod store;
+
+pub use copy::copy_object;
+pub use endpoint::{Connection, Endpoint, Timeouts};
+pub use error::{DatastoreError, Target};
+pub use multipart::{MIN_PART_SIZE, MultipartUpload};
+pub use retry::RetryPolicy;
+pub use store::{BucketState, ObjectInfo, ObjectMeta, PutOptions, PutOutcome, Store};
+
+/// The async byte stream of an object's body.
+pub use aws_sdk_s3::primitives::ByteStream;

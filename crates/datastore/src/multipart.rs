@@ -1,0 +1,168 @@
+//! Multipart uploads for large objects: parts go up one by one, each
+//! retried on its own; an upload that fails is aborted, so no half-written
+//! object ever appears under its key.
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use bytes::Bytes;
+
+use crate::error::DatastoreError;
+use crate::store::{PutOptions, PutOutcome, Store, conditional_conflict_is_transient, metadata_map, status, unquote};
+
+/// The smallest part S3 accepts (all but the last part).
+pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
+
+/// An unfinished multipart upload. Finish it with `complete` or `abort`;
+/// dropping it leaves the parts on the server until the bucket's lifecycle
+/// (or `Store::remove_bucket`) cleans them.
+#[derive(Debug)]
+pub struct MultipartUpload<'a> {
+    store: &'a Store,
+    bucket: String,
+    key: String,
+    upload_id: String,
+    parts: Vec<CompletedPart>,
+    bytes: u64,
+}
+
+impl Store {
+    /// Starts a multipart upload with the object's content type and metadata.
+    pub async fn start_multipart(
+        &self,
+        bucket: &str,
+        key: &str,
+        opts: &PutOptions,
+    ) -> Result<MultipartUpload<'_>, DatastoreError> {
+        let metadata = metadata_map(&opts.metadata);
+        let upload_id = crate::retry::run(&self.retry, || async {
+            let out = self
+                .client
+                .create_multipart_upload()
+                .bucket(bucket)
+                .key(key)
+                .set_content_type(opts.content_type.clone())
+                .set_metadata(metadata.clone())
+                .send()
+                .await
+                .map_err(|e| self.fail(&e))?;
+            Ok(out.upload_id().unwrap_or_default().to_string())
+        })
+        .await
+        .map_err(|f| self.error("CreateMultipartUpload", Some(bucket), Some(key), f))?;
+        Ok(MultipartUpload {
+            store: self,
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            upload_id,
+            parts: Vec::new(),
+            bytes: 0,
+        })
+    }
+}
+
+impl MultipartUpload<'_> {
+    /// Uploads the next part (at least MIN_PART_SIZE, except the last).
+    pub async fn upload_part(&mut self, data: Bytes) -> Result<(), DatastoreError> {
+        let number = self.parts.len() as i32 + 1;
+        let s = self.store;
+        let etag = crate::retry::run(&s.retry, || async {
+            let out = s
+                .client
+                .upload_part()
+                .bucket(&self.bucket)
+                .key(&self.key)
+                .upload_id(&self.upload_id)
+                .part_number(number)
+                .content_length(data.len() as i64)
+                .body(ByteStream::from(data.clone()))
+                .send()
+                .await
+                .map_err(|e| s.fail(&e))?;
+            Ok(out.e_tag().unwrap_or_default().to_string())
+        })
+        .await
+        .map_err(|f| s.error("UploadPart", Some(&self.bucket), Some(&self.key), f))?;
+        self.parts
+            .push(CompletedPart::builder().part_number(number).e_tag(etag).build());
+        self.bytes += data.len() as u64;
+        Ok(())
+    }
+
+    /// Bytes uploaded so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Makes the object appear, replacing any there.
+    pub async fn complete(self) -> Result<String, DatastoreError> {
+        match self.finish(false).await? {
+            PutOutcome::Created { etag } => Ok(etag),
+            PutOutcome::Exists => unreachable!("an unconditional completion never finds the object"),
+        }
+    }
+
+    /// Makes the object appear only if none is there; otherwise the upload
+    /// is aborted and the existing object kept.
+    pub async fn complete_if_absent(self) -> Result<PutOutcome, DatastoreError> {
+        self.finish(true).await
+    }
+
+    async fn finish(self, if_absent: bool) -> Result<PutOutcome, DatastoreError> {
+        let s = self.store;
+        // As in put_if_absent: not every store honours If-None-Match.
+        if if_absent && s.head(&self.bucket, &self.key).await?.is_some() {
+            let _ = self.abort_ref().await;
+            return Ok(PutOutcome::Exists);
+        }
+        let done = CompletedMultipartUpload::builder()
+            .set_parts(Some(self.parts.clone()))
+            .build();
+        let result = crate::retry::run(&s.retry, || async {
+            let sent = s
+                .client
+                .complete_multipart_upload()
+                .bucket(&self.bucket)
+                .key(&self.key)
+                .upload_id(&self.upload_id)
+                .multipart_upload(done.clone())
+                .set_if_none_match(if_absent.then(|| "*".to_string()))
+                .send()
+                .await;
+            match sent {
+                Ok(o) => Ok(PutOutcome::Created {
+                    etag: unquote(o.e_tag()),
+                }),
+                Err(e) if if_absent && status(&e) == Some(412) => Ok(PutOutcome::Exists),
+                Err(e) => Err(conditional_conflict_is_transient(s.fail(&e))),
+            }
+        })
+        .await
+        .map_err(|f| s.error("CompleteMultipartUpload", Some(&self.bucket), Some(&self.key), f));
+        if !matches!(result, Ok(PutOutcome::Created { .. })) {
+            let _ = self.abort_ref().await;
+        }
+        result
+    }
+
+    /// Abandons the upload and its parts.
+    pub async fn abort(self) -> Result<(), DatastoreError> {
+        self.abort_ref().await
+    }
+
+    async fn abort_ref(&self) -> Result<(), DatastoreError> {
+        let s = self.store;
+        crate::retry::run(&s.retry, || async {
+            s.client
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(&self.key)
+                .upload_id(&self.upload_id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| s.fail(&e))
+        })
+        .await
+        .map_err(|f| s.error("AbortMultipartUpload", Some(&self.bucket), Some(&self.key), f))
+    }
+}

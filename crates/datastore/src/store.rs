@@ -1,0 +1,502 @@
+//! One datastore endpoint: bucket and object operations, each retried by
+//! the policy and failing with an error that names endpoint, bucket and key.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+
+use crate::client::{self, Scrubber};
+use crate::endpoint::{Connection, Endpoint};
+use crate::error::{DatastoreError, Target};
+use crate::retry::{self, Failure, RetryPolicy};
+
+/// Whether `ensure_bucket` made the bucket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BucketState {
+    Created,
+    Existed,
+}
+
+/// An object as a listing shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub key: String,
+    pub size: u64,
+    /// Without the quotes S3 puts around it.
+    pub etag: String,
+    /// Seconds since the epoch.
+    pub last_modified: Option<i64>,
+}
+
+/// An object's headers: what HEAD or GET tells.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct ObjectMeta {
+    pub size: u64,
+    pub etag: String,
+    pub content_type: Option<String>,
+    /// User metadata (`x-amz-meta-NAME`), keyed by NAME in lower case.
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// What to store with an object besides its bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct PutOptions {
+    pub content_type: Option<String>,
+    /// User metadata, stored as `x-amz-meta-NAME` headers.
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// The result of a conditional write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// Written; its ETag.
+    Created { etag: String },
+    /// Nothing written: an object was already there.
+    Exists,
+}
+
+/// A client for one datastore endpoint.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) client: aws_sdk_s3::Client,
+    endpoint: Endpoint,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) scrub: Scrubber,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+type Attempt<T> = Result<T, Failure>;
+
+impl Store {
+    /// A client for the connection. No request is made yet.
+    pub fn connect(c: &Connection) -> Result<Store, DatastoreError> {
+        Ok(Store {
+            client: client::build(c)?,
+            endpoint: c.endpoint.clone(),
+            retry: c.retry,
+            scrub: Scrubber::new(c),
+        })
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    pub(crate) fn target(&self, bucket: Option<&str>, key: Option<&str>) -> Target {
+        Target {
+            endpoint: self.endpoint.url().to_string(),
+            bucket: bucket.map(str::to_string),
+            key: key.map(str::to_string),
+        }
+    }
+
+    pub(crate) fn fail<E>(&self, err: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> Failure
+    where
+        E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        client::failure(err, &self.scrub)
+    }
+
+    /// Turns the last failed attempt into the error the caller sees.
+    pub(crate) fn error(
+        &self,
+        operation: &'static str,
+        bucket: Option<&str>,
+        key: Option<&str>,
+        (failure, attempts): (Failure, u32),
+    ) -> DatastoreError {
+        let target = self.target(bucket, key);
+        let code = failure.code.clone().unwrap_or_default();
+        match failure.status {
+            None if failure.transient => DatastoreError::Unreachable {
+                target,
+                attempts,
+                detail: failure.detail,
+            },
+            None => DatastoreError::Request {
+                target,
+                operation,
+                detail: failure.detail,
+            },
+            Some(403) | Some(401) => DatastoreError::Denied {
+                target,
+                code: if code.is_empty() { "AccessDenied".into() } else { code },
+                detail: failure.detail,
+            },
+            _ if matches!(code.as_str(), "InvalidAccessKeyId" | "SignatureDoesNotMatch") => DatastoreError::Denied {
+                target,
+                code,
+                detail: failure.detail,
+            },
+            _ if code == "NoSuchBucket" => DatastoreError::NoSuchBucket { target },
+            Some(404) if code == "NoSuchKey" || (key.is_some() && code.is_empty()) => {
+                DatastoreError::NoSuchKey { target }
+            }
+            Some(status) => DatastoreError::Failed {
+                target,
+                operation,
+                status,
+                code,
+                detail: failure.detail,
+                attempts,
+            },
+        }
+    }
+
+    async fn run<T, F, Fut>(&self, op: &'static str, bucket: &str, key: Option<&str>, f: F) -> Result<T, DatastoreError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Attempt<T>>,
+    {
+        retry::run(&self.retry, f)
+            .await
+            .map_err(|f| self.error(op, Some(bucket), key, f))
+    }
+
+    /// Every bucket the credentials can see.
+    pub async fn list_buckets(&self) -> Result<Vec<String>, DatastoreError> {
+        retry::run(&self.retry, || async {
+            let out = self.client.list_buckets().send().await.map_err(|e| self.fail(&e))?;
+            Ok(out
+                .buckets()
+                .iter()
+                .filter_map(|b| b.name().map(str::to_string))
+                .collect())
+        })
+        .await
+        .map_err(|f| self.error("ListBuckets", None, None, f))
+    }
+
+    /// True when the bucket exists and the credentials may use it.
+    pub async fn bucket_exists(&self, bucket: &str) -> Result<bool, DatastoreError> {
+        self.run("HeadBucket", bucket, None, || async {
+            match self.client.head_bucket().bucket(bucket).send().await {
+                Ok(_) => Ok(true),
+                Err(e) if status(&e) == Some(404) => Ok(false),
+                Err(e) => Err(self.fail(&e)),
+            }
+        })
+        .await
+    }
+
+    /// Creates the bucket unless it is already ours. A name taken by another
+    /// account, and wrong credentials, are told apart and reported as such.
+    pub async fn ensure_bucket(&self, bucket: &str) -> Result<BucketState, DatastoreError> {
+        match self.bucket_exists(bucket).await {
+            Ok(true) => return Ok(BucketState::Existed),
+            Ok(false) => {}
+            Err(DatastoreError::Denied { target, code, detail }) => {
+                // 403 on a bucket: ours with bad keys, or someone else's. If
+                // the keys can list our buckets, they are good.
+                return Err(match self.list_buckets().await {
+                    Ok(_) => DatastoreError::BucketTaken { target },
+                    Err(_) => DatastoreError::Denied { target, code, detail },
+                });
+            }
+            Err(e) => return Err(e),
+        }
+        let region = self.endpoint.region();
+        let config = (region != "us-east-1").then(|| {
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(region))
+                .build()
+        });
+        self.run("CreateBucket", bucket, None, || async {
+            let sent = self
+                .client
+                .create_bucket()
+                .bucket(bucket)
+                .set_create_bucket_configuration(config.clone())
+                .send()
+                .await;
+            match sent {
+                Ok(_) => Ok(Some(BucketState::Created)),
+                Err(e) => {
+                    let failure = self.fail(&e);
+                    match failure.code.as_deref() {
+                        Some("BucketAlreadyOwnedByYou") => Ok(Some(BucketState::Existed)),
+                        Some("BucketAlreadyExists") => Ok(None),
+                        _ => Err(failure),
+                    }
+                }
+            }
+        })
+        .await?
+        .ok_or_else(|| DatastoreError::BucketTaken {
+            target: self.target(Some(bucket), None),
+        })
+    }
+
+    /// Every object under `prefix` (all when None), in key order.
+    pub async fn list(&self, bucket: &str, prefix: Option<&str>) -> Result<Vec<ObjectInfo>, DatastoreError> {
+        let mut objects = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .run("ListObjectsV2", bucket, None, || async {
+                    self.client
+                        .list_objects_v2()
+                        .bucket(bucket)
+                        .set_prefix(prefix.map(str::to_string))
+                        .set_continuation_token(token.clone())
+                        .send()
+                        .await
+                        .map_err(|e| self.fail(&e))
+                })
+                .await?;
+            objects.extend(page.contents().iter().map(|o| ObjectInfo {
+                key: o.key().unwrap_or_default().to_string(),
+                size: o.size().unwrap_or(0).max(0) as u64,
+                etag: unquote(o.e_tag()),
+                last_modified: o.last_modified().map(|t| t.secs()),
+            }));
+            token = page.next_continuation_token().map(str::to_string);
+            if page.is_truncated() != Some(true) || token.is_none() {
+                break;
+            }
+        }
+        Ok(objects)
+    }
+
+    /// Every object under `prefix` with its headers (one HEAD each,
+    /// `concurrency` at a time). Objects deleted meanwhile are left out.
+    pub async fn list_with_metadata(
+        &self,
+        bucket: &str,
+        prefix: Option<&str>,
+        concurrency: usize,
+    ) -> Result<Vec<(ObjectInfo, ObjectMeta)>, DatastoreError> {
+        let objects = self.list(bucket, prefix).await?;
+        let mut found: Vec<(ObjectInfo, ObjectMeta)> = futures::stream::iter(objects)
+            .map(|o| async move { self.head(bucket, &o.key).await.map(|m| m.map(|m| (o, m))) })
+            .buffer_unordered(concurrency.max(1))
+            .try_filter_map(|x| async move { Ok(x) })
+            .try_collect()
+            .await?;
+        found.sort_by(|a, b| a.0.key.cmp(&b.0.key));
+        Ok(found)
+    }
+
+    /// The object's headers, or None when there is no such object.
+    pub async fn head(&self, bucket: &str, key: &str) -> Result<Option<ObjectMeta>, DatastoreError> {
+        self.run("HeadObject", bucket, Some(key), || async {
+            match self.client.head_object().bucket(bucket).key(key).send().await {
+                Ok(o) => Ok(Some(ObjectMeta {
+                    size: o.content_length().unwrap_or(0).max(0) as u64,
+                    etag: unquote(o.e_tag()),
+                    content_type: o.content_type().map(str::to_string),
+                    metadata: lower_keys(o.metadata()),
+                })),
+                Err(e) if status(&e) == Some(404) => Ok(None),
+                Err(e) => Err(self.fail(&e)),
+            }
+        })
+        .await
+    }
+
+    /// Writes the object, replacing any there.
+    pub async fn put(&self, bucket: &str, key: &str, body: Bytes, opts: &PutOptions) -> Result<String, DatastoreError> {
+        match self.put_inner(bucket, key, body, opts, false).await? {
+            PutOutcome::Created { etag } => Ok(etag),
+            PutOutcome::Exists => unreachable!("an unconditional put never finds the object"),
+        }
+    }
+
+    /// Writes the object only when none is there; an existing object is
+    /// left as it is. A HEAD comes first, because some S3-compatible stores
+    /// (the embedded emulator among them) ignore If-None-Match on PUT; the
+    /// PUT then carries If-None-Match: * so stores that honour it also close
+    /// the window between the two.
+    pub async fn put_if_absent(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        opts: &PutOptions,
+    ) -> Result<PutOutcome, DatastoreError> {
+        self.put_inner(bucket, key, body, opts, true).await
+    }
+
+    async fn put_inner(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        opts: &PutOptions,
+        if_absent: bool,
+    ) -> Result<PutOutcome, DatastoreError> {
+        if if_absent && self.head(bucket, key).await?.is_some() {
+            return Ok(PutOutcome::Exists);
+        }
+        let metadata = metadata_map(&opts.metadata);
+        self.run("PutObject", bucket, Some(key), || async {
+            let sent = self
+                .client
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .content_length(body.len() as i64)
+                .body(ByteStream::from(body.clone()))
+                .set_content_type(opts.content_type.clone())
+                .set_metadata(metadata.clone())
+                .set_if_none_match(if_absent.then(|| "*".to_string()))
+                .send()
+                .await;
+            match sent {
+                Ok(o) => Ok(PutOutcome::Created {
+                    etag: unquote(o.e_tag()),
+                }),
+                Err(e) if if_absent && status(&e) == Some(412) => Ok(PutOutcome::Exists),
+                Err(e) => Err(conditional_conflict_is_transient(self.fail(&e))),
+            }
+        })
+        .await
+    }
+
+    /// Opens the object for reading: its headers and a stream of its bytes.
+    /// A failure while reading the stream is the caller's to retry.
+    pub async fn get(&self, bucket: &str, key: &str) -> Result<(ObjectMeta, ByteStream), DatastoreError> {
+        self.run("GetObject", bucket, Some(key), || async {
+            let o = self
+                .client
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| self.fail(&e))?;
+            let meta = ObjectMeta {
+                size: o.content_length().unwrap_or(0).max(0) as u64,
+                etag: unquote(o.e_tag()),
+                content_type: o.content_type().map(str::to_string),
+                metadata: lower_keys(o.metadata()),
+            };
+            Ok((meta, o.body))
+        })
+        .await
+    }
+
+    /// The whole object in memory, retried as a whole (also when the
+    /// connection drops mid-body). For small objects.
+    pub async fn get_bytes(&self, bucket: &str, key: &str) -> Result<(ObjectMeta, Bytes), DatastoreError> {
+        self.run("GetObject", bucket, Some(key), || async {
+            let o = self
+                .client
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| self.fail(&e))?;
+            let meta = ObjectMeta {
+                size: o.content_length().unwrap_or(0).max(0) as u64,
+                etag: unquote(o.e_tag()),
+                content_type: o.content_type().map(str::to_string),
+                metadata: lower_keys(o.metadata()),
+            };
+            let bytes = o.body.collect().await.map_err(|e| Failure {
+                transient: true,
+                status: None,
+                code: None,
+                detail: format!("reading the body: {e}"),
+            })?;
+            Ok((meta, bytes.into_bytes()))
+        })
+        .await
+    }
+
+    pub async fn delete(&self, bucket: &str, key: &str) -> Result<(), DatastoreError> {
+        self.run("DeleteObject", bucket, Some(key), || async {
+            self.client
+                .delete_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| self.fail(&e))
+        })
+        .await
+    }
+
+    /// Deletes every object, abandons every unfinished multipart upload,
+    /// then deletes the bucket. For tests and demos that made the bucket.
+    pub async fn remove_bucket(&self, bucket: &str) -> Result<(), DatastoreError> {
+        for object in self.list(bucket, None).await? {
+            self.delete(bucket, &object.key).await?;
+        }
+        let uploads = self
+            .run("ListMultipartUploads", bucket, None, || async {
+                self.client
+                    .list_multipart_uploads()
+                    .bucket(bucket)
+                    .send()
+                    .await
+                    .map_err(|e| self.fail(&e))
+            })
+            .await?;
+        for upload in uploads.uploads() {
+            if let (Some(key), Some(id)) = (upload.key(), upload.upload_id()) {
+                let _ = self
+                    .client
+                    .abort_multipart_upload()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(id)
+                    .send()
+                    .await;
+            }
+        }
+        self.run("DeleteBucket", bucket, None, || async {
+            self.client
+                .delete_bucket()
+                .bucket(bucket)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| self.fail(&e))
+        })
+        .await
+    }
+}
+
+/// HTTP status of a failed request, when the server answered.
+pub(crate) fn status<E>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> Option<u16> {
+    e.raw_response().map(|r| r.status().as_u16())
+}
+
+/// 409 ConditionalRequestConflict means another conditional write raced
+/// ours: try again, and the second try sees its result.
+pub(crate) fn conditional_conflict_is_transient(mut f: Failure) -> Failure {
+    if f.code.as_deref() == Some("ConditionalRequestConflict") {
+        f.transient = true;
+    }
+    f
+}
+
+pub(crate) fn unquote(etag: Option<&str>) -> String {
+    etag.unwrap_or_default().trim_matches('"').to_string()
+}
+
+pub(crate) fn metadata_map(m: &BTreeMap<String, String>) -> Option<HashMap<String, String>> {
+    (!m.is_empty()).then(|| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+}
+
+fn lower_keys(m: Option<&HashMap<String, String>>) -> BTreeMap<String, String> {
+    m.into_iter()
+        .flatten()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .collect()
+}

@@ -1,0 +1,33 @@
+//! Test support for the asset tools (a dev-dependency only; never shipped).
+//!
+//! What it does: runs the embedded S3 emulator (Rustack's S3 service) in
+//! process on 127.0.0.1 with SigV4 checked; starts moto's server from the
+//! venv under target/; chooses between them (or a real endpoint) for the
+//! conformance suites; and puts a fault-injecting HTTP proxy in front of any
+//! endpoint.
+//!
+//! What it does not do: mock S3. Every test talks S3 over HTTP to a real
+//! server.
+
+mod backend;
+mod emulator;
+mod handler;
+mod moto;
+mod proxy;
+
+pub use backend::{S3Target, TestEndpoint};
+pub use emulator::{ACCESS_KEY, Emulator, REGION, SECRET_KEY};
+pub use moto::{Moto, moto_server_path};
+pub use proxy::{Fault, FaultProxy};
+
+/// A bucket name no other test run will use: `prefix-<pid>-<counter>-<random>`.
+pub fn unique_bucket(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}-{}-{n}-{nanos:x}", std::process::id())
+}
