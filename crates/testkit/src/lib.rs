@@ -13,11 +13,13 @@ mod backend;
 mod emulator;
 mod handler;
 mod moto;
+mod prereq;
 mod proxy;
 
 pub use backend::{S3Target, TestEndpoint};
 pub use emulator::{ACCESS_KEY, Emulator, REGION, SECRET_KEY};
 pub use moto::{Moto, moto_server_path};
+pub use prereq::{require_tools, which};
 pub use proxy::{Fault, FaultProxy};
 
 /// A bucket name no other test run will use: `prefix-<pid>-<counter>-<random>`.
