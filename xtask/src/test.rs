@@ -1,14 +1,14 @@
 //! `cargo xtask test`: the whole check CI runs, in the order that fails
-//! fastest (formatting, then lints, then tests).
+//! fastest: prerequisites, formatting, lints, tests, then the suites that
+//! talk S3 again against moto (the plain test run used the embedded emulator).
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    if let Some(extra) = args.first() {
-        return Err(format!("`test` takes no arguments (got `{extra}`)"));
-    }
+    crate::only_options(args, &[])?;
     if std::env::var("CI").is_ok_and(|v| v == "true") {
-        eprintln!("xtask: CI=true: new or changed snapshots fail instead of being written");
+        eprintln!("xtask: CI=true: missing prerequisites and new or changed snapshots fail");
     }
-    crate::cargo("format", &["fmt", "--all", "--", "--check"])?;
+    crate::prereq::ensure()?;
+    crate::cargo("format", &["fmt", "--all", "--", "--check"], &[])?;
     crate::cargo(
         "lint",
         &[
@@ -20,8 +20,14 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             "-D",
             "warnings",
         ],
+        &[],
     )?;
-    crate::cargo("tests", &["test", "--workspace", "--locked"])?;
+    crate::cargo(
+        "tests (embedded emulator)",
+        &["test", "--workspace", "--locked"],
+        &[("ADT_TEST_S3", "embedded")],
+    )?;
+    crate::e2e::run(&["--emulator".to_string(), "moto".to_string()])?;
     eprintln!("xtask: all checks passed");
     Ok(())
 }

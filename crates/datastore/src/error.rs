@@ -32,25 +32,25 @@ pub enum DatastoreError {
     CaBundle { path: PathBuf, reason: String },
     #[error("{target}: cannot reach the datastore after {attempts} attempt(s): {detail}")]
     Unreachable {
-        target: Target,
+        target: Box<Target>,
         attempts: u32,
         detail: String,
     },
     #[error("{target}: access denied ({code}): {detail}; check S3_ACCESS_KEY and S3_SECRET_KEY for this datastore")]
     Denied {
-        target: Target,
+        target: Box<Target>,
         code: String,
         detail: String,
     },
     #[error("{target}: the bucket name is taken by another account; bucket names are global, choose another")]
-    BucketTaken { target: Target },
+    BucketTaken { target: Box<Target> },
     #[error("{target}: no such bucket")]
-    NoSuchBucket { target: Target },
+    NoSuchBucket { target: Box<Target> },
     #[error("{target}: no such object")]
-    NoSuchKey { target: Target },
+    NoSuchKey { target: Box<Target> },
     #[error("{target}: {operation} failed after {attempts} attempt(s): HTTP {status} {code}: {detail}")]
     Failed {
-        target: Target,
+        target: Box<Target>,
         operation: &'static str,
         status: u16,
         code: String,
@@ -59,7 +59,7 @@ pub enum DatastoreError {
     },
     #[error("{target}: {operation} failed: {detail}")]
     Request {
-        target: Target,
+        target: Box<Target>,
         operation: &'static str,
         detail: String,
     },
@@ -76,7 +76,7 @@ impl DatastoreError {
             | DatastoreError::NoSuchBucket { target }
             | DatastoreError::NoSuchKey { target }
             | DatastoreError::Failed { target, .. }
-            | DatastoreError::Request { target, .. } => Some(target),
+            | DatastoreError::Request { target, .. } => Some(target.as_ref()),
         }
     }
 }

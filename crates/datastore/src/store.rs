@@ -94,12 +94,12 @@ impl Store {
         &self.endpoint
     }
 
-    pub(crate) fn target(&self, bucket: Option<&str>, key: Option<&str>) -> Target {
-        Target {
+    pub(crate) fn target(&self, bucket: Option<&str>, key: Option<&str>) -> Box<Target> {
+        Box::new(Target {
             endpoint: self.endpoint.url().to_string(),
             bucket: bucket.map(str::to_string),
             key: key.map(str::to_string),
-        }
+        })
     }
 
     pub(crate) fn fail<E>(&self, err: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> Failure

@@ -19,7 +19,7 @@ pub fn require_tools(tools: &[&str], fuse: bool) -> bool {
         return true;
     }
     let message = format!(
-        "missing prerequisites: {}; `cargo xtask doctor` lists them with the commands that install them",
+        "missing prerequisites: {}; `cargo xtask doctor` lists them with the commands that install them (`cargo xtask test` installs them as root on Debian)",
         missing.join(", ")
     );
     if std::env::var("CI").is_ok_and(|v| v == "true") {

@@ -30,7 +30,10 @@ impl Mounted {
         assert!(status.success(), "s3fs failed: {status}");
         let deadline = Instant::now() + Duration::from_secs(10);
         while !is_mounted(at) {
-            assert!(Instant::now() < deadline, "s3fs mount did not appear in /proc/self/mountinfo");
+            assert!(
+                Instant::now() < deadline,
+                "s3fs mount did not appear in /proc/self/mountinfo"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         Mounted(at.to_path_buf())
