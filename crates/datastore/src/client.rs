@@ -24,6 +24,14 @@ pub(crate) fn build(c: &Connection) -> Result<aws_sdk_s3::Client, DatastoreError
             path: path.clone(),
             reason: e.to_string(),
         })?;
+        // rustls skips what it cannot parse; a bundle without a single
+        // certificate would only show up later as a baffling TLS failure.
+        if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+            return Err(DatastoreError::CaBundle {
+                path: path.clone(),
+                reason: "it holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
+            });
+        }
         trust = trust.with_pem_certificate(pem);
     }
     let tls_context = tls::TlsContext::builder()

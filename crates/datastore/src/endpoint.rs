@@ -181,6 +181,26 @@ mod tests {
     }
 
     #[test]
+    fn template_datastores_and_endpoint_overrides() {
+        let t = adt_template::Template::parse(
+            "t.tmpl",
+            "S3_ACCESS_KEY=\"k1|k2\"\nS3_SECRET_KEY=\"s1|s2\"\nS3_HOST_BASE=\"ams3.digitaloceanspaces.com|gb-lon-1.linodeobjects.com\"\nS3_LOCATION=\"ams3|US\"\n",
+        )
+        .unwrap();
+        let config = adt_template::AssetConfig::from_template(&t);
+        let second = Connection::from_datastore(&config.datastores[1], None).unwrap();
+        assert_eq!(second.endpoint.url(), "https://gb-lon-1.linodeobjects.com");
+        assert_eq!(second.endpoint.region(), "us-east-1");
+        assert_eq!(second.secret_key.expose(), "s2");
+        let first = Connection::from_datastore(&config.datastores[0], Some("http://127.0.0.1:9000")).unwrap();
+        assert_eq!(
+            (first.endpoint.url(), first.endpoint.region()),
+            ("http://127.0.0.1:9000", "ams3")
+        );
+        assert_eq!(first.access_key.expose(), "k1");
+    }
+
+    #[test]
     fn debug_hides_keys() {
         let c = Connection::new(
             Endpoint::parse("x.example.com", None).unwrap(),

@@ -233,6 +233,17 @@ async fn a_missing_ca_bundle_is_named_for_https_only() {
     let err = Store::connect(&c).unwrap_err();
     assert!(matches!(err, DatastoreError::CaBundle { .. }), "{err}");
     assert!(err.to_string().contains("/nonexistent/ca.pem"));
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.pem");
+    std::fs::write(&garbage, "this is not a certificate").unwrap();
+    c.ca_bundle = Some(garbage);
+    let err = Store::connect(&c).unwrap_err();
+    assert!(matches!(err, DatastoreError::CaBundle { .. }), "{err}");
+    if std::path::Path::new("/etc/ssl/certs/ca-certificates.crt").exists() {
+        c.ca_bundle = Some("/etc/ssl/certs/ca-certificates.crt".into());
+        assert!(Store::connect(&c).is_ok(), "a real PEM bundle is accepted");
+    }
+    c.ca_bundle = Some("/nonexistent/ca.pem".into());
     c.endpoint = Endpoint::parse("http://127.0.0.1:1", None).unwrap();
     assert!(Store::connect(&c).is_ok(), "plain http needs no CA bundle");
 }
