@@ -3,7 +3,7 @@
 //! each creates uniquely named buckets and removes them.
 
 /// (package, integration test target) of every suite that talks to S3.
-const SUITES: &[(&str, &str)] = &[("adt-datastore", "conformance")];
+const SUITES: &[(&str, &str)] = &[("adt-datastore", "conformance"), ("adt-seeder", "seed")];
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     crate::only_options(args, &["--emulator", "--endpoint"])?;

@@ -7,4 +7,6 @@
 
 pub mod exit;
 pub mod output;
+pub mod progress;
 pub mod render;
+pub mod setup;

@@ -368,12 +368,25 @@ impl Store {
     /// Opens the object for reading: its headers and a stream of its bytes.
     /// A failure while reading the stream is the caller's to retry.
     pub async fn get(&self, bucket: &str, key: &str) -> Result<(ObjectMeta, ByteStream), DatastoreError> {
+        self.get_matching(bucket, key, None).await
+    }
+
+    /// Like `get`, but only if the object still has ETag `etag` (If-Match):
+    /// a second read of an object is then sure to read the same bytes.
+    pub async fn get_matching(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: Option<&str>,
+    ) -> Result<(ObjectMeta, ByteStream), DatastoreError> {
+        let if_match = etag.map(|e| format!("\"{e}\""));
         self.run("GetObject", bucket, Some(key), || async {
             let o = self
                 .client
                 .get_object()
                 .bucket(bucket)
                 .key(key)
+                .set_if_match(if_match.clone())
                 .send()
                 .await
                 .map_err(|e| self.fail(&e))?;

@@ -1,0 +1,203 @@
+//! adt-seed: copy the asset directories of a temporal backup into their buckets.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use adt_assets::exit;
+use adt_assets::output::OutputFormat;
+use adt_assets::progress::Bar;
+use adt_assets::setup::{Failure, load_template, primary_store};
+use adt_seeder::{ArchiveSource, SeedOptions, Summary};
+use clap::Parser;
+
+/// Seed the asset buckets from a temporal backup of the webroot.
+///
+/// For each DIRECTORIES_TO_MOUNT entry of the template, creates its bucket
+/// (ADT's name) and copies the files under that directory of the backup
+/// into it, with their mode, owner and mtime as object metadata, the way
+/// s3fs and rclone read them. The archive is streamed, never written to
+/// disk, and checked whole before anything is uploaded: an entry that
+/// escapes the webroot, or a corrupt archive, stops the seed.
+///
+/// Safe to run again, and to kill: objects already in a bucket are never
+/// overwritten (those that differ from the backup are reported as
+/// conflicts; --overwrite replaces them), and every object is written whole.
+///
+/// Refuses (exit 1) when PERSIST_ASSETS_TO_DATASTORE is not 1, or for a
+/// virgin or baseline build. Exit status: 0 seeded, 1 refused or failed,
+/// 2 bad usage or unreadable input.
+#[derive(Parser, Debug)]
+#[command(name = "adt-seed", version)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["backup", "from_period"])))]
+struct Args {
+    /// The deployment template (.tmpl, KEY:value descriptor, or YAML).
+    #[arg(long, value_name = "PATH")]
+    template: PathBuf,
+
+    /// A local backup archive: applicationsourcecode.tar.gz, a gzip tar
+    /// whose root is the webroot.
+    #[arg(long, value_name = "FILE")]
+    backup: Option<PathBuf>,
+
+    /// Read the backup from the datastore instead: object
+    /// applicationsourcecode.tar.gz in bucket ${WEBSITE_URL}-PERIOD.
+    #[arg(long, value_name = "PERIOD", value_parser = ["hourly", "daily", "weekly", "monthly", "bimonthly", "shutdown"])]
+    from_period: Option<String>,
+
+    /// Uploads in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    jobs: u16,
+
+    /// List what would be uploaded and the conflicts; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// Replace objects that differ from the backup (by default they are kept).
+    #[arg(long)]
+    overwrite: bool,
+
+    /// The webroot the backup's root stands for; merge branches live in its parent.
+    #[arg(long, value_name = "DIR", default_value = adt_template::DEFAULT_WEBROOT)]
+    webroot: PathBuf,
+
+    /// Use this S3 endpoint instead of the template's first S3_HOST_BASE
+    /// (keys and region still come from the template).
+    #[arg(long, value_name = "URL")]
+    endpoint: Option<String>,
+
+    /// Keep records of completed seeds here, so rerunning the same archive
+    /// only lists the buckets [default: $XDG_CACHE_HOME/adt-seed or ~/.cache/adt-seed].
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    cache_dir: Option<PathBuf>,
+
+    /// Do not use or write seed records: always read the archive.
+    #[arg(long)]
+    no_cache: bool,
+
+    /// human (a table; a progress bar on a terminal) or json (one object).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    format: OutputFormat,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            eprintln!("adt-seed: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<u8, Failure> {
+    let config = load_template(&args.template, &args.webroot)?;
+    let template = args.template.display();
+    if !config.persist_assets {
+        return Err(Failure::new(
+            exit::FAILURE,
+            format!(
+                "PERSIST_ASSETS_TO_DATASTORE is not 1 in {template}: assets are not persisted, so there is nothing to seed"
+            ),
+        ));
+    }
+    if let Some(choice) = config.build_archive_choice.filter(|c| !c.is_temporal()) {
+        return Err(Failure::new(
+            exit::FAILURE,
+            format!(
+                "{template} builds from a {} archive; only a temporal backup (hourly, daily, ...) has assets to seed",
+                choice.as_str()
+            ),
+        ));
+    }
+    let layout =
+        adt_template::Layout::new(&config, &args.webroot).map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
+    let store = primary_store(&config, args.endpoint.as_deref())?;
+    let source = match (&args.backup, &args.from_period) {
+        (Some(file), _) => ArchiveSource::File(file.clone()),
+        (None, Some(period)) => ArchiveSource::Datastore {
+            store: store.clone(),
+            bucket: adt_template::backup_bucket_name(config.website_url.as_deref().unwrap_or_default(), period),
+            key: "applicationsourcecode.tar.gz".into(),
+        },
+        (None, None) => return Err(Failure::new(exit::USAGE, "give --backup FILE or --from-period PERIOD")),
+    };
+    let options = SeedOptions {
+        jobs: usize::from(args.jobs),
+        dry_run: args.dry_run,
+        overwrite: args.overwrite,
+        cache_dir: if args.no_cache {
+            None
+        } else {
+            args.cache_dir.clone().or_else(adt_seeder::default_cache_dir)
+        },
+        ..SeedOptions::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(exit::FAILURE, format!("cannot start the async runtime: {e}")))?;
+    let bar = Arc::new(Bar::new(args.format == OutputFormat::Human));
+    let result = runtime.block_on(adt_seeder::seed(&store, &layout, &source, &options, bar.clone()));
+    bar.finish();
+    let summary = result.map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
+    match args.format {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string(&summary).expect("a summary always serializes")
+        ),
+        OutputFormat::Human => print!("{}", human(&summary, &source.name())),
+    }
+    if std::env::var_os("ADT_REPORT_PEAK_RSS").is_some() {
+        report_peak_rss();
+    }
+    Ok(exit::SUCCESS)
+}
+
+fn human(s: &Summary, archive: &str) -> String {
+    let mut out = String::new();
+    for (bucket, key, bytes) in &s.planned {
+        out.push_str(&format!("would upload s3://{bucket}/{key} ({bytes} bytes)\n"));
+    }
+    let verb = if s.dry_run {
+        "dry run, nothing written"
+    } else if s.already_seeded {
+        "already seeded from this archive"
+    } else {
+        "seeded"
+    };
+    out.push_str(&format!("{verb}: {archive}\n"));
+    let width = s.buckets.iter().map(|b| b.bucket.len()).max().unwrap_or(6).max(6);
+    out.push_str(&format!(
+        "  {:width$}  {:>8} {:>8} {:>8} {:>9} {:>12}  entry\n",
+        "bucket", "objects", "uploaded", "skipped", "conflicts", "bytes"
+    ));
+    for b in &s.buckets {
+        out.push_str(&format!(
+            "  {:width$}  {:>8} {:>8} {:>8} {:>9} {:>12}  {}\n",
+            b.bucket, b.objects, b.uploaded, b.skipped, b.conflicts, b.bytes, b.entry
+        ));
+    }
+    if s.conflicts() > 0 {
+        out.push_str("conflicts (objects that differ from the backup; kept, --overwrite replaces them):\n");
+        for b in &s.buckets {
+            for key in &b.conflict_keys {
+                out.push_str(&format!("  s3://{}/{key}\n", b.bucket));
+            }
+        }
+    }
+    for w in &s.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    out
+}
+
+/// Peak resident memory, for `cargo xtask bench seed`.
+fn report_peak_rss() {
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status")
+        && let Some(line) = status.lines().find(|l| l.starts_with("VmHWM:"))
+    {
+        eprintln!("adt-seed: peak RSS {}", line.trim_start_matches("VmHWM:").trim());
+    }
+}

@@ -1,0 +1,54 @@
+//! What every binary does first: read the template (refusing one that
+//! adt-check rejects), and open datastore 1 (or an --endpoint override).
+
+use std::path::Path;
+
+use adt_datastore::{Connection, Store};
+use adt_template::{AssetConfig, Severity, TemplateError};
+
+use crate::exit;
+
+/// A failure already explained to the user: what to print, and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: u8, message: impl Into<String>) -> Failure {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// The template's asset settings. Unreadable or unparsable input exits 2;
+/// a template with errors exits 1, listing them.
+pub fn load_template(path: &Path, webroot: &Path) -> Result<AssetConfig, Failure> {
+    adt_template::load(path, webroot).map_err(|e| match e {
+        TemplateError::Rejected { path, errors } => {
+            let mut message = format!("{path} has errors; fix them first (adt-check {path} shows each with its fix):");
+            for d in errors.iter().filter(|d| d.severity == Severity::Error) {
+                message.push_str(&format!(
+                    "\n  {path}:{}:{}: {} [{}]",
+                    d.line, d.column, d.message, d.rule
+                ));
+            }
+            Failure::new(exit::FAILURE, message)
+        }
+        other => Failure::new(exit::USAGE, other.to_string()),
+    })
+}
+
+/// A client for datastore 1 of the template, or for `endpoint` with its keys.
+pub fn primary_store(config: &AssetConfig, endpoint: Option<&str>) -> Result<Store, Failure> {
+    let first = config
+        .datastores
+        .first()
+        .ok_or_else(|| Failure::new(exit::FAILURE, "the template names no datastore (S3_HOST_BASE is empty)"))?;
+    let connection =
+        Connection::from_datastore(first, endpoint).map_err(|e| Failure::new(exit::USAGE, e.to_string()))?;
+    Store::connect(&connection).map_err(|e| Failure::new(exit::FAILURE, e.to_string()))
+}

@@ -1,0 +1,235 @@
+//! Which bucket and key an archive path goes to, from the Layout: files of
+//! a plain entry go to its bucket under their path relative to the entry's
+//! directory; files of a `merge=NAMEn` entry are spread over its n branch
+//! buckets by a stable hash of that relative path, so the merged view shows
+//! each file exactly once.
+
+use std::collections::BTreeMap;
+
+use adt_template::Layout;
+
+/// One bucket the seed writes to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct BucketInfo {
+    pub name: String,
+    /// The DIRECTORIES_TO_MOUNT entry it belongs to, as written.
+    pub entry: String,
+}
+
+/// Where one archive path goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Dest {
+    /// Index into `Router::buckets`.
+    pub bucket: usize,
+    pub key: String,
+}
+
+struct Route {
+    /// Directory in the archive ("" for the whole webroot).
+    dir: String,
+    /// Indexes into `Router::buckets`: one, or the branches of a merge.
+    buckets: Vec<usize>,
+}
+
+pub(crate) struct Router {
+    routes: Vec<Route>,
+    pub buckets: Vec<BucketInfo>,
+}
+
+impl Router {
+    /// The router for a layout; absolute entries, which live outside the
+    /// webroot and so outside its backups, come back as warnings.
+    pub fn new(layout: &Layout) -> (Router, Vec<String>) {
+        let mut routes = Vec::new();
+        let mut buckets = Vec::new();
+        let mut warnings = Vec::new();
+        for entry in &layout.entries {
+            let Some(dir) = entry.backup_dir.clone() else {
+                warnings.push(format!(
+                    "entry `{}` is an absolute path outside the webroot, so the backup holds none of its files; its bucket is left as it is",
+                    entry.entry
+                ));
+                continue;
+            };
+            let first = buckets.len();
+            buckets.extend(entry.mounts.iter().map(|m| BucketInfo {
+                name: m.bucket.clone(),
+                entry: entry.entry.clone(),
+            }));
+            routes.push(Route {
+                dir,
+                buckets: (first..buckets.len()).collect(),
+            });
+        }
+        (Router { routes, buckets }, warnings)
+    }
+
+    /// The destination of `path` (normalized, relative to the archive
+    /// root), or None when it is outside every asset directory or is an
+    /// asset directory itself. Directory markers pass `dir = true` and get
+    /// a trailing `/`.
+    pub fn route(&self, path: &str, dir: bool) -> Option<Dest> {
+        for route in &self.routes {
+            let rel = if route.dir.is_empty() {
+                path
+            } else if let Some(rest) = path.strip_prefix(route.dir.as_str()).and_then(|r| r.strip_prefix('/')) {
+                rest
+            } else {
+                continue;
+            };
+            if rel.is_empty() {
+                return None;
+            }
+            let branch = (fnv1a64(rel.as_bytes()) % route.buckets.len() as u64) as usize;
+            return Some(Dest {
+                bucket: route.buckets[branch],
+                key: if dir { format!("{rel}/") } else { rel.to_string() },
+            });
+        }
+        None
+    }
+
+    /// True when `path` lies inside some asset directory.
+    pub fn inside(&self, path: &str) -> bool {
+        self.route(path, false).is_some()
+    }
+}
+
+/// FNV-1a, 64 bits: stable across runs, platforms and Rust versions.
+pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// File attributes as the mount tools read them from object metadata
+/// (reference §5): decimal integers, mode with its file-type bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Attributes {
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub mtime: u64,
+}
+
+const S_IFREG: u32 = 0o100_000;
+const S_IFDIR: u32 = 0o040_000;
+
+impl Attributes {
+    pub fn from_header(h: &tar::Header, dir: bool) -> Attributes {
+        let perm = h.mode().unwrap_or(if dir { 0o755 } else { 0o644 }) & 0o7777;
+        Attributes {
+            mode: perm | if dir { S_IFDIR } else { S_IFREG },
+            uid: h.uid().unwrap_or(0),
+            gid: h.gid().unwrap_or(0),
+            mtime: h.mtime().unwrap_or(0),
+        }
+    }
+
+    pub fn metadata(&self) -> BTreeMap<String, String> {
+        [
+            ("mode", self.mode.to_string()),
+            ("uid", self.uid.to_string()),
+            ("gid", self.gid.to_string()),
+            ("mtime", self.mtime.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+}
+
+/// An archive entry name made relative to the root: `./` and empty or `.`
+/// segments dropped. Absolute names and `..` are refused with the reason.
+pub(crate) fn normalize(raw: &[u8]) -> Result<String, &'static str> {
+    if raw.first() == Some(&b'/') {
+        return Err("is an absolute path");
+    }
+    let text = String::from_utf8_lossy(raw);
+    let mut parts = Vec::new();
+    for part in text.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return Err("contains `..`"),
+            p => parts.push(p),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use adt_template::{AssetConfig, MountEntry};
+    use std::path::Path;
+
+    fn layout(dirs: &[&str]) -> Layout {
+        let config = AssetConfig {
+            website_url: Some("www.example.com".into()),
+            application: None,
+            build_archive_choice: None,
+            persist_assets: true,
+            sync_webroots: false,
+            directories_to_mount: dirs.iter().map(|d| MountEntry::parse(d).unwrap()).collect(),
+            datastores: Vec::new(),
+        };
+        Layout::new(&config, Path::new("/var/www/html")).unwrap()
+    }
+
+    #[test]
+    fn routes_plain_entries_by_relative_path() {
+        let (r, warnings) = Router::new(&layout(&["images", "wp-content/uploads", "/var/www/private"]));
+        assert_eq!(warnings.len(), 1);
+        let d = r.route("images/banners/a.png", false).unwrap();
+        assert_eq!(
+            (r.buckets[d.bucket].name.as_str(), d.key.as_str()),
+            ("www-example-com-assets-images", "banners/a.png")
+        );
+        let d = r.route("wp-content/uploads/2024/01", true).unwrap();
+        assert_eq!(d.key, "2024/01/");
+        assert_eq!(r.route("images", true), None, "the asset directory itself has no key");
+        assert_eq!(r.route("imagesX/a.png", false), None);
+        assert_eq!(r.route("index.php", false), None);
+    }
+
+    #[test]
+    fn merge_spreads_stably_over_branches() {
+        let (r, _) = Router::new(&layout(&["merge=media3"]));
+        let mut seen = [0usize; 3];
+        for i in 0..300 {
+            let path = format!("media/file{i}.jpg");
+            let d = r.route(&path, false).unwrap();
+            assert_eq!(r.route(&path, false).unwrap(), d, "stable");
+            seen[d.bucket] += 1;
+        }
+        assert!(seen.iter().all(|n| *n > 50), "spread over every branch: {seen:?}");
+        assert_eq!(r.buckets[2].name, "www-example-com-assets-media3");
+        let (whole, _) = Router::new(&layout(&["merge=webroot2"]));
+        assert!(whole.route("index.php", false).is_some());
+    }
+
+    #[test]
+    fn normalizes_and_refuses_escapes() {
+        assert_eq!(normalize(b"./images/a.png").unwrap(), "images/a.png");
+        assert_eq!(normalize(b"images//a.png").unwrap(), "images/a.png");
+        assert_eq!(normalize(b"./").unwrap(), "");
+        assert!(normalize(b"/etc/passwd").is_err());
+        assert!(normalize(b"images/../../etc/passwd").is_err());
+        assert!(normalize(b"..").is_err());
+    }
+
+    #[test]
+    fn attributes_carry_file_type_bits() {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_uid(33);
+        h.set_gid(33);
+        h.set_mtime(1_700_000_000);
+        let a = Attributes::from_header(&h, false);
+        assert_eq!(a.metadata()["mode"], "33188");
+        assert_eq!(Attributes::from_header(&h, true).mode, 0o040_644);
+        h.set_mode(0o755);
+        assert_eq!(Attributes::from_header(&h, true).metadata()["mode"], "16877");
+        assert_eq!(a.metadata()["mtime"], "1700000000");
+    }
+}

@@ -1,0 +1,134 @@
+//! Pass 1: read the whole archive once before anything is uploaded. It
+//! refuses an archive with any entry that escapes its root, finds a corrupt
+//! or truncated one, and collects what the upload pass needs to know in
+//! advance: the last occurrence of each path, hard links, empty
+//! directories, and what will be skipped.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+
+use tar::EntryType;
+
+use crate::error::SeedError;
+use crate::route::{Attributes, Router, normalize};
+
+#[derive(Debug, Default)]
+pub(crate) struct Scan {
+    /// Path -> index of its last entry (a later entry replaces an earlier
+    /// one on extraction, so only the last is seeded).
+    pub last_index: HashMap<String, usize>,
+    /// Hard-link target path -> the link paths (inside asset directories)
+    /// that get its content.
+    pub links: HashMap<String, Vec<String>>,
+    /// Directories inside asset directories with nothing in them.
+    pub empty_dirs: Vec<(String, Attributes)>,
+    /// Symlinks, devices, fifos and unnamed entries inside asset
+    /// directories: not seeded.
+    pub skipped: Vec<String>,
+    /// Regular files (and hard links) to seed, and their bytes.
+    pub files: u64,
+    pub bytes: u64,
+}
+
+pub(crate) fn gz_tar<R: Read>(reader: R) -> tar::Archive<flate2::read::MultiGzDecoder<R>> {
+    tar::Archive::new(flate2::read::MultiGzDecoder::new(reader))
+}
+
+pub(crate) fn corrupt(archive: &str, e: impl std::fmt::Display) -> SeedError {
+    SeedError::Corrupt {
+        archive: archive.to_string(),
+        detail: e.to_string(),
+    }
+}
+
+pub(crate) fn scan(reader: impl Read, router: &Router, archive: &str) -> Result<Scan, SeedError> {
+    let mut tar = gz_tar(reader);
+    let mut scan = Scan::default();
+    let mut dirs: Vec<(String, Attributes)> = Vec::new();
+    let mut has_children: HashSet<String> = HashSet::new();
+    let mut link_targets: Vec<(String, String)> = Vec::new();
+    let mut sizes: HashMap<String, u64> = HashMap::new();
+    let mut regular_seen: HashSet<String> = HashSet::new();
+    for (index, entry) in tar.entries().map_err(|e| corrupt(archive, e))?.enumerate() {
+        let entry = entry.map_err(|e| corrupt(archive, e))?;
+        let raw = entry.path_bytes();
+        let path = normalize(&raw).map_err(|why| SeedError::Unsafe {
+            archive: archive.to_string(),
+            entry: String::from_utf8_lossy(&raw).into_owned(),
+            why,
+        })?;
+        let kind = entry.header().entry_type();
+        let target = match kind {
+            EntryType::Link => {
+                let link = entry.link_name_bytes().unwrap_or_default();
+                let target = normalize(&link).map_err(|why| SeedError::Unsafe {
+                    archive: archive.to_string(),
+                    entry: format!(
+                        "{} (hard link to {})",
+                        String::from_utf8_lossy(&raw),
+                        String::from_utf8_lossy(&link)
+                    ),
+                    why,
+                })?;
+                Some(target)
+            }
+            _ => None,
+        };
+        if matches!(kind, EntryType::Regular | EntryType::Continuous) {
+            regular_seen.insert(path.clone());
+        }
+        if let Some((parent, _)) = path.rsplit_once('/') {
+            has_children.insert(parent.to_string());
+        } else if !path.is_empty() {
+            has_children.insert(String::new());
+        }
+        if !router.inside(&path) {
+            continue;
+        }
+        let utf8 = std::str::from_utf8(&raw).is_ok();
+        match kind {
+            _ if !utf8 => scan.skipped.push(format!("{path} (name is not UTF-8)")),
+            EntryType::Regular | EntryType::Continuous => {
+                scan.last_index.insert(path.clone(), index);
+                sizes.insert(path, entry.size());
+            }
+            EntryType::Link => {
+                let target = target.unwrap_or_default();
+                if regular_seen.contains(&target) {
+                    scan.last_index.insert(path.clone(), index);
+                    link_targets.push((target, path));
+                } else {
+                    scan.skipped.push(format!(
+                        "{path} (hard link to {target}, which is not earlier in the archive)"
+                    ));
+                }
+            }
+            EntryType::Directory => dirs.push((path, Attributes::from_header(entry.header(), true))),
+            EntryType::Symlink => scan.skipped.push(format!("{path} (symbolic link)")),
+            EntryType::Char | EntryType::Block => scan.skipped.push(format!("{path} (device)")),
+            EntryType::Fifo => scan.skipped.push(format!("{path} (fifo)")),
+            other => scan
+                .skipped
+                .push(format!("{path} (tar entry type {:?})", other.as_byte() as char)),
+        }
+    }
+    // The gzip trailer holds the CRC: read to the end so a damaged archive
+    // cannot pass for a whole one.
+    std::io::copy(&mut tar.into_inner(), &mut std::io::sink()).map_err(|e| corrupt(archive, e))?;
+
+    for (target, link) in link_targets {
+        // A link counts only if it is still the last entry at its path.
+        scan.links.entry(target).or_default().push(link);
+    }
+    scan.files = scan.last_index.len() as u64;
+    scan.bytes = scan.last_index.keys().filter_map(|p| sizes.get(p)).sum();
+    for (target, links) in &scan.links {
+        if let Some(size) = sizes.get(target) {
+            scan.bytes += size * links.len() as u64;
+        }
+    }
+    scan.empty_dirs = dirs.into_iter().filter(|(d, _)| !has_children.contains(d)).collect();
+    scan.empty_dirs.sort_by(|a, b| a.0.cmp(&b.0));
+    scan.empty_dirs.dedup_by(|a, b| a.0 == b.0);
+    Ok(scan)
+}

@@ -1,0 +1,446 @@
+//! adt-seeder against a real S3 (the embedded emulator, or moto with
+//! ADT_TEST_S3=moto): what lands in the buckets, idempotence, conflicts,
+//! merge spread, archive safety, and seeding from the datastore.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use adt_datastore::{Connection, Endpoint, PutOptions, Store};
+use adt_seeder::{ArchiveSource, NoProgress, SeedError, SeedOptions, Summary};
+use adt_template::{AssetConfig, Layout, MountEntry, Secret};
+use adt_testkit::{TestEndpoint, unique_bucket};
+use bytes::Bytes;
+
+const MIB: usize = 1024 * 1024;
+
+fn store(t: &TestEndpoint) -> Store {
+    let endpoint = Endpoint::parse(&t.endpoint, Some(&t.region)).unwrap();
+    Store::connect(&Connection::new(
+        endpoint,
+        Secret::new(&t.access_key),
+        Secret::new(&t.secret_key),
+    ))
+    .unwrap()
+}
+
+/// A layout for a unique site name, so tests never share buckets.
+fn layout(dirs: &[&str]) -> Layout {
+    let site = unique_bucket("s");
+    let config = AssetConfig {
+        website_url: Some(format!("{site}.example.com")),
+        application: None,
+        build_archive_choice: None,
+        persist_assets: true,
+        sync_webroots: false,
+        directories_to_mount: dirs.iter().map(|d| MountEntry::parse(d).unwrap()).collect(),
+        datastores: Vec::new(),
+    };
+    Layout::new(&config, Path::new("/var/www/html")).unwrap()
+}
+
+fn options(cache: Option<&Path>) -> SeedOptions {
+    SeedOptions {
+        jobs: 4,
+        part_size: 5 * MIB,
+        memory_budget: 16 * MIB,
+        cache_dir: cache.map(Path::to_path_buf),
+        ..SeedOptions::default()
+    }
+}
+
+/// Builds a gzip tar the way ADT's backups name entries (`./...`).
+struct ArchiveBuilder {
+    tar: tar::Builder<flate2::write::GzEncoder<std::fs::File>>,
+}
+
+impl ArchiveBuilder {
+    fn new(path: &Path) -> ArchiveBuilder {
+        let file = std::fs::File::create(path).unwrap();
+        ArchiveBuilder {
+            tar: tar::Builder::new(flate2::write::GzEncoder::new(file, flate2::Compression::fast())),
+        }
+    }
+
+    fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_uid(33);
+        h.set_gid(33);
+        h.set_mtime(1_650_000_000);
+        h.set_size(size);
+        h
+    }
+
+    fn file(&mut self, path: &str, mode: u32, body: &[u8]) -> &mut Self {
+        let mut h = Self::header(tar::EntryType::Regular, mode, body.len() as u64);
+        self.tar.append_data(&mut h, path, body).unwrap();
+        self
+    }
+
+    fn dir(&mut self, path: &str) -> &mut Self {
+        let mut h = Self::header(tar::EntryType::Directory, 0o755, 0);
+        self.tar.append_data(&mut h, path, std::io::empty()).unwrap();
+        self
+    }
+
+    fn link(&mut self, kind: tar::EntryType, path: &str, target: &str) -> &mut Self {
+        let mut h = Self::header(kind, 0o777, 0);
+        self.tar.append_link(&mut h, path, target).unwrap();
+        self
+    }
+
+    fn special(&mut self, kind: tar::EntryType, path: &str) -> &mut Self {
+        let mut h = Self::header(kind, 0o644, 0);
+        self.tar.append_data(&mut h, path, std::io::empty()).unwrap();
+        self
+    }
+
+    fn finish(self) {
+        self.tar.into_inner().unwrap().finish().unwrap();
+    }
+}
+
+fn big(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+/// A Joomla-like webroot: images with a nested empty directory, a large
+/// video, a symlink, a fifo, a hard link; code outside the asset dirs.
+fn joomla_archive(dir: &Path) -> PathBuf {
+    let path = dir.join("applicationsourcecode.tar.gz");
+    let mut a = ArchiveBuilder::new(&path);
+    a.dir("./")
+        .file("./index.php", 0o644, b"<?php")
+        .file("./XXXXXX-DO_NOT_REMOVE", 0o644, b"")
+        .dir("./images/")
+        .file("./images/logo.png", 0o644, b"PNG logo")
+        .file("./images/banners/été bannière.jpg", 0o640, b"JPEG banner")
+        .dir("./images/empty/")
+        .dir("./images/banners/")
+        .file("./images/video.mp4", 0o644, &big(12 * MIB + 3, 1))
+        .link(tar::EntryType::Symlink, "./images/alias.png", "logo.png")
+        .special(tar::EntryType::Fifo, "./images/pipe")
+        .link(tar::EntryType::Link, "./images/logo-copy.png", "./images/logo.png")
+        .file("./administrator/index.php", 0o644, b"<?php admin");
+    a.finish();
+    path
+}
+
+async fn seed(s: &Store, layout: &Layout, archive: &Path, opts: &SeedOptions) -> Result<Summary, SeedError> {
+    adt_seeder::seed(
+        s,
+        layout,
+        &ArchiveSource::File(archive.to_path_buf()),
+        opts,
+        Arc::new(NoProgress),
+    )
+    .await
+}
+
+async fn cleanup(s: &Store, layout: &Layout) {
+    for (_, m) in layout.mounts() {
+        if s.bucket_exists(&m.bucket).await.unwrap_or(false) {
+            s.remove_bucket(&m.bucket).await.unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn seeds_files_with_metadata_markers_and_links() {
+    let t = TestEndpoint::from_env();
+    let s = store(&t);
+    let dir = tempfile::tempdir().unwrap();
+    let archive = joomla_archive(dir.path());
+    let layout = layout(&["images"]);
+    let bucket = layout.entries[0].mounts[0].bucket.clone();
+
+    let summary = seed(&s, &layout, &archive, &options(None)).await.unwrap();
+    let b = &summary.buckets[0];
+    assert_eq!(
+        (b.objects, b.uploaded, b.skipped, b.conflicts),
+        (5, 5, 0, 0),
+        "{summary:?}"
+    );
+    assert_eq!(b.bytes, (8 + 11 + 12 * MIB + 3 + 8) as u64);
+    let warning = summary.warnings.join("\n");
+    assert!(
+        warning.contains("images/alias.png (symbolic link)") && warning.contains("images/pipe (fifo)"),
+        "{warning}"
+    );
+
+    let objects: BTreeMap<String, u64> = s
+        .list(&bucket, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| (o.key, o.size))
+        .collect();
+    let keys: Vec<&str> = objects.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "banners/été bannière.jpg",
+            "empty/",
+            "logo-copy.png",
+            "logo.png",
+            "video.mp4"
+        ]
+    );
+
+    let banner = s.head(&bucket, "banners/été bannière.jpg").await.unwrap().unwrap();
+    assert_eq!(banner.content_type.as_deref(), Some("image/jpeg"));
+    let expected: BTreeMap<String, String> = [("mode", "33184"), ("uid", "33"), ("gid", "33"), ("mtime", "1650000000")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    assert_eq!(banner.metadata, expected);
+    let marker = s.head(&bucket, "empty/").await.unwrap().unwrap();
+    assert_eq!(
+        (marker.size, marker.content_type.as_deref()),
+        (0, Some("application/x-directory"))
+    );
+    assert_eq!(marker.metadata["mode"], "16877");
+    assert_eq!(
+        s.get_bytes(&bucket, "logo-copy.png").await.unwrap().1,
+        Bytes::from_static(b"PNG logo")
+    );
+    let (video, bytes) = s.get_bytes(&bucket, "video.mp4").await.unwrap();
+    assert_eq!(bytes, Bytes::from(big(12 * MIB + 3, 1)));
+    assert_eq!(video.content_type.as_deref(), Some("video/mp4"));
+    cleanup(&s, &layout).await;
+}
+
+#[tokio::test]
+async fn a_second_run_uploads_nothing_with_or_without_the_record() {
+    let t = TestEndpoint::from_env();
+    let s = store(&t);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let archive = joomla_archive(dir.path());
+    let layout = layout(&["images"]);
+
+    let first = seed(&s, &layout, &archive, &options(Some(&cache))).await.unwrap();
+    assert_eq!(first.uploaded(), 5);
+    let recorded = seed(&s, &layout, &archive, &options(Some(&cache))).await.unwrap();
+    assert!(recorded.already_seeded);
+    assert_eq!((recorded.uploaded(), recorded.buckets[0].skipped), (0, 5));
+    let reread = seed(&s, &layout, &archive, &options(None)).await.unwrap();
+    assert!(!reread.already_seeded);
+    assert_eq!(
+        (reread.uploaded(), reread.buckets[0].skipped, reread.conflicts()),
+        (0, 5, 0)
+    );
+
+    // A recorded object deleted from the bucket sends the next run back to
+    // the archive, which puts it back.
+    let bucket = &layout.entries[0].mounts[0].bucket;
+    s.delete(bucket, "logo.png").await.unwrap();
+    let repaired = seed(&s, &layout, &archive, &options(Some(&cache))).await.unwrap();
+    assert!(!repaired.already_seeded);
+    assert_eq!((repaired.uploaded(), repaired.buckets[0].skipped), (1, 4));
+    cleanup(&s, &layout).await;
+}
+
+#[tokio::test]
+async fn objects_that_differ_are_conflicts_and_kept_unless_overwrite() {
+    let t = TestEndpoint::from_env();
+    let s = store(&t);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let archive = joomla_archive(dir.path());
+    let layout = layout(&["images"]);
+    let bucket = layout.entries[0].mounts[0].bucket.clone();
+    seed(&s, &layout, &archive, &options(Some(&cache))).await.unwrap();
+
+    // The site changed the logo and the video after the backup.
+    s.put(
+        &bucket,
+        "logo.png",
+        Bytes::from_static(b"NEW logo"),
+        &PutOptions::default(),
+    )
+    .await
+    .unwrap();
+    s.put(
+        &bucket,
+        "video.mp4",
+        Bytes::from(big(12 * MIB + 3, 9)),
+        &PutOptions::default(),
+    )
+    .await
+    .unwrap();
+    for cache in [Some(cache.as_path()), None] {
+        let again = seed(&s, &layout, &archive, &options(cache)).await.unwrap();
+        assert_eq!(again.buckets[0].conflict_keys, ["logo.png", "video.mp4"], "{again:?}");
+        assert_eq!((again.uploaded(), again.buckets[0].skipped), (0, 3));
+        assert_eq!(
+            s.get_bytes(&bucket, "logo.png").await.unwrap().1,
+            Bytes::from_static(b"NEW logo")
+        );
+    }
+
+    let mut overwrite = options(Some(&cache));
+    overwrite.overwrite = true;
+    let replaced = seed(&s, &layout, &archive, &overwrite).await.unwrap();
+    assert_eq!(replaced.uploaded(), 5);
+    assert_eq!(
+        s.get_bytes(&bucket, "logo.png").await.unwrap().1,
+        Bytes::from_static(b"PNG logo")
+    );
+    assert_eq!(
+        s.get_bytes(&bucket, "video.mp4").await.unwrap().1,
+        Bytes::from(big(12 * MIB + 3, 1))
+    );
+    let after = seed(&s, &layout, &archive, &options(None)).await.unwrap();
+    assert_eq!((after.uploaded(), after.conflicts()), (0, 0));
+    cleanup(&s, &layout).await;
+}
+
+#[tokio::test]
+async fn merge_entries_spread_each_file_over_exactly_one_branch() {
+    let t = TestEndpoint::from_env();
+    let s = store(&t);
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("a.tar.gz");
+    let mut a = ArchiveBuilder::new(&archive);
+    for i in 0..60 {
+        a.file(
+            &format!("./media/photos/{i:03}.jpg"),
+            0o644,
+            format!("photo {i}").as_bytes(),
+        );
+    }
+    a.finish();
+    let layout = layout(&["merge=media3"]);
+    let summary = seed(&s, &layout, &archive, &options(None)).await.unwrap();
+    assert_eq!(summary.uploaded(), 60);
+    let mut all = Vec::new();
+    for (_, m) in layout.mounts() {
+        let keys: Vec<String> = s
+            .list(&m.bucket, None)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.key)
+            .collect();
+        assert!(!keys.is_empty(), "{} got no file", m.bucket);
+        all.extend(keys);
+    }
+    all.sort();
+    let expected: Vec<String> = (0..60).map(|i| format!("photos/{i:03}.jpg")).collect();
+    assert_eq!(all, expected, "each file once, in one branch");
+    cleanup(&s, &layout).await;
+}
+
+#[tokio::test]
+async fn unsafe_and_damaged_archives_are_refused_before_any_upload() {
+    let t = TestEndpoint::from_env();
+    let s = store(&t);
+    let dir = tempfile::tempdir().unwrap();
+    let layout = layout(&["images"]);
+    let bucket = layout.entries[0].mounts[0].bucket.clone();
+
+    // Names that escape the root, written raw (tar::Builder refuses them).
+    for (name, evil) in [
+        ("dotdot", "./images/../../etc/cron.d/evil"),
+        ("absolute", "/etc/passwd"),
+    ] {
+        let path = dir.path().join(format!("{name}.tar.gz"));
+        let mut a = ArchiveBuilder::new(&path);
+        a.file("./images/first.png", 0o644, b"fine");
+        let mut h = ArchiveBuilder::header(tar::EntryType::Regular, 0o644, 4);
+        let raw = h.as_old_mut();
+        raw.name[..evil.len()].copy_from_slice(evil.as_bytes());
+        h.set_cksum();
+        a.tar.append(&h, &b"evil"[..]).unwrap();
+        a.finish();
+        let err = seed(&s, &layout, &path, &options(None)).await.unwrap_err();
+        assert!(matches!(err, SeedError::Unsafe { .. }), "{err}");
+        assert!(err.to_string().contains(evil), "names the entry: {err}");
+        assert!(
+            !s.bucket_exists(&bucket).await.unwrap(),
+            "nothing uploaded, no bucket made"
+        );
+    }
+
+    let good = joomla_archive(dir.path());
+    let bytes = std::fs::read(&good).unwrap();
+    let truncated = dir.path().join("truncated.tar.gz");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let err = seed(&s, &layout, &truncated, &options(None)).await.unwrap_err();
+    assert!(matches!(err, SeedError::Corrupt { .. }), "{err}");
+    let mut flipped = bytes.clone();
+    let at = flipped.len() - 6;
+    flipped[at] ^= 0xff; // the gzip trailer's CRC
+    let corrupt = dir.path().join("corrupt.tar.gz");
+    std::fs::write(&corrupt, &flipped).unwrap();
+    let err = seed(&s, &layout, &corrupt, &options(None)).await.unwrap_err();
+    assert!(matches!(err, SeedError::Corrupt { .. }), "{err}");
+    assert!(!s.bucket_exists(&bucket).await.unwrap());
+    let missing = seed(&s, &layout, &dir.path().join("nope.tar.gz"), &options(None))
+        .await
+        .unwrap_err();
+    assert!(matches!(missing, SeedError::Read { .. }), "{missing}");
+}
+
+#[tokio::test]
+async fn a_dry_run_writes_nothing() {
+    let t = TestEndpoint::from_env();
+    let s = store(&t);
+    let dir = tempfile::tempdir().unwrap();
+    let archive = joomla_archive(dir.path());
+    let layout = layout(&["images"]);
+    let mut dry = options(Some(&dir.path().join("cache")));
+    dry.dry_run = true;
+    let summary = seed(&s, &layout, &archive, &dry).await.unwrap();
+    assert!(summary.dry_run);
+    assert_eq!(summary.uploaded(), 5);
+    assert_eq!(summary.planned.len(), 5);
+    assert!(!s.bucket_exists(&layout.entries[0].mounts[0].bucket).await.unwrap());
+    assert!(!dir.path().join("cache").exists(), "a dry run records nothing");
+}
+
+#[tokio::test]
+async fn seeds_from_the_backup_bucket_in_the_datastore() {
+    let t = TestEndpoint::from_env();
+    let s = store(&t);
+    let dir = tempfile::tempdir().unwrap();
+    let archive = joomla_archive(dir.path());
+    let layout = layout(&["images"]);
+    let backups = unique_bucket("adt-backups");
+    s.ensure_bucket(&backups).await.unwrap();
+    let body = Bytes::from(std::fs::read(&archive).unwrap());
+    s.put(&backups, "applicationsourcecode.tar.gz", body, &PutOptions::default())
+        .await
+        .unwrap();
+    let source = ArchiveSource::Datastore {
+        store: s.clone(),
+        bucket: backups.clone(),
+        key: "applicationsourcecode.tar.gz".into(),
+    };
+    let summary = adt_seeder::seed(&s, &layout, &source, &options(None), Arc::new(NoProgress))
+        .await
+        .unwrap();
+    assert_eq!(summary.uploaded(), 5);
+    let bucket = &layout.entries[0].mounts[0].bucket;
+    assert_eq!(
+        s.get_bytes(bucket, "video.mp4").await.unwrap().1,
+        Bytes::from(big(12 * MIB + 3, 1))
+    );
+
+    let absent = ArchiveSource::Datastore {
+        store: s.clone(),
+        bucket: backups.clone(),
+        key: "missing.tar.gz".into(),
+    };
+    let err = adt_seeder::seed(&s, &layout, &absent, &options(None), Arc::new(NoProgress))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("missing.tar.gz"), "{err}");
+    s.remove_bucket(&backups).await.unwrap();
+    cleanup(&s, &layout).await;
+}
