@@ -9,7 +9,7 @@ use std::sync::Arc;
 use adt_datastore::{Connection, Endpoint, PutOptions, Store};
 use adt_seeder::{ArchiveSource, NoProgress, SeedError, SeedOptions, Summary};
 use adt_template::{AssetConfig, Layout, MountEntry, Secret};
-use adt_testkit::{TestEndpoint, unique_bucket};
+use adt_testkit::{ArchiveBuilder, TestEndpoint, pattern, unique_bucket};
 use bytes::Bytes;
 
 const MIB: usize = 1024 * 1024;
@@ -49,70 +49,11 @@ fn options(cache: Option<&Path>) -> SeedOptions {
     }
 }
 
-/// Builds a gzip tar the way ADT's backups name entries (`./...`).
-struct ArchiveBuilder {
-    tar: tar::Builder<flate2::write::GzEncoder<std::fs::File>>,
-}
-
-impl ArchiveBuilder {
-    fn new(path: &Path) -> ArchiveBuilder {
-        let file = std::fs::File::create(path).unwrap();
-        ArchiveBuilder {
-            tar: tar::Builder::new(flate2::write::GzEncoder::new(file, flate2::Compression::fast())),
-        }
-    }
-
-    fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(kind);
-        h.set_mode(mode);
-        h.set_uid(33);
-        h.set_gid(33);
-        h.set_mtime(1_650_000_000);
-        h.set_size(size);
-        h
-    }
-
-    fn file(&mut self, path: &str, mode: u32, body: &[u8]) -> &mut Self {
-        let mut h = Self::header(tar::EntryType::Regular, mode, body.len() as u64);
-        self.tar.append_data(&mut h, path, body).unwrap();
-        self
-    }
-
-    fn dir(&mut self, path: &str) -> &mut Self {
-        let mut h = Self::header(tar::EntryType::Directory, 0o755, 0);
-        self.tar.append_data(&mut h, path, std::io::empty()).unwrap();
-        self
-    }
-
-    fn link(&mut self, kind: tar::EntryType, path: &str, target: &str) -> &mut Self {
-        let mut h = Self::header(kind, 0o777, 0);
-        self.tar.append_link(&mut h, path, target).unwrap();
-        self
-    }
-
-    fn special(&mut self, kind: tar::EntryType, path: &str) -> &mut Self {
-        let mut h = Self::header(kind, 0o644, 0);
-        self.tar.append_data(&mut h, path, std::io::empty()).unwrap();
-        self
-    }
-
-    fn finish(self) {
-        self.tar.into_inner().unwrap().finish().unwrap();
-    }
-}
-
-fn big(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
-}
-
 /// A Joomla-like webroot: images with a nested empty directory, a large
 /// video, a symlink, a fifo, a hard link; code outside the asset dirs.
 fn joomla_archive(dir: &Path) -> PathBuf {
     let path = dir.join("applicationsourcecode.tar.gz");
-    let mut a = ArchiveBuilder::new(&path);
+    let mut a = ArchiveBuilder::create(&path);
     a.dir("./")
         .file("./index.php", 0o644, b"<?php")
         .file("./XXXXXX-DO_NOT_REMOVE", 0o644, b"")
@@ -121,7 +62,7 @@ fn joomla_archive(dir: &Path) -> PathBuf {
         .file("./images/banners/été bannière.jpg", 0o640, b"JPEG banner")
         .dir("./images/empty/")
         .dir("./images/banners/")
-        .file("./images/video.mp4", 0o644, &big(12 * MIB + 3, 1))
+        .file("./images/video.mp4", 0o644, &pattern(12 * MIB + 3, 1))
         .link(tar::EntryType::Symlink, "./images/alias.png", "logo.png")
         .special(tar::EntryType::Fifo, "./images/pipe")
         .link(tar::EntryType::Link, "./images/logo-copy.png", "./images/logo.png")
@@ -209,7 +150,7 @@ async fn seeds_files_with_metadata_markers_and_links() {
         Bytes::from_static(b"PNG logo")
     );
     let (video, bytes) = s.get_bytes(&bucket, "video.mp4").await.unwrap();
-    assert_eq!(bytes, Bytes::from(big(12 * MIB + 3, 1)));
+    assert_eq!(bytes, Bytes::from(pattern(12 * MIB + 3, 1)));
     assert_eq!(video.content_type.as_deref(), Some("video/mp4"));
     cleanup(&s, &layout).await;
 }
@@ -268,7 +209,7 @@ async fn objects_that_differ_are_conflicts_and_kept_unless_overwrite() {
     s.put(
         &bucket,
         "video.mp4",
-        Bytes::from(big(12 * MIB + 3, 9)),
+        Bytes::from(pattern(12 * MIB + 3, 9)),
         &PutOptions::default(),
     )
     .await
@@ -293,7 +234,7 @@ async fn objects_that_differ_are_conflicts_and_kept_unless_overwrite() {
     );
     assert_eq!(
         s.get_bytes(&bucket, "video.mp4").await.unwrap().1,
-        Bytes::from(big(12 * MIB + 3, 1))
+        Bytes::from(pattern(12 * MIB + 3, 1))
     );
     let after = seed(&s, &layout, &archive, &options(None)).await.unwrap();
     assert_eq!((after.uploaded(), after.conflicts()), (0, 0));
@@ -306,7 +247,7 @@ async fn merge_entries_spread_each_file_over_exactly_one_branch() {
     let s = store(&t);
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("a.tar.gz");
-    let mut a = ArchiveBuilder::new(&archive);
+    let mut a = ArchiveBuilder::create(&archive);
     for i in 0..60 {
         a.file(
             &format!("./media/photos/{i:03}.jpg"),
@@ -350,13 +291,8 @@ async fn unsafe_and_damaged_archives_are_refused_before_any_upload() {
         ("absolute", "/etc/passwd"),
     ] {
         let path = dir.path().join(format!("{name}.tar.gz"));
-        let mut a = ArchiveBuilder::new(&path);
-        a.file("./images/first.png", 0o644, b"fine");
-        let mut h = ArchiveBuilder::header(tar::EntryType::Regular, 0o644, 4);
-        let raw = h.as_old_mut();
-        raw.name[..evil.len()].copy_from_slice(evil.as_bytes());
-        h.set_cksum();
-        a.tar.append(&h, &b"evil"[..]).unwrap();
+        let mut a = ArchiveBuilder::create(&path);
+        a.file("./images/first.png", 0o644, b"fine").raw_file(evil, b"evil");
         a.finish();
         let err = seed(&s, &layout, &path, &options(None)).await.unwrap_err();
         assert!(matches!(err, SeedError::Unsafe { .. }), "{err}");
@@ -429,7 +365,7 @@ async fn seeds_from_the_backup_bucket_in_the_datastore() {
     let bucket = &layout.entries[0].mounts[0].bucket;
     assert_eq!(
         s.get_bytes(bucket, "video.mp4").await.unwrap().1,
-        Bytes::from(big(12 * MIB + 3, 1))
+        Bytes::from(pattern(12 * MIB + 3, 1))
     );
 
     let absent = ArchiveSource::Datastore {

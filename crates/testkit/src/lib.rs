@@ -3,22 +3,26 @@
 //! What it does: runs the embedded S3 emulator (Rustack's S3 service) in
 //! process on 127.0.0.1 with SigV4 checked; starts moto's server from the
 //! venv under target/; chooses between them (or a real endpoint) for the
-//! conformance suites; and puts a fault-injecting HTTP proxy in front of any
-//! endpoint.
+//! conformance suites; puts a fault-injecting HTTP proxy in front of any
+//! endpoint; and builds backup archives the way ADT names their entries.
 //!
 //! What it does not do: mock S3. Every test talks S3 over HTTP to a real
 //! server.
 
+mod archive;
 mod backend;
 mod emulator;
 mod handler;
 mod moto;
+mod mount;
 mod prereq;
 mod proxy;
 
+pub use archive::{ArchiveBuilder, MTIME, OWNER, pattern};
 pub use backend::{S3Target, TestEndpoint};
 pub use emulator::{ACCESS_KEY, Emulator, REGION, SECRET_KEY};
 pub use moto::{Moto, moto_server_path};
+pub use mount::{S3fsMount, is_mounted};
 pub use prereq::{require_tools, which};
 pub use proxy::{Fault, FaultProxy};
 
