@@ -1,6 +1,7 @@
 //! Project automation, run as `cargo xtask TASK` (alias in .cargo/config.toml).
 //! One module per task.
 
+mod bench;
 mod doctor;
 mod e2e;
 mod emulator;
@@ -23,6 +24,9 @@ Tasks:
                        AWS_SECRET_ACCESS_KEY, region from AWS_REGION)
   emulator [--port P]  run the embedded S3 emulator in the foreground and print its endpoint
                        and credentials as shell assignments (eval them); Ctrl-C stops it
+  bench seed [--files N] [--videos N] [--jobs N]
+                       adt-seed against tar xzf + rclone copy on a generated webroot of
+                       20,000 files, then both again with nothing changed
   doctor               what is present and missing (/dev/fuse, s3fs, rclone, mergerfs,
                        python3 venv, moto), with the command that installs each
 ";
@@ -35,6 +39,7 @@ fn main() -> ExitCode {
         Some("e2e") => e2e::run(rest),
         Some("emulator") => emulator::run(rest),
         Some("doctor") => doctor::run(rest),
+        Some("bench") => bench::run(rest),
         Some("-h" | "--help" | "help") => {
             print!("{HELP}");
             return ExitCode::SUCCESS;

@@ -77,6 +77,25 @@ impl Endpoint {
     pub fn is_https(&self) -> bool {
         self.url.starts_with("https://")
     }
+
+    /// True for 127.0.0.0/8, ::1 and localhost: no network between us.
+    pub fn is_loopback(&self) -> bool {
+        let authority = self.url.split_once("://").map_or("", |(_, a)| a);
+        let host = if authority.starts_with('[') {
+            authority.split(']').next().unwrap_or("").trim_start_matches('[')
+        } else {
+            authority.split(':').next().unwrap_or("")
+        };
+        host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    }
+
+    /// Whether request bodies need a SigV4 payload hash. Over https, TLS
+    /// already guarantees the bytes arrive unchanged (AWS's SDKs skip it for
+    /// S3 there too), and on loopback there is no wire; on plain http across
+    /// a network the signed hash is the only integrity check, so keep it.
+    pub fn signs_payload(&self) -> bool {
+        !self.is_https() && !self.is_loopback()
+    }
 }
 
 impl fmt::Display for Endpoint {
@@ -157,7 +176,11 @@ mod tests {
             (e.url(), e.region(), e.is_https()),
             ("http://127.0.0.1:9000", "eu-west-2", false)
         );
+        assert!(e.is_loopback() && !e.signs_payload());
         let e = Endpoint::parse("nyc3.digitaloceanspaces.com:8443", None).unwrap();
+        assert!(!e.is_loopback() && !e.signs_payload(), "TLS protects the payload");
+        assert!(Endpoint::parse("http://10.0.0.5:9000", None).unwrap().signs_payload());
+        assert!(Endpoint::parse("http://localhost:9000", None).unwrap().is_loopback());
         assert_eq!(e.url(), "https://nyc3.digitaloceanspaces.com:8443");
         assert_eq!(
             Endpoint::parse("http://[::1]:9000", None).unwrap().url(),

@@ -66,7 +66,7 @@ impl MultipartUpload<'_> {
         let number = self.parts.len() as i32 + 1;
         let s = self.store;
         let etag = crate::retry::run(&s.retry, || async {
-            let out = s
+            let request = s
                 .client
                 .upload_part()
                 .bucket(&self.bucket)
@@ -75,9 +75,13 @@ impl MultipartUpload<'_> {
                 .part_number(number)
                 .content_length(data.len() as i64)
                 .body(ByteStream::from(data.clone()))
-                .send()
-                .await
-                .map_err(|e| s.fail(&e))?;
+                .customize();
+            let sent = if s.endpoint().signs_payload() {
+                request.send().await
+            } else {
+                request.disable_payload_signing().send().await
+            };
+            let out = sent.map_err(|e| s.fail(&e))?;
             Ok(out.e_tag().unwrap_or_default().to_string())
         })
         .await
@@ -107,10 +111,20 @@ impl MultipartUpload<'_> {
         self.finish(true).await
     }
 
+    /// Like `Store::put_new`: If-None-Match: * without a HEAD first, for a
+    /// key the caller has just seen absent from a listing.
+    pub async fn complete_new(self) -> Result<PutOutcome, DatastoreError> {
+        self.finish_with(true, false).await
+    }
+
     async fn finish(self, if_absent: bool) -> Result<PutOutcome, DatastoreError> {
+        self.finish_with(if_absent, if_absent).await
+    }
+
+    async fn finish_with(self, if_absent: bool, check_first: bool) -> Result<PutOutcome, DatastoreError> {
         let s = self.store;
         // As in put_if_absent: not every store honours If-None-Match.
-        if if_absent && s.head(&self.bucket, &self.key).await?.is_some() {
+        if check_first && s.head(&self.bucket, &self.key).await?.is_some() {
             let _ = self.abort_ref().await;
             return Ok(PutOutcome::Exists);
         }

@@ -329,6 +329,20 @@ impl Store {
         self.put_inner(bucket, key, body, opts, true).await
     }
 
+    /// Writes an object the caller has just seen absent from a listing:
+    /// one PUT with If-None-Match: *, no HEAD first. On stores that ignore
+    /// the header, an object created since the listing would be replaced,
+    /// so use this only right after listing, as the seeder does.
+    pub async fn put_new(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        opts: &PutOptions,
+    ) -> Result<PutOutcome, DatastoreError> {
+        self.put_request(bucket, key, body, opts, true).await
+    }
+
     async fn put_inner(
         &self,
         bucket: &str,
@@ -340,9 +354,20 @@ impl Store {
         if if_absent && self.head(bucket, key).await?.is_some() {
             return Ok(PutOutcome::Exists);
         }
+        self.put_request(bucket, key, body, opts, if_absent).await
+    }
+
+    async fn put_request(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        opts: &PutOptions,
+        if_absent: bool,
+    ) -> Result<PutOutcome, DatastoreError> {
         let metadata = metadata_map(&opts.metadata);
         self.run("PutObject", bucket, Some(key), || async {
-            let sent = self
+            let request = self
                 .client
                 .put_object()
                 .bucket(bucket)
@@ -352,8 +377,12 @@ impl Store {
                 .set_content_type(opts.content_type.clone())
                 .set_metadata(metadata.clone())
                 .set_if_none_match(if_absent.then(|| "*".to_string()))
-                .send()
-                .await;
+                .customize();
+            let sent = if self.endpoint.signs_payload() {
+                request.send().await
+            } else {
+                request.disable_payload_signing().send().await
+            };
             match sent {
                 Ok(o) => Ok(PutOutcome::Created {
                     etag: unquote(o.e_tag()),

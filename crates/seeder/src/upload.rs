@@ -120,7 +120,8 @@ impl Shared {
             let etag = self.store.put(bucket, &dest.key, body, opts).await?;
             Ok(PutOutcome::Created { etag })
         } else {
-            self.store.put_if_absent(bucket, &dest.key, body, opts).await
+            // The key was absent from the listing taken just before.
+            self.store.put_new(bucket, &dest.key, body, opts).await
         }
     }
 }
@@ -185,7 +186,7 @@ async fn multipart(shared: Arc<Shared>, dest: Dest, size: u64, opts: PutOptions,
     let done = if shared.options.overwrite {
         upload.complete().await.map(|etag| PutOutcome::Created { etag })
     } else {
-        upload.complete_if_absent().await
+        upload.complete_new().await
     };
     match done {
         Ok(outcome) => shared.uploaded(&dest, size, outcome),

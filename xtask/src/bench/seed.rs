@@ -1,0 +1,284 @@
+//! `cargo xtask bench seed`: adt-seed against the usual way (extract the
+//! backup, then `rclone copy --transfers 16 --checkers 16`), both uploading
+//! the same asset directory of the same archive to the embedded emulator
+//! over loopback, then each again with nothing changed.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::measure::{self, Measured};
+
+struct Config {
+    files: usize,
+    videos: usize,
+    jobs: usize,
+}
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    crate::only_options(args, &["--files", "--videos", "--jobs"])?;
+    let number = |name: &str, default: usize| -> Result<usize, String> {
+        crate::option(args, name)?
+            .map(|v| v.parse().map_err(|_| format!("{name} {v}: not a number")))
+            .unwrap_or(Ok(default))
+    };
+    let config = Config {
+        files: number("--files", 20_000)?,
+        videos: number("--videos", 5)?,
+        jobs: number("--jobs", 16)?,
+    };
+    if adt_testkit::which("rclone").is_none() || adt_testkit::which("tar").is_none() {
+        return Err("the baseline needs tar and rclone: apt-get install -y rclone".into());
+    }
+    crate::cargo(
+        "build adt-seed and the emulator",
+        &[
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "adt-assets",
+            "-p",
+            "xtask",
+            "--bin",
+            "adt-seed",
+            "--bin",
+            "xtask",
+        ],
+        &[],
+    )?;
+    let root = crate::workspace_root();
+    let adt_seed = root.join("target/release/adt-seed");
+    let work = root.join(format!("target/bench/seed-{}-{}", config.files, config.videos));
+    let archive = prepare(&work, &config)?;
+    let archive_mib = std::fs::metadata(&archive).map_err(|e| e.to_string())?.len() as f64 / 1048576.0;
+
+    // The emulator runs optimized in its own process, so neither tool
+    // shares a process or a debug build with it.
+    let emulator = EmulatorProcess::start(&root.join("target/release/xtask"))?;
+    let endpoint = emulator.endpoint.clone();
+    eprintln!("bench: emulator at {endpoint}; archive {archive_mib:.0} MiB");
+
+    // adt-seed: a fresh site, so fresh buckets and a fresh seed record.
+    let site = work.join("site-adt");
+    let _ = std::fs::remove_dir_all(&site);
+    std::fs::create_dir_all(&site).map_err(|e| e.to_string())?;
+    let template = site.join("site.tmpl");
+    let url = format!("bench{}.example.com", std::process::id());
+    std::fs::write(
+        &template,
+        format!(
+            "export APPLICATION=\"joomla\"\nexport WEBSITE_URL=\"{url}\"\nexport BUILD_ARCHIVE_CHOICE=\"hourly\"\n\
+             export S3_ACCESS_KEY=\"{}\"\nexport S3_SECRET_KEY=\"{}\"\nexport S3_HOST_BASE=\"{endpoint}\"\n\
+             export DIRECTORIES_TO_MOUNT=\"images\"\nexport PERSIST_ASSETS_TO_DATASTORE=\"1\"\n",
+            adt_testkit::ACCESS_KEY,
+            adt_testkit::SECRET_KEY
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let seed = |cache: bool| {
+        let mut c = Command::new(&adt_seed);
+        c.arg("--template").arg(&template).arg("--backup").arg(&archive);
+        c.args(["--jobs", &config.jobs.to_string(), "--format", "json"]);
+        if !cache {
+            c.arg("--no-cache");
+        }
+        c.env("XDG_CACHE_HOME", site.join("cache"));
+        c
+    };
+    let first = measure::run("adt-seed, first run", seed(true))?;
+    let uploaded = count(&first.stdout, "uploaded");
+    let second = measure::run("adt-seed, nothing changed", seed(true))?;
+    let reread = measure::run(
+        "adt-seed, nothing changed, --no-cache (archive read again)",
+        seed(false),
+    )?;
+    if count(&second.stdout, "uploaded") != 0 || count(&reread.stdout, "uploaded") != 0 {
+        return Err("a no-change adt-seed run uploaded something".into());
+    }
+
+    // The usual way: extract, then rclone copy the asset directory.
+    let extract = work.join("extract");
+    let _ = std::fs::remove_dir_all(&extract);
+    std::fs::create_dir_all(&extract).map_err(|e| e.to_string())?;
+    let mut tar = Command::new("tar");
+    tar.arg("xzf").arg(&archive).arg("-C").arg(&extract);
+    let untar = measure::run("tar xzf", tar)?;
+    let bucket = format!("bench-rclone-{}", std::process::id());
+    let rclone = || {
+        let mut c = Command::new("rclone");
+        c.args(["copy", "--transfers", "16", "--checkers", "16"])
+            .arg(extract.join("images"))
+            .arg(format!(":s3:{bucket}"))
+            .env_remove("AWS_CA_BUNDLE")
+            .env("RCLONE_CONFIG", "/dev/null")
+            .env("RCLONE_S3_PROVIDER", "Other")
+            .env("RCLONE_S3_ENDPOINT", &endpoint)
+            .env("RCLONE_S3_REGION", adt_testkit::REGION)
+            .env("RCLONE_S3_ACCESS_KEY_ID", adt_testkit::ACCESS_KEY)
+            .env("RCLONE_S3_SECRET_ACCESS_KEY", adt_testkit::SECRET_KEY);
+        c
+    };
+    let copy = measure::run("rclone copy --transfers 16 --checkers 16", rclone())?;
+    let copy_again = measure::run("rclone copy, nothing changed", rclone())?;
+    let _ = std::fs::remove_dir_all(&extract);
+
+    let baseline = untar.seconds + copy.seconds;
+    let rows: Vec<(&str, &Measured, Option<f64>)> = vec![
+        ("adt-seed, first run", &first, None),
+        ("adt-seed, nothing changed", &second, None),
+        ("adt-seed, nothing changed, --no-cache", &reread, None),
+        ("tar xzf", &untar, None),
+        ("rclone copy", &copy, None),
+        ("rclone copy, nothing changed", &copy_again, None),
+    ];
+    let mut table = String::new();
+    table.push_str(&format!(
+        "{} files ({} videos of 20 MiB), archive {archive_mib:.0} MiB, {uploaded} objects uploaded, --jobs {} / --transfers 16\n\n",
+        config.files, config.videos, config.jobs
+    ));
+    table.push_str("| run | wall time (s) | peak RSS (MiB) |\n| --- | ---: | ---: |\n");
+    for (name, m, _) in &rows {
+        table.push_str(&format!("| {name} | {:.2} | {:.1} |\n", m.seconds, m.peak_rss_mib));
+    }
+    table.push_str(&format!(
+        "| tar xzf + rclone copy | {baseline:.2} | {:.1} |\n",
+        untar.peak_rss_mib.max(copy.peak_rss_mib)
+    ));
+    let speedup = baseline / first.seconds;
+    let rerun = first.seconds / second.seconds;
+    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+    table.push_str(&format!(
+        "\nTargets:\n- first run vs tar xzf + rclone copy: {speedup:.2}x faster (target >= 2x): {}\n- adt-seed peak RSS: {:.1} MiB (target < 100 MiB): {}\n- no-change run: {rerun:.1}x faster than the first (target >= 10x): {}\n- no-change run with --no-cache: {:.1}x faster than the first\n",
+        verdict(speedup >= 2.0),
+        first.peak_rss_mib.max(second.peak_rss_mib).max(reread.peak_rss_mib),
+        verdict(first.peak_rss_mib.max(second.peak_rss_mib).max(reread.peak_rss_mib) < 100.0),
+        verdict(rerun >= 10.0),
+        first.seconds / reread.seconds,
+    ));
+    println!("{table}");
+    drop(emulator);
+    Ok(())
+}
+
+/// `xtask emulator` in a child process, killed when dropped.
+struct EmulatorProcess {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl EmulatorProcess {
+    fn start(xtask: &Path) -> Result<EmulatorProcess, String> {
+        let mut child = Command::new(xtask)
+            .arg("emulator")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start the emulator: {e}"))?;
+        let stdout = child.stdout.take().ok_or("no emulator stdout")?;
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+        let endpoint = lines
+            .find_map(|l| l.ok()?.strip_prefix("AWS_ENDPOINT_URL=").map(str::to_string))
+            .ok_or("the emulator printed no endpoint")?;
+        // Keep reading: a closed pipe would kill the emulator at its next line.
+        std::thread::spawn(move || lines.for_each(drop));
+        Ok(EmulatorProcess { child, endpoint })
+    }
+}
+
+impl Drop for EmulatorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sum of a JSON summary's per-bucket counter.
+fn count(json: &str, field: &str) -> u64 {
+    json.split(&format!("\"{field}\":"))
+        .skip(1)
+        .filter_map(|rest| rest.split(|c: char| !c.is_ascii_digit()).next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// The generated webroot and its backup archive, made once and reused.
+fn prepare(work: &Path, config: &Config) -> Result<PathBuf, String> {
+    let archive = work.join("applicationsourcecode.tar.gz");
+    if archive.exists() {
+        return Ok(archive);
+    }
+    let webroot = work.join("webroot");
+    let _ = std::fs::remove_dir_all(&webroot);
+    eprintln!("bench: generating {} files under {}", config.files, webroot.display());
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    let write = |path: &Path, len: usize, rng: &mut XorShift| -> Result<(), String> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        }
+        let mut file = std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| e.to_string())?);
+        let mut left = len;
+        let mut block = vec![0u8; 64 * 1024];
+        while left > 0 {
+            let n = left.min(block.len());
+            rng.fill(&mut block[..n]);
+            file.write_all(&block[..n]).map_err(|e| e.to_string())?;
+            left -= n;
+        }
+        file.flush().map_err(|e| e.to_string())
+    };
+    for (name, len) in [
+        ("index.php", 400),
+        ("configuration.php", 2_000),
+        ("XXXXXX-DO_NOT_REMOVE", 0),
+    ] {
+        write(&webroot.join(name), len, &mut rng)?;
+    }
+    for i in 0..config.files.saturating_sub(config.videos) {
+        let len = 5 * 1024 + (rng.next() % (195 * 1024)) as usize;
+        let ext = ["jpg", "png", "gif", "webp"][i % 4];
+        let path = webroot.join(format!("images/{}/{:02}/img{i:05}.{ext}", 2015 + i % 10, i % 12 + 1));
+        write(&path, len, &mut rng)?;
+    }
+    for i in 0..config.videos {
+        write(
+            &webroot.join(format!("images/videos/clip{i}.mp4")),
+            20 * 1024 * 1024,
+            &mut rng,
+        )?;
+    }
+    eprintln!("bench: tar czf {}", archive.display());
+    let partial = work.join("applicationsourcecode.tar.gz.partial");
+    let status = Command::new("tar")
+        .arg("czf")
+        .arg(&partial)
+        .arg("-C")
+        .arg(&webroot)
+        .arg(".")
+        .status()
+        .map_err(|e| format!("tar: {e}"))?;
+    if !status.success() {
+        return Err(format!("tar czf failed ({status})"));
+    }
+    std::fs::rename(&partial, &archive).map_err(|e| e.to_string())?;
+    std::fs::remove_dir_all(&webroot).map_err(|e| e.to_string())?;
+    Ok(archive)
+}
+
+/// Fast, repeatable, incompressible bytes (like JPEG and MP4 data).
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn fill(&mut self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(8) {
+            let bytes = self.next().to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+    }
+}
