@@ -408,47 +408,16 @@ impl Store {
         key: &str,
         etag: Option<&str>,
     ) -> Result<(ObjectMeta, ByteStream), DatastoreError> {
-        let if_match = etag.map(|e| format!("\"{e}\""));
-        self.run("GetObject", bucket, Some(key), || async {
-            let o = self
-                .client
-                .get_object()
-                .bucket(bucket)
-                .key(key)
-                .set_if_match(if_match.clone())
-                .send()
-                .await
-                .map_err(|e| self.fail(&e))?;
-            let meta = ObjectMeta {
-                size: o.content_length().unwrap_or(0).max(0) as u64,
-                etag: unquote(o.e_tag()),
-                content_type: o.content_type().map(str::to_string),
-                metadata: lower_keys(o.metadata()),
-            };
-            Ok((meta, o.body))
-        })
-        .await
+        self.run("GetObject", bucket, Some(key), || self.get_once(bucket, key, etag))
+            .await
     }
 
     /// The whole object in memory, retried as a whole (also when the
     /// connection drops mid-body). For small objects.
     pub async fn get_bytes(&self, bucket: &str, key: &str) -> Result<(ObjectMeta, Bytes), DatastoreError> {
         self.run("GetObject", bucket, Some(key), || async {
-            let o = self
-                .client
-                .get_object()
-                .bucket(bucket)
-                .key(key)
-                .send()
-                .await
-                .map_err(|e| self.fail(&e))?;
-            let meta = ObjectMeta {
-                size: o.content_length().unwrap_or(0).max(0) as u64,
-                etag: unquote(o.e_tag()),
-                content_type: o.content_type().map(str::to_string),
-                metadata: lower_keys(o.metadata()),
-            };
-            let bytes = o.body.collect().await.map_err(|e| Failure {
+            let (meta, body) = self.get_once(bucket, key, None).await?;
+            let bytes = body.collect().await.map_err(|e| Failure {
                 transient: true,
                 status: None,
                 code: None,
@@ -457,6 +426,26 @@ impl Store {
             Ok((meta, bytes.into_bytes()))
         })
         .await
+    }
+
+    /// One GetObject attempt (If-Match `etag` when given).
+    async fn get_once(&self, bucket: &str, key: &str, etag: Option<&str>) -> Attempt<(ObjectMeta, ByteStream)> {
+        let o = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_if_match(etag.map(|e| format!("\"{e}\"")))
+            .send()
+            .await
+            .map_err(|e| self.fail(&e))?;
+        let meta = ObjectMeta {
+            size: o.content_length().unwrap_or(0).max(0) as u64,
+            etag: unquote(o.e_tag()),
+            content_type: o.content_type().map(str::to_string),
+            metadata: lower_keys(o.metadata()),
+        };
+        Ok((meta, o.body))
     }
 
     pub async fn delete(&self, bucket: &str, key: &str) -> Result<(), DatastoreError> {

@@ -211,3 +211,35 @@ async fn copies_between_datastores_keep_metadata() {
     src.remove_bucket(&from).await.unwrap();
     dst.remove_bucket(&to).await.unwrap();
 }
+
+#[tokio::test]
+async fn overlapping_multipart_uploads_all_complete() {
+    // Rustack 0.12 deadlocked here until the testkit serialized its
+    // multipart operations; any S3 must get through it.
+    let t = TestEndpoint::from_env();
+    let s = store(&t);
+    let bucket = unique_bucket("adt-conf-overlap");
+    s.ensure_bucket(&bucket).await.unwrap();
+    let work = (0..6).map(|i| {
+        let (s, bucket) = (s.clone(), bucket.clone());
+        tokio::spawn(async move {
+            let key = format!("video{i}.mp4");
+            let mut upload = s.start_multipart(&bucket, &key, &PutOptions::default()).await.unwrap();
+            upload
+                .upload_part(Bytes::from(vec![i as u8; MIN_PART_SIZE]))
+                .await
+                .unwrap();
+            upload.upload_part(Bytes::from(vec![i as u8; 1024])).await.unwrap();
+            upload.complete().await.unwrap();
+        })
+    });
+    let all = futures::future::join_all(work);
+    let results = tokio::time::timeout(std::time::Duration::from_secs(120), all)
+        .await
+        .expect("overlapping multipart uploads hung");
+    for r in results {
+        r.unwrap();
+    }
+    assert_eq!(s.list(&bucket, None).await.unwrap().len(), 6);
+    s.remove_bucket(&bucket).await.unwrap();
+}

@@ -115,7 +115,7 @@ async fn serve(listener: std::net::TcpListener, s3: RustackS3, mut stopped: ones
         region: REGION.into(),
         credential_provider: Some(Arc::new(credentials)),
     };
-    let service = S3HttpService::new(Handler(s3), http_config);
+    let service = S3HttpService::new(Handler::new(s3), http_config);
     let mut connections = tokio::task::JoinSet::new();
     loop {
         tokio::select! {

@@ -19,8 +19,26 @@ use rustack_s3_model::error::S3Error;
 
 type Reply = Result<http::Response<S3ResponseBody>, S3Error>;
 
+/// The provider, and a lock that lets one multipart operation run at a
+/// time: Rustack 0.12's storage deadlocks when an UploadPart
+/// (`write_staged_part`) and a CompleteMultipartUpload (`abort_multipart`)
+/// of different uploads run at once (each waits for the other's map shard,
+/// found with gdb under `cargo xtask bench seed`). An async lock waits
+/// without blocking a runtime thread.
 #[derive(Clone)]
-pub(crate) struct Handler(pub RustackS3);
+pub(crate) struct Handler {
+    pub s3: RustackS3,
+    pub multipart: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Handler {
+    pub(crate) fn new(s3: RustackS3) -> Handler {
+        Handler {
+            s3,
+            multipart: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+}
 
 async fn call<I, O, Fut>(
     parts: &http::request::Parts,
@@ -85,10 +103,21 @@ impl S3Handler for Handler {
         body: Bytes,
         ctx: RoutingContext,
     ) -> Pin<Box<dyn Future<Output = Reply> + Send>> {
-        let s3 = self.0.clone();
+        let s3 = self.s3.clone();
+        let multipart = Arc::clone(&self.multipart);
         Box::pin(async move {
             let (p, c) = (&parts, &ctx);
             let staged = parts.extensions.get::<Arc<StagedUpload>>().cloned();
+            let _serialized = match op {
+                S3Operation::CreateMultipartUpload
+                | S3Operation::UploadPart
+                | S3Operation::UploadPartCopy
+                | S3Operation::CompleteMultipartUpload
+                | S3Operation::AbortMultipartUpload
+                | S3Operation::ListParts
+                | S3Operation::ListMultipartUploads => Some(multipart.lock().await),
+                _ => None,
+            };
             match op {
                 S3Operation::CreateBucket => call(p, c, body, |i| s3.handle_create_bucket(i)).await,
                 S3Operation::DeleteBucket => call_void(p, c, body, |i| s3.handle_delete_bucket(i)).await,
