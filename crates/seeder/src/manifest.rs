@@ -11,8 +11,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::route::fnv1a64;
-
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub(crate) struct Manifest {
     /// bucket -> (key, size, etag) of every object the archive gives it.
@@ -23,7 +21,7 @@ pub(crate) struct Manifest {
 /// The cache file for this archive, layout and endpoint.
 pub(crate) fn path(dir: &Path, identity: &str, endpoint: &str, buckets: &[String], part_size: usize) -> PathBuf {
     let key = format!("v1\n{identity}\n{endpoint}\n{}\n{part_size}", buckets.join("\n"));
-    dir.join(format!("{:016x}.json", fnv1a64(key.as_bytes())))
+    dir.join(format!("{:016x}.json", adt_template::stable_hash(key.as_bytes())))
 }
 
 pub(crate) fn load(path: &Path) -> Option<Manifest> {

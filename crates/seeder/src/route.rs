@@ -29,6 +29,8 @@ struct Route {
     dir: String,
     /// Indexes into `Router::buckets`: one, or the branches of a merge.
     buckets: Vec<usize>,
+    /// The layout entry, which picks the branch of each file.
+    entry: adt_template::LayoutEntry,
 }
 
 pub(crate) struct Router {
@@ -59,6 +61,7 @@ impl Router {
             routes.push(Route {
                 dir,
                 buckets: (first..buckets.len()).collect(),
+                entry: entry.clone(),
             });
         }
         (Router { routes, buckets }, warnings)
@@ -80,9 +83,8 @@ impl Router {
             if rel.is_empty() {
                 return None;
             }
-            let branch = (fnv1a64(rel.as_bytes()) % route.buckets.len() as u64) as usize;
             return Some(Dest {
-                bucket: route.buckets[branch],
+                bucket: route.buckets[route.entry.branch_for(rel)],
                 key: if dir { format!("{rel}/") } else { rel.to_string() },
             });
         }
@@ -93,13 +95,6 @@ impl Router {
     pub fn inside(&self, path: &str) -> bool {
         self.route(path, false).is_some()
     }
-}
-
-/// FNV-1a, 64 bits: stable across runs, platforms and Rust versions.
-pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
-        (hash ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }
 
 /// File attributes as the mount tools read them from object metadata

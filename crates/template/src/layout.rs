@@ -39,6 +39,23 @@ impl LayoutEntry {
     pub fn visible_path(&self) -> &Path {
         self.merge_target.as_deref().unwrap_or(&self.mounts[0].mountpoint)
     }
+
+    /// Index into `mounts` of the bucket that holds the file at `key`
+    /// (relative to the entry's directory). For a merge, files are spread
+    /// over the branches by a stable hash (FNV-1a) of their path, so every
+    /// tool that writes them (seeding, mounting over local files) puts each
+    /// file in the same branch and the merged view shows it once.
+    pub fn branch_for(&self, key: &str) -> usize {
+        (stable_hash(key.as_bytes()) % self.mounts.len().max(1) as u64) as usize
+    }
+}
+
+/// FNV-1a, 64 bits: stable across runs, platforms and Rust versions (the
+/// merge spread depends on it never changing).
+pub fn stable_hash(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// Every entry's buckets and mount points for one webroot.
@@ -167,6 +184,28 @@ mod tests {
         assert_eq!(e.mounts[2].bucket, "www-example-com-assets-images3");
         assert_eq!(e.merge_target.as_deref(), Some(Path::new("/var/www/html/images")));
         assert_eq!(e.backup_dir.as_deref(), Some("images"));
+    }
+
+    #[test]
+    fn merge_spread_is_stable_and_uses_every_branch() {
+        let e = one("merge=media3");
+        let mut seen = [0; 3];
+        for i in 0..300 {
+            let key = format!("photos/{i}.jpg");
+            assert_eq!(e.branch_for(&key), e.branch_for(&key));
+            seen[e.branch_for(&key)] += 1;
+        }
+        assert!(seen.iter().all(|n| *n > 50), "{seen:?}");
+        assert_eq!(one("images").branch_for("anything"), 0);
+    }
+
+    #[test]
+    fn the_spread_hash_is_fnv1a_64() {
+        // Published FNV-1a test vectors: changing the hash would move files
+        // between the branches of existing merges.
+        assert_eq!(stable_hash(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(stable_hash(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(stable_hash(b"foobar"), 0x8594_4171_f739_67e8);
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub use config::{Application, ArchiveChoice, AssetConfig, Datastore};
 pub use diagnostic::{Diagnostic, Rule, Severity, Snippet};
 pub use entry::{EntryError, MountEntry};
 pub use error::TemplateError;
-pub use layout::{BucketMount, DEFAULT_WEBROOT, Layout, LayoutEntry};
+pub use layout::{BucketMount, DEFAULT_WEBROOT, Layout, LayoutEntry, stable_hash};
 pub use names::{KNOWN_VARIABLES, is_secret_name};
 pub use rules::{CheckOptions, check};
 pub use secret::Secret;
