@@ -3,7 +3,11 @@
 //! each creates uniquely named buckets and removes them.
 
 /// (package, integration test target) of every suite that talks to S3.
-const SUITES: &[(&str, &str)] = &[("adt-datastore", "conformance"), ("adt-seeder", "seed")];
+const SUITES: &[(&str, &str)] = &[
+    ("adt-datastore", "conformance"),
+    ("adt-seeder", "seed"),
+    ("adt-mount", "e2e"),
+];
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     crate::only_options(args, &["--emulator", "--endpoint"])?;

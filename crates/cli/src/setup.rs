@@ -42,13 +42,17 @@ pub fn load_template(path: &Path, webroot: &Path) -> Result<AssetConfig, Failure
     })
 }
 
-/// A client for datastore 1 of the template, or for `endpoint` with its keys.
-pub fn primary_store(config: &AssetConfig, endpoint: Option<&str>) -> Result<Store, Failure> {
+/// The connection to datastore 1 of the template, or to `endpoint` with its keys.
+pub fn primary_connection(config: &AssetConfig, endpoint: Option<&str>) -> Result<Connection, Failure> {
     let first = config
         .datastores
         .first()
         .ok_or_else(|| Failure::new(exit::FAILURE, "the template names no datastore (S3_HOST_BASE is empty)"))?;
-    let connection =
-        Connection::from_datastore(first, endpoint).map_err(|e| Failure::new(exit::USAGE, e.to_string()))?;
+    Connection::from_datastore(first, endpoint).map_err(|e| Failure::new(exit::USAGE, e.to_string()))
+}
+
+/// A client for datastore 1 of the template, or for `endpoint` with its keys.
+pub fn primary_store(config: &AssetConfig, endpoint: Option<&str>) -> Result<Store, Failure> {
+    let connection = primary_connection(config, endpoint)?;
     Store::connect(&connection).map_err(|e| Failure::new(exit::FAILURE, e.to_string()))
 }

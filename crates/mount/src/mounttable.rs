@@ -1,0 +1,99 @@
+//! /proc/self/mountinfo: which paths are mount points, of what type.
+
+use std::path::{Path, PathBuf};
+
+/// One line of mountinfo.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MountInfo {
+    pub mountpoint: PathBuf,
+    pub fstype: String,
+    pub source: String,
+}
+
+/// The mount table as read once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MountTable {
+    pub mounts: Vec<MountInfo>,
+}
+
+impl MountTable {
+    pub fn read() -> std::io::Result<MountTable> {
+        Ok(MountTable::parse(&std::fs::read_to_string("/proc/self/mountinfo")?))
+    }
+
+    /// Parses mountinfo text (proc(5)): field 5 is the mount point, and after
+    /// the ` - ` separator come the fstype and source; spaces, tabs,
+    /// newlines and backslashes in paths are octal escapes (`\040`).
+    pub fn parse(text: &str) -> MountTable {
+        let mounts = text
+            .lines()
+            .filter_map(|line| {
+                let (left, right) = line.split_once(" - ")?;
+                let mountpoint = left.split(' ').nth(4)?;
+                let mut right = right.split(' ');
+                let fstype = right.next()?;
+                let source = right.next().unwrap_or("");
+                Some(MountInfo {
+                    mountpoint: PathBuf::from(unescape(mountpoint)),
+                    fstype: unescape(fstype),
+                    source: unescape(source),
+                })
+            })
+            .collect();
+        MountTable { mounts }
+    }
+
+    /// The mount on `path` (the last one, if stacked).
+    pub fn at(&self, path: &Path) -> Option<&MountInfo> {
+        self.mounts.iter().rev().find(|m| m.mountpoint == path)
+    }
+
+    /// Every mount point strictly below `dir`.
+    pub fn below(&self, dir: &Path) -> Vec<&MountInfo> {
+        self.mounts
+            .iter()
+            .filter(|m| m.mountpoint != dir && m.mountpoint.starts_with(dir))
+            .collect()
+    }
+}
+
+fn unescape(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && i + 3 < bytes.len() && bytes[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b)) {
+            let v = (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "\
+22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/vda rw
+87 22 0:44 / /var/www/html/images rw,nosuid,nodev,relatime shared:40 - fuse.s3fs s3fs rw,user_id=0,group_id=0,allow_other
+88 22 0:45 / /var/www/html/my\\040files rw,relatime shared:41 - tmpfs tmpfs rw
+89 22 0:46 / /var/www/html/tab\\011and\\134back rw - fuse.rclone adt:bucket rw
+";
+
+    #[test]
+    fn parses_and_decodes_octal_escapes() {
+        let t = MountTable::parse(SAMPLE);
+        assert_eq!(t.mounts.len(), 4);
+        let s3fs = t.at(Path::new("/var/www/html/images")).unwrap();
+        assert_eq!((s3fs.fstype.as_str(), s3fs.source.as_str()), ("fuse.s3fs", "s3fs"));
+        assert_eq!(t.at(Path::new("/var/www/html/my files")).unwrap().fstype, "tmpfs");
+        assert!(t.at(Path::new("/var/www/html/tab\tand\\back")).is_some());
+        assert_eq!(t.below(Path::new("/var/www/html")).len(), 3);
+        assert!(t.below(Path::new("/var/www/html/images")).is_empty());
+    }
+}

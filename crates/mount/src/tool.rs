@@ -1,0 +1,273 @@
+//! The FUSE tools that can mount a bucket, and the command line of each
+//! (reference §5). Credentials are never in a command line: each tool reads
+//! them from a 0600 file in the state directory.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A tool that mounts one bucket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tool {
+    S3fs,
+    Rclone,
+    Goofys,
+    Geesefs,
+    MountS3,
+}
+
+impl Tool {
+    pub const ALL: &'static [Tool] = &[Tool::S3fs, Tool::Rclone, Tool::Goofys, Tool::Geesefs, Tool::MountS3];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::S3fs => "s3fs",
+            Tool::Rclone => "rclone",
+            Tool::Goofys => "goofys",
+            Tool::Geesefs => "geesefs",
+            Tool::MountS3 => "mount-s3",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Tool> {
+        Tool::ALL.iter().copied().find(|t| t.name() == text)
+    }
+
+    /// The fstype /proc/self/mountinfo shows for its mounts.
+    pub fn fstype(self) -> &'static str {
+        match self {
+            Tool::S3fs => "fuse.s3fs",
+            Tool::Rclone => "fuse.rclone",
+            Tool::Goofys => "fuse.goofys",
+            Tool::Geesefs => "fuse.geesefs",
+            Tool::MountS3 => "fuse.mountpoint-s3",
+        }
+    }
+
+    /// How to install it on Debian, or where to get it.
+    pub fn install_hint(self) -> &'static str {
+        match self {
+            Tool::S3fs => "apt-get install -y s3fs",
+            Tool::Rclone => "apt-get install -y rclone",
+            Tool::Goofys => "download goofys from github.com/kahing/goofys/releases",
+            Tool::Geesefs => "download geesefs from github.com/yandex-cloud/geesefs/releases",
+            Tool::MountS3 => "install mount-s3 from github.com/awslabs/mountpoint-s3/releases",
+        }
+    }
+}
+
+impl fmt::Display for Tool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A program, its arguments, and environment changes. Never holds a secret.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CommandLine {
+    pub program: String,
+    pub args: Vec<String>,
+    /// Variables to set (file paths and profile names, never keys).
+    pub env: Vec<(String, String)>,
+    /// Variables to remove (rclone refuses to start with AWS_CA_BUNDLE set).
+    pub env_remove: Vec<String>,
+}
+
+impl CommandLine {
+    /// As a shell would show it, env first.
+    pub fn display(&self) -> String {
+        let mut parts: Vec<String> = self.env_remove.iter().map(|k| format!("-u {k}")).collect();
+        parts.extend(self.env.iter().map(|(k, v)| format!("{k}={}", quote(v))));
+        let mut out = if parts.is_empty() {
+            String::new()
+        } else {
+            format!("env {} ", parts.join(" "))
+        };
+        out.push_str(&quote(&self.program));
+        for a in &self.args {
+            out.push(' ');
+            out.push_str(&quote(a));
+        }
+        out
+    }
+
+    pub fn command(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(&self.program);
+        c.args(&self.args);
+        for k in &self.env_remove {
+            c.env_remove(k);
+        }
+        c.envs(self.env.iter().map(|(k, v)| (k, v)));
+        c
+    }
+}
+
+fn quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// Everything a tool's command line is made from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MountSpec {
+    pub bucket: String,
+    pub mountpoint: PathBuf,
+    pub endpoint: String,
+    pub region: String,
+    pub uid: u32,
+    pub gid: u32,
+    /// Cache directory for this mount.
+    pub cache: PathBuf,
+    /// Extra CA certificates for https (from AWS_CA_BUNDLE).
+    pub ca_bundle: Option<PathBuf>,
+}
+
+/// The credential files in the state directory, each 0600.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CredentialFiles {
+    /// `KEY:SECRET` for s3fs.
+    pub s3fs: PathBuf,
+    /// An rclone config with remote `adt`.
+    pub rclone: PathBuf,
+    /// An AWS shared credentials file with profile `adt` (goofys, geesefs, mount-s3).
+    pub aws: PathBuf,
+}
+
+impl CredentialFiles {
+    pub fn in_dir(dir: &Path) -> CredentialFiles {
+        CredentialFiles {
+            s3fs: dir.join("s3fs.passwd"),
+            rclone: dir.join("rclone.conf"),
+            aws: dir.join("aws-credentials"),
+        }
+    }
+}
+
+/// The command that mounts `spec` with `tool`. `foreground` keeps the tool
+/// in the foreground, as a systemd service runs it; otherwise it
+/// daemonizes once the mount is up.
+pub fn mount_command(tool: Tool, spec: &MountSpec, creds: &CredentialFiles, foreground: bool) -> CommandLine {
+    let mp = spec.mountpoint.display().to_string();
+    let cache = spec.cache.display().to_string();
+    let (uid, gid) = (spec.uid.to_string(), spec.gid.to_string());
+    let aws_env = || {
+        vec![
+            (
+                "AWS_SHARED_CREDENTIALS_FILE".to_string(),
+                creds.aws.display().to_string(),
+            ),
+            ("AWS_PROFILE".to_string(), "adt".to_string()),
+        ]
+    };
+    let mut env = Vec::new();
+    let mut env_remove = Vec::new();
+    let mut args: Vec<String> = Vec::new();
+    match tool {
+        Tool::S3fs => {
+            args.extend([spec.bucket.clone(), mp]);
+            if foreground {
+                args.push("-f".into());
+            }
+            args.push("-o".into());
+            args.push(format!(
+                "passwd_file={},url={},use_path_request_style,endpoint={},uid={uid},gid={gid},allow_other,use_cache={cache},kernel_cache,max_stat_cache_size=10000,stat_cache_expire=20,multireq_max=3",
+                creds.s3fs.display(),
+                spec.endpoint,
+                spec.region
+            ));
+            if let Some(ca) = &spec.ca_bundle {
+                env.push(("CURL_CA_BUNDLE".into(), ca.display().to_string()));
+            }
+        }
+        Tool::Rclone => {
+            args.extend(["mount".into(), format!("adt:{}", spec.bucket), mp]);
+            args.extend(["--config".into(), creds.rclone.display().to_string()]);
+            args.extend([
+                "--s3-endpoint".into(),
+                spec.endpoint.clone(),
+                "--s3-region".into(),
+                spec.region.clone(),
+            ]);
+            args.extend(["--allow-other".into(), "--uid".into(), uid, "--gid".into(), gid]);
+            args.extend([
+                "--vfs-cache-mode".into(),
+                "full".into(),
+                "--dir-cache-time".into(),
+                "10s".into(),
+            ]);
+            // Upload on close: rclone 1.60 quits on unmount without uploading
+            // files still waiting out their write-back delay.
+            args.extend(["--vfs-write-back".into(), "0s".into()]);
+            args.extend(["--poll-interval".into(), "10s".into(), "--cache-dir".into(), cache]);
+            if let Some(ca) = &spec.ca_bundle {
+                args.extend(["--ca-cert".into(), ca.display().to_string()]);
+            }
+            if !foreground {
+                args.push("--daemon".into());
+            }
+            env_remove.push("AWS_CA_BUNDLE".into());
+        }
+        Tool::Goofys | Tool::Geesefs => {
+            if foreground {
+                args.push("-f".into());
+            }
+            args.extend(["-o".into(), "allow_other".into()]);
+            args.push(format!("--endpoint={}", spec.endpoint));
+            args.push(format!("--region={}", spec.region));
+            args.extend([format!("--uid={uid}"), format!("--gid={gid}")]);
+            args.extend(["--file-mode=0644".into(), "--dir-mode=0755".into()]);
+            if tool == Tool::Geesefs {
+                args.extend([format!("--cache={cache}"), "--memory-limit=1000".into()]);
+                args.extend(["--max-flushers=16".into(), "--max-parallel-parts=16".into()]);
+            }
+            args.extend([spec.bucket.clone(), mp]);
+            env = aws_env();
+            if let Some(ca) = &spec.ca_bundle {
+                // Go programs read extra roots from SSL_CERT_FILE.
+                env.push(("SSL_CERT_FILE".into(), ca.display().to_string()));
+            }
+        }
+        Tool::MountS3 => {
+            args.extend([spec.bucket.clone(), mp]);
+            args.extend([
+                "--endpoint-url".into(),
+                spec.endpoint.clone(),
+                "--region".into(),
+                spec.region.clone(),
+            ]);
+            args.extend(["--force-path-style".into(), "--allow-other".into()]);
+            args.extend(["--allow-delete".into(), "--allow-overwrite".into()]);
+            args.extend(["--uid".into(), uid, "--gid".into(), gid, "--cache".into(), cache]);
+            if foreground {
+                args.push("--foreground".into());
+            }
+            env = aws_env();
+        }
+    }
+    CommandLine {
+        program: tool.name().to_string(),
+        args,
+        env,
+        env_remove,
+    }
+}
+
+/// mergerfs over the branches, new files placed on a random branch.
+pub fn merge_command(branches: &[PathBuf], target: &Path, foreground: bool) -> CommandLine {
+    let joined: Vec<String> = branches.iter().map(|b| b.display().to_string()).collect();
+    let mut args = Vec::new();
+    if foreground {
+        args.push("-f".into());
+    }
+    args.extend(["-o".into(), "category.create=rand,allow_other,use_ino".into()]);
+    args.extend([joined.join(":"), target.display().to_string()]);
+    CommandLine {
+        program: "mergerfs".into(),
+        args,
+        env: Vec::new(),
+        env_remove: Vec::new(),
+    }
+}

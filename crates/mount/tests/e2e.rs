@@ -1,0 +1,326 @@
+//! adt-mount with real FUSE tools (s3fs, rclone, mergerfs) against the S3
+//! that ADT_TEST_S3 picks (the embedded emulator, or moto), in a temporary
+//! webroot. Needs root and /dev/fuse; under CI=true a missing tool fails.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use adt_datastore::{Connection, Endpoint, PutOptions, Store};
+use adt_mount::{Keys, MountOptions, Plan, Target, Tool};
+use adt_template::{AssetConfig, Layout, MountEntry, Secret};
+use adt_testkit::{TestEndpoint, is_mounted, require_tools, unique_bucket};
+use bytes::Bytes;
+
+struct Site {
+    t: TestEndpoint,
+    dir: tempfile::TempDir,
+    layout: Layout,
+    store: Store,
+    tool: Tool,
+}
+
+impl Site {
+    fn new(tool: Tool, dirs: &[&str]) -> Site {
+        Site::on(TestEndpoint::from_env(), tool, dirs)
+    }
+
+    fn on(t: TestEndpoint, tool: Tool, dirs: &[&str]) -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("www/html")).unwrap();
+        let config = AssetConfig {
+            website_url: Some(format!("{}.example.com", unique_bucket("m"))),
+            application: None,
+            build_archive_choice: None,
+            persist_assets: true,
+            sync_webroots: false,
+            directories_to_mount: dirs.iter().map(|d| MountEntry::parse(d).unwrap()).collect(),
+            datastores: Vec::new(),
+        };
+        let layout = Layout::new(&config, &dir.path().join("www/html")).unwrap();
+        let endpoint = Endpoint::parse(&t.endpoint, Some(&t.region)).unwrap();
+        let store = Store::connect(&Connection::new(
+            endpoint,
+            Secret::new(&t.access_key),
+            Secret::new(&t.secret_key),
+        ))
+        .unwrap();
+        Site {
+            t,
+            dir,
+            layout,
+            store,
+            tool,
+        }
+    }
+
+    fn webroot(&self) -> PathBuf {
+        self.dir.path().join("www/html")
+    }
+
+    fn plan_on(&self, endpoint: &str, timeout: u64) -> Plan {
+        let options = MountOptions {
+            tool: self.tool,
+            uid: 0,
+            gid: 0,
+            state_dir: self.dir.path().join("state"),
+            timeout: Duration::from_secs(timeout),
+        };
+        let target = Target {
+            endpoint: endpoint.to_string(),
+            region: self.t.region.clone(),
+            ca_bundle: None,
+        };
+        Plan::new(&self.layout, &target, &options, false)
+    }
+
+    fn plan(&self) -> Plan {
+        self.plan_on(&self.t.endpoint, 30)
+    }
+
+    async fn mount(&self, plan: &Plan) -> Result<adt_mount::Report, adt_mount::MountError> {
+        let (access, secret) = (Secret::new(&self.t.access_key), Secret::new(&self.t.secret_key));
+        let keys = Keys {
+            access: &access,
+            secret: &secret,
+        };
+        adt_mount::mount(plan, &self.store, &keys).await
+    }
+
+    async fn buckets(&self) {
+        for (_, m) in self.layout.mounts() {
+            self.store.ensure_bucket(&m.bucket).await.unwrap();
+        }
+    }
+
+    fn bucket(&self, i: usize) -> &str {
+        &self.layout.entries[0].mounts[i].bucket
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        let _ = adt_mount::unmount(&self.plan(), Duration::from_secs(5));
+    }
+}
+
+fn tools_present() -> bool {
+    require_tools(&["s3fs", "rclone", "mergerfs", "fusermount3"], true)
+}
+
+async fn wait_for<F: Fn() -> bool>(what: &str, f: F) {
+    let started = Instant::now();
+    while !f() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn bucket_files_appear_and_writes_land(tool: Tool) {
+    let site = Site::new(tool, &["images"]);
+    site.buckets().await;
+    let opts = PutOptions {
+        content_type: Some("image/png".into()),
+        metadata: [("mode".to_string(), "33188".to_string())].into(),
+    };
+    site.store
+        .put(site.bucket(0), "banners/a.png", Bytes::from_static(b"PNG a"), &opts)
+        .await
+        .unwrap();
+    let plan = site.plan();
+    site.mount(&plan).await.unwrap();
+    let images = site.webroot().join("images");
+    assert!(is_mounted(&images));
+    assert_eq!(fs::read(images.join("banners/a.png")).unwrap(), b"PNG a");
+
+    fs::write(images.join("new upload.jpg"), b"JPEG new").unwrap();
+    adt_mount::unmount(&plan, Duration::from_secs(30)).unwrap();
+    assert!(!is_mounted(&images));
+    let (_, body) = site.store.get_bytes(site.bucket(0), "new upload.jpg").await.unwrap();
+    assert_eq!(body, Bytes::from_static(b"JPEG new"));
+}
+
+async fn local_files_end_up_in_the_bucket_and_nothing_is_lost(tool: Tool) {
+    let site = Site::new(tool, &["images"]);
+    site.buckets().await;
+    let images = site.webroot().join("images");
+    fs::create_dir_all(images.join("2024/01")).unwrap();
+    fs::write(images.join("2024/01/local.jpg"), b"local bytes").unwrap();
+    fs::create_dir_all(images.join("empty")).unwrap();
+    site.store
+        .put(
+            site.bucket(0),
+            "remote.jpg",
+            Bytes::from_static(b"remote"),
+            &PutOptions::default(),
+        )
+        .await
+        .unwrap();
+
+    let plan = site.plan();
+    site.mount(&plan).await.unwrap();
+    assert_eq!(fs::read(images.join("2024/01/local.jpg")).unwrap(), b"local bytes");
+    assert_eq!(fs::read(images.join("remote.jpg")).unwrap(), b"remote");
+    assert!(
+        site.store
+            .head(site.bucket(0), "2024/01/local.jpg")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(site.store.head(site.bucket(0), "empty/").await.unwrap().is_some());
+    let retired = adt_mount::retired(&site.dir.path().join("state"));
+    assert_eq!(retired.len(), 1);
+    assert_eq!(
+        fs::read(retired[0].retired.join("2024/01/local.jpg")).unwrap(),
+        b"local bytes",
+        "the local copy is kept"
+    );
+
+    // Mounting twice changes nothing.
+    let again = site.mount(&plan).await.unwrap();
+    assert!(
+        again.actions.iter().all(|a| a.ends_with("already mounted")),
+        "{again:?}"
+    );
+    assert_eq!(adt_mount::retired(&site.dir.path().join("state")).len(), 1);
+
+    // Purging checks the bucket first, then removes the retired directory.
+    let purged = adt_mount::purge_retired(&plan, &site.store).await.unwrap();
+    assert!(purged.warnings.is_empty(), "{purged:?}");
+    assert!(!retired[0].retired.exists());
+}
+
+async fn a_killed_fuse_process_is_stale_and_mount_repairs_it(tool: Tool) {
+    let site = Site::new(tool, &["images"]);
+    site.buckets().await;
+    let plan = site.plan();
+    site.mount(&plan).await.unwrap();
+    let images = site.webroot().join("images");
+    let pattern = format!("{} .*{}", tool.name(), site.bucket(0));
+    let killed = std::process::Command::new("pkill")
+        .args(["-9", "-f", &pattern])
+        .status()
+        .unwrap();
+    assert!(killed.success(), "no {tool} process for {}", site.bucket(0));
+    wait_for("the mount to go stale", || {
+        adt_mount::status(&plan).unwrap()[0].state == "stale"
+    })
+    .await;
+    let report = site.mount(&plan).await.unwrap();
+    assert!(report.actions.iter().any(|a| a.contains("stale mount")), "{report:?}");
+    assert_eq!(adt_mount::status(&plan).unwrap()[0].state, "mounted");
+    fs::write(images.join("after-repair.txt"), b"ok").unwrap();
+}
+
+async fn an_unreachable_endpoint_fails_in_time_and_leaves_local_files(tool: Tool) {
+    let site = Site::new(tool, &["images"]);
+    let images = site.webroot().join("images");
+    fs::create_dir_all(&images).unwrap();
+    fs::write(images.join("keep.jpg"), b"precious").unwrap();
+    site.buckets().await;
+    // The upload of local files reaches the datastore; the mount tool is
+    // pointed at a port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let plan = site.plan_on(&format!("http://127.0.0.1:{port}"), 8);
+    let started = Instant::now();
+    let err = site.mount(&plan).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+    assert!(err.to_string().contains("images"), "{err}");
+    assert!(!is_mounted(&images));
+    assert_eq!(
+        fs::read(images.join("keep.jpg")).unwrap(),
+        b"precious",
+        "the local directory is back"
+    );
+    assert!(adt_mount::retired(&site.dir.path().join("state")).is_empty());
+}
+
+async fn merges_show_the_union_and_new_files_land_in_a_branch(tool: Tool) {
+    let site = Site::new(tool, &["merge=media2"]);
+    site.buckets().await;
+    let none = PutOptions::default();
+    site.store
+        .put(site.bucket(0), "one.jpg", Bytes::from_static(b"1"), &none)
+        .await
+        .unwrap();
+    site.store
+        .put(site.bucket(1), "two.jpg", Bytes::from_static(b"2"), &none)
+        .await
+        .unwrap();
+    let plan = site.plan();
+    site.mount(&plan).await.unwrap();
+    let media = site.webroot().join("media");
+    let mut names: Vec<String> = fs::read_dir(&media)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["one.jpg", "two.jpg"]);
+    fs::write(media.join("three.jpg"), b"3").unwrap();
+    adt_mount::unmount(&plan, Duration::from_secs(30)).unwrap();
+    let mut found = 0;
+    for i in 0..2 {
+        if site.store.head(site.bucket(i), "three.jpg").await.unwrap().is_some() {
+            found += 1;
+        }
+    }
+    assert_eq!(found, 1, "the new file is in exactly one branch");
+}
+
+macro_rules! for_tools {
+    ($($name:ident),* $(,)?) => {
+        mod s3fs {
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $name() {
+                if super::tools_present() {
+                    super::$name(adt_mount::Tool::S3fs).await;
+                }
+            })*
+        }
+        mod rclone {
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $name() {
+                if super::tools_present() {
+                    super::$name(adt_mount::Tool::Rclone).await;
+                }
+            })*
+        }
+    };
+}
+
+for_tools!(
+    bucket_files_appear_and_writes_land,
+    local_files_end_up_in_the_bucket_and_nothing_is_lost,
+    a_killed_fuse_process_is_stale_and_mount_repairs_it,
+    an_unreachable_endpoint_fails_in_time_and_leaves_local_files,
+    merges_show_the_union_and_new_files_land_in_a_branch,
+);
+
+#[test]
+fn credential_files_are_private_and_never_on_a_command_line() {
+    let site = Site::on(
+        TestEndpoint::start(adt_testkit::S3Target::Embedded),
+        Tool::Rclone,
+        &["images"],
+    );
+    let plan = site.plan();
+    for e in &plan.entries {
+        for m in &e.mounts {
+            let line = m.command.display();
+            assert!(
+                !line.contains(&site.t.secret_key) && !line.contains(&site.t.access_key),
+                "{line}"
+            );
+            assert!(m.command.env_remove.contains(&"AWS_CA_BUNDLE".to_string()));
+        }
+    }
+    let _ = Path::new("unused");
+}
