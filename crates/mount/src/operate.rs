@@ -62,6 +62,15 @@ pub async fn mount(plan: &Plan, store: &Store, keys: &Keys<'_>) -> Result<Report
     private_dir(&plan.options.state_dir)?;
     credentials::write(&plan.credentials, keys.access, keys.secret)?;
     let mut report = Report::default();
+    // Every bucket first: wrong keys or an unreachable datastore show up
+    // here, before any local file is touched.
+    for m in plan.entries.iter().flat_map(|e| &e.mounts) {
+        if store.ensure_bucket(&m.bucket).await? == adt_datastore::BucketState::Created {
+            report
+                .actions
+                .push(format!("bucket {} created (it was not seeded)", m.bucket));
+        }
+    }
     let mut journal = Vec::new();
     for entry in &plan.entries {
         if let Err(e) = mount_entry(plan, entry, store, &mut journal, &mut report).await {

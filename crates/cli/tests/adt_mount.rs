@@ -1,0 +1,189 @@
+//! adt-mount run as a user would: usage and refusals, a missing tool,
+//! units written to a directory, and a whole mount / status / unmount
+//! cycle against the embedded emulator with s3fs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use adt_testkit::{ACCESS_KEY, Emulator, SECRET_KEY, require_tools, unique_bucket};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/templates/clean")
+        .join(name)
+}
+
+fn adt_mount(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_adt-mount"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn plans_without_secrets_and_refuses_what_it_cannot_do() {
+    let state = tempfile::tempdir().unwrap();
+    let s = state.path().to_str().unwrap();
+    let merge = fixture("merge.tmpl");
+    let (code, out, _) = adt_mount(&[
+        "plan",
+        "--template",
+        merge.to_str().unwrap(),
+        "--state-dir",
+        s,
+        "--uid",
+        "33",
+        "--gid",
+        "33",
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("mergerfs -o category.create=rand") && out.contains("/var/www/images2"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("FAKEACCESSKEY") && !out.contains("fakeSecretKey"),
+        "{out}"
+    );
+    let (code, out, _) = adt_mount(&[
+        "plan",
+        "--template",
+        merge.to_str().unwrap(),
+        "--format",
+        "json",
+        "--tool",
+        "rclone",
+    ]);
+    assert_eq!(code, 0);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["entries"][0]["mounts"][1]["tool"], "rclone");
+    assert!(
+        state.path().read_dir().unwrap().next().is_none(),
+        "plan changes nothing"
+    );
+
+    assert_eq!(adt_mount(&["plan"]).0, 2, "no template");
+    assert_eq!(
+        adt_mount(&["mount", "--template", merge.to_str().unwrap(), "--tool", "sshfs"]).0,
+        2
+    );
+    let (code, _, err) = adt_mount(&["mount", "--template", fixture("baseline.tmpl").to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("PERSIST_ASSETS_TO_DATASTORE is not 1"), "{err}");
+    let (code, _, err) = adt_mount(&[
+        "mount",
+        "--template",
+        merge.to_str().unwrap(),
+        "--tool",
+        "goofys",
+        "--state-dir",
+        s,
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("goofys is not installed"), "{err}");
+}
+
+#[test]
+fn writes_one_unit_per_fuse_mount() {
+    let dir = tempfile::tempdir().unwrap();
+    let units = dir.path().join("units");
+    let (code, _, err) = adt_mount(&[
+        "units",
+        "--template",
+        fixture("merge.tmpl").to_str().unwrap(),
+        "--output-dir",
+        units.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let mut names: Vec<String> = std::fs::read_dir(&units)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "adt-mount-var-www-html-images.service",
+            "adt-mount-var-www-images1.service",
+            "adt-mount-var-www-images2.service"
+        ]
+    );
+    let merge = std::fs::read_to_string(units.join("adt-mount-var-www-html-images.service")).unwrap();
+    assert!(merge.contains("Requires=adt-mount-var-www-images1.service adt-mount-var-www-images2.service"));
+    assert!(err.contains("systemctl daemon-reload"), "{err}");
+}
+
+#[test]
+fn mounts_reports_status_and_unmounts() {
+    if !require_tools(&["s3fs", "fusermount3"], true) {
+        return;
+    }
+    let emulator = Emulator::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let webroot = dir.path().join("www/html");
+    std::fs::create_dir_all(webroot.join("images")).unwrap();
+    std::fs::write(webroot.join("images/local.png"), b"local").unwrap();
+    let url = format!("{}.example.com", unique_bucket("cli"));
+    let template = dir.path().join("site.tmpl");
+    std::fs::write(
+        &template,
+        format!(
+            "WEBSITE_URL=\"{url}\"\nBUILD_ARCHIVE_CHOICE=\"hourly\"\nS3_ACCESS_KEY=\"{ACCESS_KEY}\"\nS3_SECRET_KEY=\"{SECRET_KEY}\"\n\
+             S3_HOST_BASE=\"{}\"\nDIRECTORIES_TO_MOUNT=\"images\"\nPERSIST_ASSETS_TO_DATASTORE=\"1\"\n",
+            emulator.endpoint()
+        ),
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let common = [
+        "--template",
+        template.to_str().unwrap(),
+        "--webroot",
+        webroot.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--uid",
+        "0",
+        "--gid",
+        "0",
+    ];
+    let run = |sub: &str, extra: &[&str]| {
+        let mut args = vec![sub];
+        args.extend_from_slice(&common);
+        args.extend_from_slice(extra);
+        adt_mount(&args)
+    };
+    let (code, out, err) = run("status", &["--format", "json"]);
+    assert_eq!(code, 1, "not mounted yet: {out}{err}");
+    assert!(out.contains("\"state\":\"unmounted\""), "{out}");
+    let (code, out, err) = run("mount", &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("moved aside") && out.contains("mounted with s3fs"),
+        "{out}"
+    );
+    assert!(!out.contains(SECRET_KEY) && !err.contains(SECRET_KEY));
+    let (code, out, _) = run("status", &["--format", "json"]);
+    assert_eq!(code, 0, "{out}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["mounts"][0]["state"], "mounted");
+    assert_eq!(json["mounts"][0]["tool"], "s3fs");
+    assert_eq!(json["retired"].as_array().unwrap().len(), 1);
+    assert_eq!(std::fs::read(webroot.join("images/local.png")).unwrap(), b"local");
+    use std::os::unix::fs::PermissionsExt;
+    let passwd = state.join("credentials/s3fs.passwd");
+    assert_eq!(std::fs::metadata(&passwd).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::metadata(&state).unwrap().permissions().mode() & 0o777, 0o700);
+    let (code, out, err) = run("unmount", &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("unmounted"), "{out}");
+    let (code, out, _) = run("mount", &["--purge-retired"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("every file is in the bucket; removed"), "{out}");
+    run("unmount", &[]);
+}
