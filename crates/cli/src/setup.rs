@@ -56,3 +56,11 @@ pub fn primary_store(config: &AssetConfig, endpoint: Option<&str>) -> Result<Sto
     let connection = primary_connection(config, endpoint)?;
     Store::connect(&connection).map_err(|e| Failure::new(exit::FAILURE, e.to_string()))
 }
+
+/// The async runtime the binaries drive the libraries with.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(exit::FAILURE, format!("cannot start the async runtime: {e}")))
+}

@@ -28,15 +28,10 @@ impl Site {
     fn on(t: TestEndpoint, tool: Tool, dirs: &[&str]) -> Site {
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir_all(dir.path().join("www/html")).unwrap();
-        let config = AssetConfig {
-            website_url: Some(format!("{}.example.com", unique_bucket("m"))),
-            application: None,
-            build_archive_choice: None,
-            persist_assets: true,
-            sync_webroots: false,
-            directories_to_mount: dirs.iter().map(|d| MountEntry::parse(d).unwrap()).collect(),
-            datastores: Vec::new(),
-        };
+        let config = AssetConfig::persisting(
+            &format!("{}.example.com", unique_bucket("m")),
+            dirs.iter().map(|d| MountEntry::parse(d).unwrap()).collect(),
+        );
         let layout = Layout::new(&config, &dir.path().join("www/html")).unwrap();
         let endpoint = Endpoint::parse(&t.endpoint, Some(&t.region)).unwrap();
         let store = Store::connect(&Connection::new(

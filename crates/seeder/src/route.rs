@@ -159,15 +159,10 @@ mod tests {
     use std::path::Path;
 
     fn layout(dirs: &[&str]) -> Layout {
-        let config = AssetConfig {
-            website_url: Some("www.example.com".into()),
-            application: None,
-            build_archive_choice: None,
-            persist_assets: true,
-            sync_webroots: false,
-            directories_to_mount: dirs.iter().map(|d| MountEntry::parse(d).unwrap()).collect(),
-            datastores: Vec::new(),
-        };
+        let config = AssetConfig::persisting(
+            "www.example.com",
+            dirs.iter().map(|d| MountEntry::parse(d).unwrap()).collect(),
+        );
         Layout::new(&config, Path::new("/var/www/html")).unwrap()
     }
 

@@ -27,15 +27,10 @@ fn store(t: &TestEndpoint) -> Store {
 /// A layout for a unique site name, so tests never share buckets.
 fn layout(dirs: &[&str]) -> Layout {
     let site = unique_bucket("s");
-    let config = AssetConfig {
-        website_url: Some(format!("{site}.example.com")),
-        application: None,
-        build_archive_choice: None,
-        persist_assets: true,
-        sync_webroots: false,
-        directories_to_mount: dirs.iter().map(|d| MountEntry::parse(d).unwrap()).collect(),
-        datastores: Vec::new(),
-    };
+    let config = AssetConfig::persisting(
+        &format!("{site}.example.com"),
+        dirs.iter().map(|d| MountEntry::parse(d).unwrap()).collect(),
+    );
     Layout::new(&config, Path::new("/var/www/html")).unwrap()
 }
 

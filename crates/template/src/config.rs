@@ -120,6 +120,20 @@ pub struct AssetConfig {
 }
 
 impl AssetConfig {
+    /// The settings of a site that persists `entries`, for tools that
+    /// build a configuration without a template (and for tests).
+    pub fn persisting(website_url: &str, entries: Vec<MountEntry>) -> AssetConfig {
+        AssetConfig {
+            website_url: Some(website_url.to_string()),
+            application: None,
+            build_archive_choice: None,
+            persist_assets: true,
+            sync_webroots: false,
+            directories_to_mount: entries,
+            datastores: Vec::new(),
+        }
+    }
+
     /// Reads the settings leniently: unset or invalid values become `None`,
     /// `false` or are left out. Use [`crate::load`] to refuse a template
     /// with errors instead.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use adt_assets::exit;
 use adt_assets::output::OutputFormat;
-use adt_assets::setup::{Failure, load_template, primary_connection};
+use adt_assets::setup::{Failure, load_template, primary_connection, runtime};
 use adt_mount::{Keys, MountOptions, Plan, Target, Tool};
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -259,13 +259,6 @@ fn print_report(report: &adt_mount::Report, json: bool) {
     for w in &report.warnings {
         println!("warning: {w}");
     }
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::new(exit::FAILURE, format!("cannot start the async runtime: {e}")))
 }
 
 /// www-data's uid and gid when that user exists, else this process's.

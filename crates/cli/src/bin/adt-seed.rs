@@ -7,7 +7,7 @@ use std::sync::Arc;
 use adt_assets::exit;
 use adt_assets::output::OutputFormat;
 use adt_assets::progress::Bar;
-use adt_assets::setup::{Failure, load_template, primary_store};
+use adt_assets::setup::{Failure, load_template, primary_store, runtime};
 use adt_seeder::{ArchiveSource, SeedOptions, Summary};
 use clap::Parser;
 
@@ -134,10 +134,7 @@ fn run(args: &Args) -> Result<u8, Failure> {
         },
         ..SeedOptions::default()
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::new(exit::FAILURE, format!("cannot start the async runtime: {e}")))?;
+    let runtime = runtime()?;
     let bar = Arc::new(Bar::new(args.format == OutputFormat::Human));
     let result = runtime.block_on(adt_seeder::seed(&store, &layout, &source, &options, bar.clone()));
     bar.finish();
