@@ -57,6 +57,7 @@ pub(crate) fn all() -> Vec<Prerequisite> {
             on_path("rclone"),
         ),
         apt("mergerfs", "mergerfs", "merge=NAMEn entries", on_path("mergerfs")),
+        apt("rsync", "rsync", "testing the backup's rsync filter", on_path("rsync")),
         apt(
             "python3 (with venv)",
             "python3-venv",

@@ -1,0 +1,155 @@
+//! adt-backup: backups and sync filters that leave the mounted asset
+//! directories out.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use adt_assets::exit;
+use adt_assets::setup::{Failure, load_template};
+use adt_backup::Exclusions;
+use adt_mount::MountTable;
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Back up the webroot without the directories mounted from the datastore.
+///
+/// Once assets are persisted, their bucket is the single place of truth:
+/// backups and webroot syncing leave out every DIRECTORIES_TO_MOUNT mount
+/// point, every other mount below the webroot (any filesystem type), and
+/// the --exclude patterns. Nothing inside an excluded directory is ever
+/// read: reading a FUSE mount would download its bucket.
+///
+/// Exit status: 0 done, 1 failed, 2 bad usage or input.
+#[derive(Parser, Debug)]
+#[command(name = "adt-backup", version)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+
+    /// The deployment template; its mount points are excluded when
+    /// PERSIST_ASSETS_TO_DATASTORE is 1.
+    #[arg(long, value_name = "PATH", global = true)]
+    template: Option<PathBuf>,
+
+    /// The webroot to back up.
+    #[arg(long, value_name = "DIR", default_value = adt_template::DEFAULT_WEBROOT, global = true)]
+    webroot: PathBuf,
+
+    /// A path to leave out, relative to the webroot (`*` and `?` match
+    /// within a name), e.g. logs, tmp, cache, configuration.php. Repeatable.
+    #[arg(long, value_name = "PATTERN", global = true)]
+    exclude: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print the exclusion set.
+    Exclusions {
+        /// json, human, or rsync: a filter file for
+        /// `rsync -a --exclude-from FILE WEBROOT/ DEST` and webroot syncs.
+        #[arg(long, value_enum, default_value_t = ExclusionFormat::Human)]
+        format: ExclusionFormat,
+    },
+    /// Write the backup archive (gzip tar, root = webroot, with the marker file).
+    Create {
+        /// Where to write it (outside the webroot); written to a temporary
+        /// file and renamed, never half-written under this name.
+        #[arg(long, value_name = "FILE")]
+        output: PathBuf,
+        /// gzip level, 1 (fastest) to 9 (smallest); ADT's tar czf uses 6.
+        #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=9))]
+        level: u32,
+        /// human or json.
+        #[arg(long, value_enum, default_value_t = adt_assets::output::OutputFormat::Human)]
+        format: adt_assets::output::OutputFormat,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ExclusionFormat {
+    Human,
+    Json,
+    Rsync,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            eprintln!("adt-backup: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<u8, Failure> {
+    if !args.webroot.is_absolute() {
+        return Err(Failure::new(
+            exit::USAGE,
+            format!("--webroot {} must be absolute", args.webroot.display()),
+        ));
+    }
+    let layout = match &args.template {
+        Some(t) => {
+            let config = load_template(t, &args.webroot)?;
+            if config.persist_assets {
+                Some(
+                    adt_template::Layout::new(&config, &args.webroot)
+                        .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?,
+                )
+            } else {
+                None
+            }
+        }
+        None => None,
+    };
+    let table = MountTable::read().map_err(|e| Failure::new(exit::FAILURE, format!("/proc/self/mountinfo: {e}")))?;
+    let exclusions = Exclusions::new(&args.webroot, layout.as_ref(), &table, &args.exclude)
+        .map_err(|e| Failure::new(exit::USAGE, e.to_string()))?;
+    match &args.command {
+        Command::Exclusions { format } => match format {
+            ExclusionFormat::Json => println!("{}", serde_json::to_string(&exclusions).expect("exclusions serialize")),
+            ExclusionFormat::Rsync => print!("{}", exclusions.rsync_filter()),
+            ExclusionFormat::Human => {
+                for d in &exclusions.directories {
+                    println!("{}/{}  ({:?})", args.webroot.display(), d.path, d.reason);
+                }
+                for p in &exclusions.patterns {
+                    println!("{}/{p}  (pattern)", args.webroot.display());
+                }
+            }
+        },
+        Command::Create { output, level, format } => {
+            let report = adt_backup::create(&args.webroot, &exclusions, &table, output, *level)
+                .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
+            if *format == adt_assets::output::OutputFormat::Json {
+                println!("{}", serde_json::to_string(&report).expect("a report serializes"));
+            } else {
+                println!(
+                    "{}: {} files ({} bytes), {} directories, {} symlinks; left out: {}",
+                    output.display(),
+                    report.files,
+                    report.bytes,
+                    report.directories,
+                    report.symlinks,
+                    if report.excluded.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        report.excluded.join(", ")
+                    }
+                );
+                for (what, list) in [
+                    ("changed while read", &report.changed),
+                    ("vanished during the walk", &report.vanished),
+                    ("on another filesystem, not entered", &report.other_filesystems),
+                    ("sockets, fifos or devices, not archived", &report.special),
+                ] {
+                    if !list.is_empty() {
+                        println!("warning: {what}: {}", list.join(", "));
+                    }
+                }
+            }
+        }
+    }
+    Ok(exit::SUCCESS)
+}
