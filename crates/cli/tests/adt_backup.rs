@@ -1,0 +1,83 @@
+//! adt-backup run as a user would: the exclusion set in its three formats,
+//! a backup created, and bad input.
+
+use std::path::Path;
+use std::process::Command;
+
+fn adt_backup(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_adt-backup")).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn site(dir: &Path) -> (String, String) {
+    let webroot = dir.join("html");
+    std::fs::create_dir_all(webroot.join("wp-content/uploads/2024")).unwrap();
+    std::fs::write(webroot.join("wp-content/uploads/2024/a.jpg"), b"jpeg").unwrap();
+    std::fs::write(webroot.join("index.php"), b"<?php").unwrap();
+    std::fs::create_dir_all(webroot.join("wp-content/cache")).unwrap();
+    let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/templates/clean/wordpress.tmpl");
+    (webroot.display().to_string(), template.display().to_string())
+}
+
+#[test]
+fn prints_the_exclusion_set_in_each_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let (webroot, template) = site(dir.path());
+    let base = ["--template", template.as_str(), "--webroot", webroot.as_str(), "--exclude", "wp-content/cache"];
+    let mut args = vec!["exclusions", "--format", "rsync"];
+    args.extend(base);
+    let (code, out, err) = adt_backup(&args);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "# adt-backup exclusions, anchored at the webroot\n- /wp-content/uploads\n- /wp-content/cache\n");
+    let mut args = vec!["exclusions", "--format", "json"];
+    args.extend(base);
+    let (code, out, _) = adt_backup(&args);
+    assert_eq!(code, 0);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["directories"][0]["path"], "wp-content/uploads");
+    assert_eq!(json["directories"][0]["reason"], "layout");
+    assert_eq!(json["patterns"][0], "wp-content/cache");
+}
+
+#[test]
+fn creates_a_backup_without_the_mounted_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let (webroot, template) = site(dir.path());
+    let out = dir.path().join("applicationsourcecode.tar.gz");
+    let (code, stdout, err) = adt_backup(&[
+        "create",
+        "--template",
+        &template,
+        "--webroot",
+        &webroot,
+        "--output",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["files"], 1);
+    assert_eq!(report["excluded"][0], "wp-content/uploads");
+    let listed = Command::new("tar").arg("-tzf").arg(&out).output().unwrap();
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    assert!(listed.contains("./index.php") && !listed.contains("uploads"), "{listed}");
+}
+
+#[test]
+fn bad_input_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (webroot, _) = site(dir.path());
+    let (code, _, err) = adt_backup(&["exclusions", "--webroot", &webroot, "--exclude", "../etc"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("../etc"), "{err}");
+    let (code, _, err) = adt_backup(&["create", "--webroot", &webroot, "--output", &format!("{webroot}/b.tar.gz")]);
+    assert_eq!(code, 1);
+    assert!(err.contains("inside the webroot"), "{err}");
+    assert_eq!(adt_backup(&["create", "--webroot", &webroot]).0, 2, "--output is required");
+    assert_eq!(adt_backup(&["exclusions", "--webroot", "relative"]).0, 2);
+}
