@@ -7,6 +7,7 @@ const SUITES: &[(&str, &str)] = &[
     ("adt-datastore", "conformance"),
     ("adt-seeder", "seed"),
     ("adt-mount", "e2e"),
+    ("adt-backup", "store"),
 ];
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {

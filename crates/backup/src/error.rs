@@ -12,6 +12,27 @@ pub enum BackupError {
     Pattern { pattern: String, reason: &'static str },
     #[error("the output {0} is inside the webroot; it would back itself up")]
     OutputInWebroot(PathBuf),
+    #[error(transparent)]
+    Datastore(#[from] adt_datastore::DatastoreError),
+    #[error(
+        "bucket `{bucket}`: another backup is being uploaded ({holder}); waited {waited} s. Try again, or remove the lock object {key} if that upload died more than its expiry ago"
+    )]
+    Busy {
+        bucket: String,
+        key: String,
+        holder: String,
+        waited: u64,
+    },
+    #[error(
+        "bucket `{bucket}`: the uploaded copy of {key} does not match the archive ({detail}); the current backup was left as it was"
+    )]
+    Mismatch {
+        bucket: String,
+        key: String,
+        detail: String,
+    },
+    #[error("{what} is not a complete backup: {detail}")]
+    Corrupt { what: String, detail: String },
 }
 
 pub(crate) fn io(path: &std::path::Path, e: impl std::fmt::Display) -> BackupError {

@@ -7,13 +7,23 @@
 //! webroot as a gzip tar without ever reading inside an excluded
 //! directory or crossing into another filesystem.
 //!
-//! What it does not do (yet): upload, rotate or verify backups in the
-//! datastore (the next part of this crate's issue).
+//! Uploads a backup as `${URL}-${period}/applicationsourcecode.tar.gz`
+//! without ever leaving a moment with no valid current backup, keeping the
+//! previous one as `.BACKUP`, with a lock so two webservers take turns;
+//! verifies a stored backup by streaming it.
+//!
+//! What it does not do: decide what is mounted (the Layout and the mount
+//! table do), or print.
 
 mod create;
 mod error;
 mod exclude;
+mod store;
 
 pub use create::{CreateReport, MARKER, create};
 pub use error::BackupError;
 pub use exclude::{Excluded, Exclusions, Reason};
+pub use store::{
+    ARCHIVE_KEY, LOCK_KEY, PERIODS, PREVIOUS_KEY, UploadOptions, UploadReport, VerifyReport, check_archive, upload,
+    verify,
+};

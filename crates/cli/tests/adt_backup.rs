@@ -5,7 +5,10 @@ use std::path::Path;
 use std::process::Command;
 
 fn adt_backup(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_adt-backup")).args(args).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_adt-backup"))
+        .args(args)
+        .output()
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -27,12 +30,22 @@ fn site(dir: &Path) -> (String, String) {
 fn prints_the_exclusion_set_in_each_format() {
     let dir = tempfile::tempdir().unwrap();
     let (webroot, template) = site(dir.path());
-    let base = ["--template", template.as_str(), "--webroot", webroot.as_str(), "--exclude", "wp-content/cache"];
+    let base = [
+        "--template",
+        template.as_str(),
+        "--webroot",
+        webroot.as_str(),
+        "--exclude",
+        "wp-content/cache",
+    ];
     let mut args = vec!["exclusions", "--format", "rsync"];
     args.extend(base);
     let (code, out, err) = adt_backup(&args);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(out, "# adt-backup exclusions, anchored at the webroot\n- /wp-content/uploads\n- /wp-content/cache\n");
+    assert_eq!(
+        out,
+        "# adt-backup exclusions, anchored at the webroot\n- /wp-content/uploads\n- /wp-content/cache\n"
+    );
     let mut args = vec!["exclusions", "--format", "json"];
     args.extend(base);
     let (code, out, _) = adt_backup(&args);
@@ -65,7 +78,10 @@ fn creates_a_backup_without_the_mounted_directories() {
     assert_eq!(report["excluded"][0], "wp-content/uploads");
     let listed = Command::new("tar").arg("-tzf").arg(&out).output().unwrap();
     let listed = String::from_utf8(listed.stdout).unwrap();
-    assert!(listed.contains("./index.php") && !listed.contains("uploads"), "{listed}");
+    assert!(
+        listed.contains("./index.php") && !listed.contains("uploads"),
+        "{listed}"
+    );
 }
 
 #[test]
@@ -75,9 +91,82 @@ fn bad_input_is_named() {
     let (code, _, err) = adt_backup(&["exclusions", "--webroot", &webroot, "--exclude", "../etc"]);
     assert_eq!(code, 2);
     assert!(err.contains("../etc"), "{err}");
-    let (code, _, err) = adt_backup(&["create", "--webroot", &webroot, "--output", &format!("{webroot}/b.tar.gz")]);
+    let (code, _, err) = adt_backup(&[
+        "create",
+        "--webroot",
+        &webroot,
+        "--output",
+        &format!("{webroot}/b.tar.gz"),
+    ]);
     assert_eq!(code, 1);
     assert!(err.contains("inside the webroot"), "{err}");
-    assert_eq!(adt_backup(&["create", "--webroot", &webroot]).0, 2, "--output is required");
+    assert_eq!(
+        adt_backup(&["create", "--webroot", &webroot]).0,
+        2,
+        "--output is required"
+    );
     assert_eq!(adt_backup(&["exclusions", "--webroot", "relative"]).0, 2);
+}
+
+#[test]
+fn uploads_verifies_and_rotates_through_the_binary() {
+    let emulator = adt_testkit::Emulator::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (webroot, _) = site(dir.path());
+    let url = format!("{}.example.com", adt_testkit::unique_bucket("bk"));
+    let template = dir.path().join("site.tmpl");
+    std::fs::write(
+        &template,
+        format!(
+            "WEBSITE_URL=\"{url}\"\nS3_ACCESS_KEY=\"{}\"\nS3_SECRET_KEY=\"{}\"\nS3_HOST_BASE=\"{}\"\n\
+             DIRECTORIES_TO_MOUNT=\"wp-content/uploads\"\nPERSIST_ASSETS_TO_DATASTORE=\"1\"\nBUILD_ARCHIVE_CHOICE=\"hourly\"\n",
+            adt_testkit::ACCESS_KEY,
+            adt_testkit::SECRET_KEY,
+            emulator.endpoint()
+        ),
+    )
+    .unwrap();
+    let t = template.to_str().unwrap();
+    let (code, _, err) = adt_backup(&["verify", "--template", t, "--webroot", &webroot, "--period", "daily"]);
+    assert_eq!(code, 1, "nothing stored yet");
+    assert!(err.contains("no such"), "{err}");
+    let (code, out, err) = adt_backup(&["upload", "--template", t, "--webroot", &webroot, "--period", "daily"]);
+    assert_eq!(code, 0, "{err}");
+    let bucket = adt_template::backup_bucket_name(&url, "daily");
+    assert!(
+        out.contains(&format!("stored s3://{bucket}/applicationsourcecode.tar.gz")),
+        "{out}"
+    );
+    let (code, out, err) = adt_backup(&[
+        "upload",
+        "--template",
+        t,
+        "--webroot",
+        &webroot,
+        "--period",
+        "daily",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["previous_kept"], true);
+    for previous in [false, true] {
+        let mut args = vec!["verify", "--template", t, "--webroot", &webroot, "--period", "daily"];
+        if previous {
+            args.push("--previous");
+        }
+        let (code, out, err) = adt_backup(&args);
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            out.contains("is a complete backup") && out.contains("marker present"),
+            "{out}"
+        );
+    }
+    assert_eq!(adt_backup(&["verify", "--template", t, "--period", "yearly"]).0, 2);
+    assert!(!out_contains_secret(&out));
+}
+
+fn out_contains_secret(text: &str) -> bool {
+    text.contains(adt_testkit::SECRET_KEY)
 }

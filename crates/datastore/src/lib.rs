@@ -18,14 +18,18 @@ mod client;
 mod copy;
 mod endpoint;
 mod error;
+mod etag;
 mod multipart;
+mod reader;
 mod retry;
 mod store;
 
 pub use copy::copy_object;
 pub use endpoint::{Connection, Endpoint, Timeouts};
 pub use error::{DatastoreError, Target};
+pub use etag::EtagHasher;
 pub use multipart::{MIN_PART_SIZE, MultipartUpload};
+pub use reader::BlockingReader;
 pub use retry::RetryPolicy;
 pub use store::{BucketState, ObjectInfo, ObjectMeta, PutOptions, PutOutcome, Store};
 

@@ -448,6 +448,25 @@ impl Store {
         Ok((meta, o.body))
     }
 
+    /// Copies `from` to `to` in the same bucket on the server (CopyObject,
+    /// objects up to 5 GiB), metadata included; `to` is replaced at once,
+    /// so a reader sees either the old object or the new one.
+    pub async fn copy_within(&self, bucket: &str, from: &str, to: &str) -> Result<(), DatastoreError> {
+        let source = format!("{bucket}/{}", encode_key(from));
+        self.run("CopyObject", bucket, Some(to), || async {
+            self.client
+                .copy_object()
+                .bucket(bucket)
+                .key(to)
+                .copy_source(&source)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| self.fail(&e))
+        })
+        .await
+    }
+
     pub async fn delete(&self, bucket: &str, key: &str) -> Result<(), DatastoreError> {
         self.run("DeleteObject", bucket, Some(key), || async {
             self.client
@@ -515,6 +534,16 @@ pub(crate) fn conditional_conflict_is_transient(mut f: Failure) -> Failure {
         f.transient = true;
     }
     f
+}
+
+/// A key as the x-amz-copy-source header wants it: URL-encoded, `/` kept.
+fn encode_key(key: &str) -> String {
+    key.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }
 
 pub(crate) fn unquote(etag: Option<&str>) -> String {

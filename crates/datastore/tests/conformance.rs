@@ -243,3 +243,35 @@ async fn overlapping_multipart_uploads_all_complete() {
     assert_eq!(s.list(&bucket, None).await.unwrap().len(), 6);
     s.remove_bucket(&bucket).await.unwrap();
 }
+
+#[tokio::test]
+async fn server_side_copies_replace_their_target_with_metadata() {
+    let t = TestEndpoint::from_env();
+    let s = store(&t);
+    let bucket = unique_bucket("adt-conf-copy");
+    s.ensure_bucket(&bucket).await.unwrap();
+    let opts = PutOptions {
+        content_type: Some("application/gzip".into()),
+        metadata: meta(&[("mode", "33188")]),
+    };
+    s.put(&bucket, "new backup é.tar.gz", Bytes::from_static(b"new"), &opts)
+        .await
+        .unwrap();
+    s.put(
+        &bucket,
+        "current.tar.gz",
+        Bytes::from_static(b"old"),
+        &PutOptions::default(),
+    )
+    .await
+    .unwrap();
+    s.copy_within(&bucket, "new backup é.tar.gz", "current.tar.gz")
+        .await
+        .unwrap();
+    let (m, body) = s.get_bytes(&bucket, "current.tar.gz").await.unwrap();
+    assert_eq!(body, Bytes::from_static(b"new"));
+    assert_eq!(m.metadata.get("mode").map(String::as_str), Some("33188"));
+    let err = s.copy_within(&bucket, "missing", "x").await.unwrap_err();
+    assert!(err.to_string().contains(&bucket), "{err}");
+    s.remove_bucket(&bucket).await.unwrap();
+}

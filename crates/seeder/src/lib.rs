@@ -15,7 +15,6 @@
 //! does), or print.
 
 mod error;
-mod etag;
 mod manifest;
 mod route;
 mod scan;

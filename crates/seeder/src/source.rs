@@ -8,7 +8,6 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
 use adt_datastore::Store;
-use bytes::Bytes;
 
 use crate::error::SeedError;
 
@@ -87,7 +86,7 @@ impl ArchiveSource {
                 Ok(Box::new(std::io::BufReader::with_capacity(1 << 20, file)))
             }
             ArchiveSource::Datastore { store, bucket, key } => {
-                let (_, mut body) = runtime
+                let (_, body) = runtime
                     .block_on(store.get_matching(bucket, key, identity.etag.as_deref()))
                     .map_err(|e| match e {
                         adt_datastore::DatastoreError::Failed { status: 412, .. } => {
@@ -95,25 +94,7 @@ impl ArchiveSource {
                         }
                         other => SeedError::Datastore(other),
                     })?;
-                let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(8);
-                runtime.spawn(async move {
-                    loop {
-                        let next = body.try_next().await;
-                        let stop = !matches!(next, Ok(Some(_)));
-                        let message = match next {
-                            Ok(Some(bytes)) => Ok(bytes),
-                            Ok(None) => break,
-                            Err(e) => Err(e.to_string()),
-                        };
-                        if tx.send(message).await.is_err() || stop {
-                            break;
-                        }
-                    }
-                });
-                Ok(Box::new(ChannelReader {
-                    rx,
-                    current: Bytes::new(),
-                }))
+                Ok(Box::new(adt_datastore::BlockingReader::new(body, runtime)))
             }
         }
     }
@@ -123,27 +104,5 @@ impl ArchiveSource {
             archive: self.name(),
             detail: e.to_string(),
         }
-    }
-}
-
-/// The datastore's byte stream as a blocking `Read`, a few chunks buffered.
-struct ChannelReader {
-    rx: tokio::sync::mpsc::Receiver<Result<Bytes, String>>,
-    current: Bytes,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.current.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(Ok(bytes)) => self.current = bytes,
-                Some(Err(e)) => return Err(std::io::Error::other(format!("download interrupted: {e}"))),
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current[..n]);
-        self.current = self.current.slice(n..);
-        Ok(n)
     }
 }

@@ -19,11 +19,11 @@ use bytes::Bytes;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::error::SeedError;
-use crate::etag::EtagHasher;
 use crate::route::{Attributes, Dest, Router, normalize};
 use crate::scan::{Scan, corrupt, gz_tar};
 use crate::summary::BucketSummary;
 use crate::{Progress, SeedOptions};
+use adt_datastore::EtagHasher;
 
 /// What is in each bucket already: key -> (size, etag).
 pub(crate) type Listing = Vec<HashMap<String, (u64, String)>>;

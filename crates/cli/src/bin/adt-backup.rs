@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use adt_assets::exit;
-use adt_assets::setup::{Failure, load_template};
+use adt_assets::setup::{Failure, load_template, primary_store, runtime};
 use adt_backup::Exclusions;
 use adt_mount::MountTable;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -62,6 +62,38 @@ enum Command {
         #[arg(long, value_enum, default_value_t = adt_assets::output::OutputFormat::Human)]
         format: adt_assets::output::OutputFormat,
     },
+    /// Store a backup as applicationsourcecode.tar.gz in bucket
+    /// ${WEBSITE_URL}-PERIOD, keeping the previous one as .BACKUP. It goes
+    /// up under a temporary key and is checked before it replaces the
+    /// current one; two webservers uploading at once take turns.
+    Upload {
+        #[arg(long, value_parser = adt_backup::PERIODS.to_vec())]
+        period: String,
+        /// The archive to upload [default: create one now, in a temporary file].
+        #[arg(long, value_name = "FILE")]
+        archive: Option<PathBuf>,
+        /// Use this S3 endpoint instead of the template's first S3_HOST_BASE.
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+        /// human or json.
+        #[arg(long, value_enum, default_value_t = adt_assets::output::OutputFormat::Human)]
+        format: adt_assets::output::OutputFormat,
+    },
+    /// Check that the stored backup is a complete gzip tar holding the
+    /// marker file (streamed; nothing written to disk).
+    Verify {
+        #[arg(long, value_parser = adt_backup::PERIODS.to_vec())]
+        period: String,
+        /// Check the previous backup (.BACKUP) instead of the current one.
+        #[arg(long)]
+        previous: bool,
+        /// Use this S3 endpoint instead of the template's first S3_HOST_BASE.
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+        /// human or json.
+        #[arg(long, value_enum, default_value_t = adt_assets::output::OutputFormat::Human)]
+        format: adt_assets::output::OutputFormat,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -89,19 +121,15 @@ fn run(args: &Args) -> Result<u8, Failure> {
             format!("--webroot {} must be absolute", args.webroot.display()),
         ));
     }
-    let layout = match &args.template {
-        Some(t) => {
-            let config = load_template(t, &args.webroot)?;
-            if config.persist_assets {
-                Some(
-                    adt_template::Layout::new(&config, &args.webroot)
-                        .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?,
-                )
-            } else {
-                None
-            }
-        }
+    let config = match &args.template {
+        Some(t) => Some(load_template(t, &args.webroot)?),
         None => None,
+    };
+    let layout = match &config {
+        Some(c) if c.persist_assets => {
+            Some(adt_template::Layout::new(c, &args.webroot).map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?)
+        }
+        _ => None,
     };
     let table = MountTable::read().map_err(|e| Failure::new(exit::FAILURE, format!("/proc/self/mountinfo: {e}")))?;
     let exclusions = Exclusions::new(&args.webroot, layout.as_ref(), &table, &args.exclude)
@@ -150,6 +178,91 @@ fn run(args: &Args) -> Result<u8, Failure> {
                 }
             }
         }
+        Command::Upload {
+            period,
+            archive,
+            endpoint,
+            format,
+        } => {
+            let (store, bucket) = datastore(config.as_ref(), endpoint.as_deref(), period)?;
+            let made;
+            let path = match archive {
+                Some(path) => path.clone(),
+                None => {
+                    made = std::env::temp_dir().join(format!("adt-backup-{}.tar.gz", std::process::id()));
+                    adt_backup::create(&args.webroot, &exclusions, &table, &made, 6)
+                        .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
+                    made.clone()
+                }
+            };
+            let result = runtime()?.block_on(adt_backup::upload(
+                &store,
+                &bucket,
+                &path,
+                &adt_backup::UploadOptions::default(),
+            ));
+            if archive.is_none() {
+                let _ = std::fs::remove_file(&path);
+            }
+            let report = result.map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
+            if *format == adt_assets::output::OutputFormat::Json {
+                println!("{}", serde_json::to_string(&report).expect("a report serializes"));
+            } else {
+                println!(
+                    "stored s3://{}/{} ({} bytes){}",
+                    report.bucket,
+                    report.key,
+                    report.bytes,
+                    if report.previous_kept {
+                        "; the previous backup is kept as .BACKUP"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+        Command::Verify {
+            period,
+            previous,
+            endpoint,
+            format,
+        } => {
+            let (store, bucket) = datastore(config.as_ref(), endpoint.as_deref(), period)?;
+            let key = if *previous {
+                adt_backup::PREVIOUS_KEY
+            } else {
+                adt_backup::ARCHIVE_KEY
+            };
+            let report = runtime()?
+                .block_on(adt_backup::verify(&store, &bucket, key))
+                .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
+            if *format == adt_assets::output::OutputFormat::Json {
+                println!("{}", serde_json::to_string(&report).expect("a report serializes"));
+            } else {
+                println!(
+                    "s3://{}/{} is a complete backup: {} entries, {} bytes, marker present",
+                    report.bucket, report.key, report.entries, report.bytes
+                );
+            }
+        }
     }
     Ok(exit::SUCCESS)
+}
+
+/// Datastore 1 and the backup bucket of `period`.
+fn datastore(
+    config: Option<&adt_template::AssetConfig>,
+    endpoint: Option<&str>,
+    period: &str,
+) -> Result<(adt_datastore::Store, String), Failure> {
+    let config =
+        config.ok_or_else(|| Failure::new(exit::USAGE, "--template PATH is required to reach the datastore"))?;
+    let url = config.website_url.as_deref().ok_or_else(|| {
+        Failure::new(
+            exit::FAILURE,
+            "WEBSITE_URL is not set; the backup bucket is named after it",
+        )
+    })?;
+    let store = primary_store(config, endpoint)?;
+    Ok((store, adt_template::backup_bucket_name(url, period)))
 }

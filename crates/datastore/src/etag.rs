@@ -5,7 +5,7 @@
 
 use md5::{Digest, Md5};
 
-pub(crate) struct EtagHasher {
+pub struct EtagHasher {
     part_size: usize,
     multipart: bool,
     whole: Md5,

@@ -1,0 +1,303 @@
+//! Backups in the datastore: `${URL}-${period}` / applicationsourcecode.tar.gz,
+//! the previous one kept as `.BACKUP`. Uploads never leave a moment
+//! without a valid current backup, and two webservers backing up at once
+//! take turns through a lock object with an expiry.
+
+use std::io::Read;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use adt_datastore::{EtagHasher, PutOptions, PutOutcome, Store};
+use bytes::Bytes;
+use serde::Serialize;
+
+use crate::create::MARKER;
+use crate::error::{BackupError, io};
+
+/// The current backup's key.
+pub const ARCHIVE_KEY: &str = "applicationsourcecode.tar.gz";
+/// The previous backup's key.
+pub const PREVIOUS_KEY: &str = "applicationsourcecode.tar.gz.BACKUP";
+/// The lock object.
+pub const LOCK_KEY: &str = "applicationsourcecode.tar.gz.lock";
+/// The backup periods ADT uses.
+pub const PERIODS: &[&str] = &["hourly", "daily", "weekly", "monthly", "bimonthly", "shutdown"];
+
+/// How an upload behaves around other uploads.
+#[derive(Clone, Debug)]
+pub struct UploadOptions {
+    /// A lock older than this is taken to belong to a dead upload.
+    pub lock_ttl: Duration,
+    /// How long to wait for another upload's lock.
+    pub lock_wait: Duration,
+    /// Pause between writing the lock and reading it back, so a racing
+    /// writer on a store that ignores If-None-Match is seen.
+    pub settle: Duration,
+    pub part_size: usize,
+}
+
+impl Default for UploadOptions {
+    fn default() -> Self {
+        UploadOptions {
+            lock_ttl: Duration::from_secs(2 * 3600),
+            lock_wait: Duration::from_secs(600),
+            settle: Duration::from_secs(2),
+            part_size: 8 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UploadReport {
+    pub bucket: String,
+    pub key: String,
+    pub bytes: u64,
+    /// True when a previous backup was kept as `.BACKUP`.
+    pub previous_kept: bool,
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Uploads `archive` as the current backup in `bucket`: first under a
+/// temporary key, checked for size and content, then the current backup
+/// is copied to `.BACKUP` and the new one copied over the current (each
+/// copy replaces its target at once), then the temporary key is removed.
+pub async fn upload(
+    store: &Store,
+    bucket: &str,
+    archive: &Path,
+    opts: &UploadOptions,
+) -> Result<UploadReport, BackupError> {
+    store.ensure_bucket(bucket).await?;
+    let owner = format!(
+        "{}-{}-{:x}",
+        std::fs::read_to_string("/etc/hostname").unwrap_or_default().trim(),
+        std::process::id(),
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
+    );
+    acquire(store, bucket, &owner, opts).await?;
+    let tmp = format!("{ARCHIVE_KEY}.uploading-{owner}");
+    let result = rotate_in(store, bucket, archive, &tmp, opts).await;
+    if result.is_err() {
+        let _ = store.delete(bucket, &tmp).await;
+    }
+    release(store, bucket, &owner).await;
+    result
+}
+
+async fn rotate_in(
+    store: &Store,
+    bucket: &str,
+    archive: &Path,
+    tmp: &str,
+    opts: &UploadOptions,
+) -> Result<UploadReport, BackupError> {
+    let (bytes, etag) = put_file(store, bucket, tmp, archive, opts.part_size).await?;
+    let there = store.head(bucket, tmp).await?.ok_or_else(|| BackupError::Mismatch {
+        bucket: bucket.to_string(),
+        key: tmp.to_string(),
+        detail: "it is not there after the upload".into(),
+    })?;
+    if there.size != bytes || there.etag != etag {
+        return Err(BackupError::Mismatch {
+            bucket: bucket.to_string(),
+            key: tmp.to_string(),
+            detail: format!(
+                "{} bytes, ETag {} there; {bytes} bytes, ETag {etag} here",
+                there.size, there.etag
+            ),
+        });
+    }
+    let previous_kept = store.head(bucket, ARCHIVE_KEY).await?.is_some();
+    if previous_kept {
+        store.copy_within(bucket, ARCHIVE_KEY, PREVIOUS_KEY).await?;
+    }
+    store.copy_within(bucket, tmp, ARCHIVE_KEY).await?;
+    let current = store.head(bucket, ARCHIVE_KEY).await?;
+    if current.map(|m| m.size) != Some(bytes) {
+        return Err(BackupError::Mismatch {
+            bucket: bucket.to_string(),
+            key: ARCHIVE_KEY.to_string(),
+            detail: "the copy to the current key has another size".into(),
+        });
+    }
+    store.delete(bucket, tmp).await?;
+    Ok(UploadReport {
+        bucket: bucket.to_string(),
+        key: ARCHIVE_KEY.to_string(),
+        bytes,
+        previous_kept,
+    })
+}
+
+/// Uploads a local file (multipart above one part); returns its size and
+/// the ETag S3 should give it.
+async fn put_file(
+    store: &Store,
+    bucket: &str,
+    key: &str,
+    path: &Path,
+    part: usize,
+) -> Result<(u64, String), BackupError> {
+    let mut file = std::fs::File::open(path).map_err(|e| io(path, e))?;
+    let size = file.metadata().map_err(|e| io(path, e))?.len();
+    let mut hasher = EtagHasher::new(size, part);
+    let opts = PutOptions {
+        content_type: Some("application/gzip".into()),
+        ..PutOptions::default()
+    };
+    if size <= part as u64 {
+        let mut body = Vec::with_capacity(size as usize);
+        file.read_to_end(&mut body).map_err(|e| io(path, e))?;
+        hasher.update(&body);
+        store.put(bucket, key, Bytes::from(body), &opts).await?;
+    } else {
+        let mut upload = store.start_multipart(bucket, key, &opts).await?;
+        loop {
+            let mut chunk = Vec::with_capacity(part);
+            (&mut file)
+                .take(part as u64)
+                .read_to_end(&mut chunk)
+                .map_err(|e| io(path, e))?;
+            if chunk.is_empty() {
+                break;
+            }
+            hasher.update(&chunk);
+            if let Err(e) = upload.upload_part(Bytes::from(chunk)).await {
+                let _ = upload.abort().await;
+                return Err(e.into());
+            }
+        }
+        upload.complete().await?;
+    }
+    Ok((size, hasher.finish()))
+}
+
+/// Takes the bucket's lock: writes `OWNER EXPIRY` only if no lock is there,
+/// reads it back after `settle` to be sure it is ours, and removes a lock
+/// past its expiry (its upload died).
+async fn acquire(store: &Store, bucket: &str, owner: &str, opts: &UploadOptions) -> Result<(), BackupError> {
+    let started = std::time::Instant::now();
+    let mut holder = String::new();
+    while started.elapsed() < opts.lock_wait {
+        let body = format!("{owner} {}", now() + opts.lock_ttl.as_secs());
+        match store
+            .put_if_absent(bucket, LOCK_KEY, Bytes::from(body), &PutOptions::default())
+            .await?
+        {
+            PutOutcome::Created { .. } => {
+                tokio::time::sleep(opts.settle).await;
+                if read_lock(store, bucket).await?.is_some_and(|(o, _)| o == owner) {
+                    return Ok(());
+                }
+            }
+            PutOutcome::Exists => {
+                if let Some((other, expires)) = read_lock(store, bucket).await? {
+                    if expires < now() {
+                        store.delete(bucket, LOCK_KEY).await?;
+                        continue;
+                    }
+                    holder = other;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Err(BackupError::Busy {
+        bucket: bucket.to_string(),
+        key: LOCK_KEY.to_string(),
+        holder,
+        waited: started.elapsed().as_secs(),
+    })
+}
+
+async fn read_lock(store: &Store, bucket: &str) -> Result<Option<(String, u64)>, BackupError> {
+    match store.get_bytes(bucket, LOCK_KEY).await {
+        Ok((_, body)) => {
+            let text = String::from_utf8_lossy(&body).into_owned();
+            let (owner, expires) = text.split_once(' ').unwrap_or((text.as_str(), "0"));
+            Ok(Some((owner.to_string(), expires.trim().parse().unwrap_or(0))))
+        }
+        Err(adt_datastore::DatastoreError::NoSuchKey { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn release(store: &Store, bucket: &str, owner: &str) {
+    if let Ok(Some((o, _))) = read_lock(store, bucket).await
+        && o == owner
+    {
+        let _ = store.delete(bucket, LOCK_KEY).await;
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    pub bucket: String,
+    pub key: String,
+    pub bytes: u64,
+    pub entries: u64,
+}
+
+/// Reads `key` of `bucket` (streamed, nothing written to disk) and checks
+/// it is a complete gzip tar (every entry readable, the gzip CRC right)
+/// holding the marker at its root.
+pub async fn verify(store: &Store, bucket: &str, key: &str) -> Result<VerifyReport, BackupError> {
+    let (meta, body) = store.get(bucket, key).await?;
+    let what = format!("s3://{bucket}/{key} at {}", store.endpoint());
+    let runtime = tokio::runtime::Handle::current();
+    let checked = {
+        let what_inside = what.clone();
+        tokio::task::spawn_blocking(move || {
+            let reader = adt_datastore::BlockingReader::new(body, &runtime);
+            check_archive(reader, &what_inside)
+        })
+        .await
+        .map_err(|e| BackupError::Corrupt {
+            what: what.clone(),
+            detail: e.to_string(),
+        })??
+    };
+    Ok(VerifyReport {
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+        bytes: meta.size,
+        entries: checked,
+    })
+}
+
+/// Entries in a complete backup archive, or why it is not one.
+pub fn check_archive(reader: impl Read, what: &str) -> Result<u64, BackupError> {
+    let corrupt = |e: &dyn std::fmt::Display| BackupError::Corrupt {
+        what: what.to_string(),
+        detail: format!("corrupt or truncated: {e}"),
+    };
+    let mut tar = tar::Archive::new(flate2::read::MultiGzDecoder::new(reader));
+    let mut entries = 0;
+    let mut marker = false;
+    for entry in tar.entries().map_err(|e| corrupt(&e))? {
+        let mut entry = entry.map_err(|e| corrupt(&e))?;
+        let name = entry.path_bytes();
+        if name.as_ref() == format!("./{MARKER}").as_bytes() || name.as_ref() == MARKER.as_bytes() {
+            marker = true;
+        }
+        std::io::copy(&mut entry, &mut std::io::sink()).map_err(|e| corrupt(&e))?;
+        entries += 1;
+    }
+    std::io::copy(&mut tar.into_inner(), &mut std::io::sink()).map_err(|e| corrupt(&e))?;
+    if !marker {
+        return Err(BackupError::Corrupt {
+            what: what.to_string(),
+            detail: format!("no {MARKER} at its root; ADT's restore would refuse it"),
+        });
+    }
+    Ok(entries)
+}

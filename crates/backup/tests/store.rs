@@ -1,0 +1,182 @@
+//! Backups in the datastore (the embedded emulator, or moto with
+//! ADT_TEST_S3=moto): upload and rotation, two uploads at once, verify
+//! refusing truncated and marker-less archives, and the lock's expiry.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use adt_backup::{ARCHIVE_KEY, BackupError, Exclusions, LOCK_KEY, PREVIOUS_KEY, UploadOptions, create, upload, verify};
+use adt_datastore::{Connection, Endpoint, PutOptions, Store};
+use adt_mount::MountTable;
+use adt_template::Secret;
+use adt_testkit::{TestEndpoint, unique_bucket};
+use bytes::Bytes;
+
+fn store(t: &TestEndpoint) -> Store {
+    let endpoint = Endpoint::parse(&t.endpoint, Some(&t.region)).unwrap();
+    Store::connect(&Connection::new(
+        endpoint,
+        Secret::new(&t.access_key),
+        Secret::new(&t.secret_key),
+    ))
+    .unwrap()
+}
+
+fn options() -> UploadOptions {
+    UploadOptions {
+        settle: Duration::from_millis(300),
+        lock_wait: Duration::from_secs(60),
+        ..UploadOptions::default()
+    }
+}
+
+/// A backup archive of a small webroot whose index.php says `tag`.
+fn archive(dir: &Path, tag: &str) -> PathBuf {
+    let webroot = dir.join(format!("html-{tag}"));
+    std::fs::create_dir_all(webroot.join("sub")).unwrap();
+    std::fs::write(webroot.join("index.php"), format!("<?php // {tag}")).unwrap();
+    std::fs::write(webroot.join("sub/big.bin"), vec![7u8; 300_000]).unwrap();
+    let out = dir.join(format!("{tag}.tar.gz"));
+    let ex = Exclusions::new(&webroot, None, &MountTable::default(), &[]).unwrap();
+    create(&webroot, &ex, &MountTable::default(), &out, 6).unwrap();
+    out
+}
+
+async fn body(s: &Store, bucket: &str, key: &str) -> Bytes {
+    s.get_bytes(bucket, key).await.unwrap().1
+}
+
+#[tokio::test]
+async fn uploads_rotate_and_verify() {
+    let t = TestEndpoint::from_env();
+    let s = store(&t);
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = unique_bucket("adt-bk");
+    let (first, second) = (archive(dir.path(), "first"), archive(dir.path(), "second"));
+
+    let r = upload(&s, &bucket, &first, &options()).await.unwrap();
+    assert!(!r.previous_kept);
+    assert_eq!(r.bytes, std::fs::metadata(&first).unwrap().len());
+    let v = verify(&s, &bucket, ARCHIVE_KEY).await.unwrap();
+    assert!(v.entries >= 5, "{v:?}");
+
+    let r = upload(&s, &bucket, &second, &options()).await.unwrap();
+    assert!(r.previous_kept);
+    assert_eq!(
+        body(&s, &bucket, ARCHIVE_KEY).await,
+        Bytes::from(std::fs::read(&second).unwrap())
+    );
+    assert_eq!(
+        body(&s, &bucket, PREVIOUS_KEY).await,
+        Bytes::from(std::fs::read(&first).unwrap())
+    );
+    verify(&s, &bucket, PREVIOUS_KEY).await.unwrap();
+    let keys: Vec<String> = s
+        .list(&bucket, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    assert_eq!(keys, [ARCHIVE_KEY, PREVIOUS_KEY], "no temporary key or lock left");
+    s.remove_bucket(&bucket).await.unwrap();
+}
+
+#[tokio::test]
+async fn two_uploads_at_once_keep_both_backups() {
+    let t = TestEndpoint::from_env();
+    let s = store(&t);
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = unique_bucket("adt-bk-race");
+    let (a, b) = (archive(dir.path(), "web1"), archive(dir.path(), "web2"));
+    let opts = options();
+    let (ra, rb) = tokio::join!(upload(&s, &bucket, &a, &opts), upload(&s, &bucket, &b, &opts));
+    ra.unwrap();
+    rb.unwrap();
+    let current = body(&s, &bucket, ARCHIVE_KEY).await;
+    let previous = body(&s, &bucket, PREVIOUS_KEY).await;
+    let (a, b) = (
+        Bytes::from(std::fs::read(&a).unwrap()),
+        Bytes::from(std::fs::read(&b).unwrap()),
+    );
+    assert!(
+        (current == a && previous == b) || (current == b && previous == a),
+        "both backups kept, one as .BACKUP"
+    );
+    verify(&s, &bucket, ARCHIVE_KEY).await.unwrap();
+    verify(&s, &bucket, PREVIOUS_KEY).await.unwrap();
+    s.remove_bucket(&bucket).await.unwrap();
+}
+
+#[tokio::test]
+async fn verify_refuses_truncated_and_markerless_archives() {
+    let t = TestEndpoint::from_env();
+    let s = store(&t);
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = unique_bucket("adt-bk-bad");
+    s.ensure_bucket(&bucket).await.unwrap();
+    let good = std::fs::read(archive(dir.path(), "good")).unwrap();
+    let none = PutOptions::default();
+    s.put(
+        &bucket,
+        ARCHIVE_KEY,
+        Bytes::from(good[..good.len() / 2].to_vec()),
+        &none,
+    )
+    .await
+    .unwrap();
+    let err = verify(&s, &bucket, ARCHIVE_KEY).await.unwrap_err();
+    assert!(matches!(err, BackupError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("truncated"), "{err}");
+
+    let plain = dir.path().join("plain.tar.gz");
+    let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
+        std::fs::File::create(&plain).unwrap(),
+        flate2::Compression::fast(),
+    ));
+    let mut h = tar::Header::new_gnu();
+    h.set_size(3);
+    h.set_mode(0o644);
+    h.set_cksum();
+    b.append_data(&mut h, "index.php", &b"php"[..]).unwrap();
+    b.into_inner().unwrap().finish().unwrap();
+    s.put(&bucket, ARCHIVE_KEY, Bytes::from(std::fs::read(&plain).unwrap()), &none)
+        .await
+        .unwrap();
+    let err = verify(&s, &bucket, ARCHIVE_KEY).await.unwrap_err();
+    assert!(err.to_string().contains("XXXXXX-DO_NOT_REMOVE"), "{err}");
+    s.remove_bucket(&bucket).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_expired_lock_is_taken_over_and_a_live_one_waited_for() {
+    let t = TestEndpoint::from_env();
+    let s = store(&t);
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = unique_bucket("adt-bk-lock");
+    s.ensure_bucket(&bucket).await.unwrap();
+    let a = archive(dir.path(), "lock");
+    let none = PutOptions::default();
+    s.put(&bucket, LOCK_KEY, Bytes::from_static(b"dead-host-1 1000"), &none)
+        .await
+        .unwrap();
+    upload(&s, &bucket, &a, &options()).await.unwrap();
+    assert!(s.head(&bucket, LOCK_KEY).await.unwrap().is_none(), "released");
+
+    let far = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    s.put(&bucket, LOCK_KEY, Bytes::from(format!("web2-77 {far}")), &none)
+        .await
+        .unwrap();
+    let short = UploadOptions {
+        lock_wait: Duration::from_secs(2),
+        ..options()
+    };
+    let err = upload(&s, &bucket, &a, &short).await.unwrap_err();
+    assert!(matches!(err, BackupError::Busy { .. }), "{err}");
+    assert!(err.to_string().contains("web2-77"), "{err}");
+    s.remove_bucket(&bucket).await.unwrap();
+}
