@@ -27,6 +27,9 @@ Tasks:
   bench seed [--files N] [--videos N] [--jobs N]
                        adt-seed against tar xzf + rclone copy on a generated webroot of
                        20,000 files, then both again with nothing changed
+  bench backup [--files N]
+                       adt-backup create against rsync --exclude-from + tar czf, with the
+                       asset directory an s3fs mount that must not be read
   doctor               what is present and missing (/dev/fuse, s3fs, rclone, mergerfs,
                        python3 venv, moto), with the command that installs each
 ";

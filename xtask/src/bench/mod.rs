@@ -1,13 +1,15 @@
 //! `cargo xtask bench NAME`: benchmarks that print a comparison table.
 //! Results are recorded by hand in docs/benchmarks.md with the command.
 
+mod backup;
 mod measure;
 mod seed;
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     match args.first().map(String::as_str) {
         Some("seed") => seed::run(&args[1..]),
-        Some(other) => Err(format!("unknown benchmark `{other}` (known: seed)")),
-        None => Err("which benchmark? cargo xtask bench seed".into()),
+        Some("backup") => backup::run(&args[1..]),
+        Some(other) => Err(format!("unknown benchmark `{other}` (known: seed, backup)")),
+        None => Err("which benchmark? cargo xtask bench seed|backup".into()),
     }
 }
