@@ -7,12 +7,12 @@ use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use adt_datastore::{EtagHasher, PutOptions, PutOutcome, Store};
+use adt_datastore::{PutOptions, PutOutcome, Store};
 use bytes::Bytes;
 use serde::Serialize;
 
 use crate::create::MARKER;
-use crate::error::{BackupError, io};
+use crate::error::BackupError;
 
 /// The current backup's key.
 pub const ARCHIVE_KEY: &str = "applicationsourcecode.tar.gz";
@@ -73,6 +73,8 @@ pub async fn upload(
     archive: &Path,
     opts: &UploadOptions,
 ) -> Result<UploadReport, BackupError> {
+    // A missing archive is bad input: say so before touching the datastore.
+    std::fs::File::open(archive).map_err(|e| crate::error::io(archive, e))?;
     store.ensure_bucket(bucket).await?;
     let owner = format!(
         "{}-{}-{:x}",
@@ -138,8 +140,7 @@ async fn rotate_in(
     })
 }
 
-/// Uploads a local file (multipart above one part); returns its size and
-/// the ETag S3 should give it.
+/// Uploads the archive; returns its size and the ETag S3 should give it.
 async fn put_file(
     store: &Store,
     bucket: &str,
@@ -147,38 +148,12 @@ async fn put_file(
     path: &Path,
     part: usize,
 ) -> Result<(u64, String), BackupError> {
-    let mut file = std::fs::File::open(path).map_err(|e| io(path, e))?;
-    let size = file.metadata().map_err(|e| io(path, e))?.len();
-    let mut hasher = EtagHasher::new(size, part);
     let opts = PutOptions {
         content_type: Some("application/gzip".into()),
         ..PutOptions::default()
     };
-    if size <= part as u64 {
-        let mut body = Vec::with_capacity(size as usize);
-        file.read_to_end(&mut body).map_err(|e| io(path, e))?;
-        hasher.update(&body);
-        store.put(bucket, key, Bytes::from(body), &opts).await?;
-    } else {
-        let mut upload = store.start_multipart(bucket, key, &opts).await?;
-        loop {
-            let mut chunk = Vec::with_capacity(part);
-            (&mut file)
-                .take(part as u64)
-                .read_to_end(&mut chunk)
-                .map_err(|e| io(path, e))?;
-            if chunk.is_empty() {
-                break;
-            }
-            hasher.update(&chunk);
-            if let Err(e) = upload.upload_part(Bytes::from(chunk)).await {
-                let _ = upload.abort().await;
-                return Err(e.into());
-            }
-        }
-        upload.complete().await?;
-    }
-    Ok((size, hasher.finish()))
+    let up = store.put_file(bucket, key, path, &opts, false, part).await?;
+    Ok((up.size, up.etag))
 }
 
 /// Takes the bucket's lock: writes `OWNER EXPIRY` only if no lock is there,

@@ -106,6 +106,28 @@ fn bad_input_is_named() {
         "--output is required"
     );
     assert_eq!(adt_backup(&["exclusions", "--webroot", "relative"]).0, 2);
+
+    // A missing archive is named at once, before the (unreachable) datastore.
+    let template = dir.path().join("down.tmpl");
+    std::fs::write(&template, "WEBSITE_URL=\"www.example.com\"\nS3_ACCESS_KEY=\"AK\"\nS3_SECRET_KEY=\"SK\"\nS3_HOST_BASE=\"http://127.0.0.1:1\"\n").unwrap();
+    let missing = dir.path().join("missing.tar.gz");
+    let (code, _, err) = adt_backup(&[
+        "upload",
+        "--template",
+        template.to_str().unwrap(),
+        "--webroot",
+        &webroot,
+        "--period",
+        "hourly",
+        "--archive",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("missing.tar.gz") && !err.contains("cannot reach"), "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(900),
+        "no datastore retries first"
+    );
 }
 
 #[test]
