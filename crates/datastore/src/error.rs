@@ -63,13 +63,17 @@ pub enum DatastoreError {
         operation: &'static str,
         detail: String,
     },
+    #[error("cannot read {path} to upload it: {detail}")]
+    LocalFile { path: PathBuf, detail: String },
 }
 
 impl DatastoreError {
     /// The target of the failed operation, when there is one.
     pub fn target(&self) -> Option<&Target> {
         match self {
-            DatastoreError::InvalidEndpoint { .. } | DatastoreError::CaBundle { .. } => None,
+            DatastoreError::InvalidEndpoint { .. }
+            | DatastoreError::CaBundle { .. }
+            | DatastoreError::LocalFile { .. } => None,
             DatastoreError::Unreachable { target, .. }
             | DatastoreError::Denied { target, .. }
             | DatastoreError::BucketTaken { target }

@@ -28,7 +28,7 @@ pub use copy::copy_object;
 pub use endpoint::{Connection, Endpoint, Timeouts};
 pub use error::{DatastoreError, Target};
 pub use etag::EtagHasher;
-pub use multipart::{MIN_PART_SIZE, MultipartUpload};
+pub use multipart::{FileUpload, MIN_PART_SIZE, MultipartUpload};
 pub use reader::BlockingReader;
 pub use retry::RetryPolicy;
 pub use store::{BucketState, ObjectInfo, ObjectMeta, PutOptions, PutOutcome, Store};

@@ -60,6 +60,88 @@ impl Store {
     }
 }
 
+/// The result of `Store::put_file`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileUpload {
+    pub outcome: PutOutcome,
+    /// The file's size when read.
+    pub size: u64,
+    /// The ETag S3 gives what was read (MD5, or the multipart form).
+    pub etag: String,
+}
+
+impl Store {
+    /// Uploads a local file: one PUT up to `part_size` bytes, else a
+    /// multipart upload in parts of `part_size`, read one part at a time.
+    /// With `if_absent`, an object already there is kept. A failure,
+    /// reading the file or uploading it, aborts a multipart upload, so no
+    /// partial object and no orphan parts are left.
+    pub async fn put_file(
+        &self,
+        bucket: &str,
+        key: &str,
+        path: &std::path::Path,
+        opts: &PutOptions,
+        if_absent: bool,
+        part_size: usize,
+    ) -> Result<FileUpload, DatastoreError> {
+        use std::io::Read;
+        let local = |e: std::io::Error| DatastoreError::LocalFile {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        };
+        let mut file = std::fs::File::open(path).map_err(local)?;
+        let size = file.metadata().map_err(local)?.len();
+        let mut hasher = crate::EtagHasher::new(size, part_size);
+        if size <= part_size as u64 {
+            let mut body = Vec::with_capacity(size as usize);
+            file.read_to_end(&mut body).map_err(local)?;
+            hasher.update(&body);
+            let body = Bytes::from(body);
+            let outcome = if if_absent {
+                self.put_if_absent(bucket, key, body, opts).await?
+            } else {
+                PutOutcome::Created {
+                    etag: self.put(bucket, key, body, opts).await?,
+                }
+            };
+            return Ok(FileUpload {
+                outcome,
+                size,
+                etag: hasher.finish(),
+            });
+        }
+        let mut upload = self.start_multipart(bucket, key, opts).await?;
+        loop {
+            let mut part = Vec::with_capacity(part_size);
+            if let Err(e) = (&mut file).take(part_size as u64).read_to_end(&mut part) {
+                let _ = upload.abort().await;
+                return Err(local(e));
+            }
+            if part.is_empty() {
+                break;
+            }
+            hasher.update(&part);
+            if let Err(e) = upload.upload_part(Bytes::from(part)).await {
+                let _ = upload.abort().await;
+                return Err(e);
+            }
+        }
+        let outcome = if if_absent {
+            upload.complete_if_absent().await?
+        } else {
+            PutOutcome::Created {
+                etag: upload.complete().await?,
+            }
+        };
+        Ok(FileUpload {
+            outcome,
+            size,
+            etag: hasher.finish(),
+        })
+    }
+}
+
 impl MultipartUpload<'_> {
     /// Uploads the next part (at least MIN_PART_SIZE, except the last).
     pub async fn upload_part(&mut self, data: Bytes) -> Result<(), DatastoreError> {

@@ -29,5 +29,5 @@ pub use mounttable::{MountInfo, MountTable};
 pub use operate::{Keys, MountState, Report, mount, purge_retired, status, unmount};
 pub use plan::{MountOptions, Plan, PlannedEntry, PlannedMerge, PlannedMount, Target, cache_dir};
 pub use retire::{Retired, load as retired};
-pub use tool::{CommandLine, CredentialFiles, MountSpec, Tool, merge_command, mount_command};
+pub use tool::{CommandLine, CredentialFiles, MountSpec, Tool, find_program, merge_command, mount_command};
 pub use units::{Unit, unit_name, units};

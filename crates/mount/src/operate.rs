@@ -211,7 +211,6 @@ async fn mount_one(
         std::fs::create_dir_all(path).map_err(|e| io(path, e))?;
         journal.push(Step::CreatedDir(path.to_path_buf()));
     }
-    let _ = std::fs::create_dir_all(plan.options.state_dir.join("cache"));
     if command.program != "mergerfs" {
         let bucket = dest
             .map(|d| d.layout.mounts[d.branch.unwrap_or(0)].bucket.clone())
@@ -238,10 +237,7 @@ fn private_dir(dir: &Path) -> Result<(), MountError> {
 }
 
 fn require(program: &str) -> Result<(), MountError> {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
-        .unwrap_or(false);
-    if found {
+    if crate::tool::find_program(program).is_some() {
         return Ok(());
     }
     let hint = crate::Tool::parse(program).map_or("apt-get install -y mergerfs", |t| t.install_hint());

@@ -4,7 +4,6 @@
 //! record of moved-aside ("retired") directories lives in the state dir.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -148,29 +147,7 @@ async fn put_file(
         ),
         metadata: attributes(meta),
     };
-    let mut file = std::fs::File::open(path).map_err(|e| io(path, e))?;
-    let outcome = if meta.len() <= PART as u64 {
-        let mut body = Vec::with_capacity(meta.len() as usize);
-        file.read_to_end(&mut body).map_err(|e| io(path, e))?;
-        store.put_if_absent(bucket, key, Bytes::from(body), &opts).await?
-    } else {
-        let mut upload = store.start_multipart(bucket, key, &opts).await?;
-        loop {
-            let mut part = Vec::with_capacity(PART);
-            (&mut file)
-                .take(PART as u64)
-                .read_to_end(&mut part)
-                .map_err(|e| io(path, e))?;
-            if part.is_empty() {
-                break;
-            }
-            if let Err(e) = upload.upload_part(Bytes::from(part)).await {
-                let _ = upload.abort().await;
-                return Err(e.into());
-            }
-        }
-        upload.complete_if_absent().await?
-    };
+    let outcome = store.put_file(bucket, key, path, &opts, true, PART).await?.outcome;
     match outcome {
         PutOutcome::Created { .. } => report.uploaded += 1,
         PutOutcome::Exists => report.present += 1,

@@ -62,6 +62,14 @@ impl fmt::Display for Tool {
     }
 }
 
+/// Where `program` is on PATH, if it is.
+pub fn find_program(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
 /// A program, its arguments, and environment changes. Never holds a secret.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct CommandLine {

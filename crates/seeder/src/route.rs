@@ -25,12 +25,17 @@ pub(crate) struct Dest {
 }
 
 struct Route {
-    /// Directory in the archive ("" for the whole webroot).
-    dir: String,
     /// Indexes into `Router::buckets`: one, or the branches of a merge.
     buckets: Vec<usize>,
-    /// The layout entry, which picks the branch of each file.
+    /// The layout entry: its directory in the archive (`backup_dir`, ""
+    /// for the whole webroot) and the branch of each file.
     entry: adt_template::LayoutEntry,
+}
+
+impl Route {
+    fn dir(&self) -> &str {
+        self.entry.backup_dir.as_deref().unwrap_or_default()
+    }
 }
 
 pub(crate) struct Router {
@@ -46,20 +51,19 @@ impl Router {
         let mut buckets = Vec::new();
         let mut warnings = Vec::new();
         for entry in &layout.entries {
-            let Some(dir) = entry.backup_dir.clone() else {
+            if entry.backup_dir.is_none() {
                 warnings.push(format!(
                     "entry `{}` is an absolute path outside the webroot, so the backup holds none of its files; its bucket is left as it is",
                     entry.entry
                 ));
                 continue;
-            };
+            }
             let first = buckets.len();
             buckets.extend(entry.mounts.iter().map(|m| BucketInfo {
                 name: m.bucket.clone(),
                 entry: entry.entry.clone(),
             }));
             routes.push(Route {
-                dir,
                 buckets: (first..buckets.len()).collect(),
                 entry: entry.clone(),
             });
@@ -73,9 +77,10 @@ impl Router {
     /// a trailing `/`.
     pub fn route(&self, path: &str, dir: bool) -> Option<Dest> {
         for route in &self.routes {
-            let rel = if route.dir.is_empty() {
+            let root = route.dir();
+            let rel = if root.is_empty() {
                 path
-            } else if let Some(rest) = path.strip_prefix(route.dir.as_str()).and_then(|r| r.strip_prefix('/')) {
+            } else if let Some(rest) = path.strip_prefix(root).and_then(|r| r.strip_prefix('/')) {
                 rest
             } else {
                 continue;

@@ -290,8 +290,7 @@ fn owner(uid: Option<u32>, gid: Option<u32>) -> (u32, u32) {
 
 /// The absolute path systemd should run.
 fn resolve(program: &str) -> String {
-    std::env::var_os("PATH")
-        .and_then(|p| std::env::split_paths(&p).map(|d| d.join(program)).find(|c| c.is_file()))
+    adt_mount::find_program(program)
         .unwrap_or_else(|| Path::new("/usr/bin").join(program))
         .display()
         .to_string()
