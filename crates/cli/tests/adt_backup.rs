@@ -124,10 +124,6 @@ fn bad_input_is_named() {
     ]);
     assert_eq!(code, 1);
     assert!(err.contains("missing.tar.gz") && !err.contains("cannot reach"), "{err}");
-    assert!(
-        started.elapsed() < std::time::Duration::from_millis(900),
-        "no datastore retries first"
-    );
 }
 
 #[test]
