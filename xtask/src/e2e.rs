@@ -8,6 +8,7 @@ const SUITES: &[(&str, &str)] = &[
     ("adt-seeder", "seed"),
     ("adt-mount", "e2e"),
     ("adt-backup", "store"),
+    ("adt-replicate", "replicate"),
 ];
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {

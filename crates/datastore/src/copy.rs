@@ -23,9 +23,35 @@ pub async fn copy_object(
     dst: &Store,
     dst_bucket: &str,
 ) -> Result<u64, DatastoreError> {
+    Ok(copy_object_recording(src, src_bucket, key, dst, dst_bucket, None)
+        .await?
+        .bytes)
+}
+
+/// What [`copy_object_recording`] copied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Copied {
+    pub bytes: u64,
+    /// The ETag of the source object whose bytes were copied (read from the
+    /// same GET, so it cannot name a later version).
+    pub source_etag: String,
+}
+
+/// [`copy_object`], also storing the source's ETag in the copy's metadata
+/// under `etag_key` when given. The copy's own ETag depends on how it was
+/// uploaded (one PUT or parts of some size), so it cannot always equal the
+/// source's; the recorded one lets a later run recognise an identical copy.
+pub async fn copy_object_recording(
+    src: &Store,
+    src_bucket: &str,
+    key: &str,
+    dst: &Store,
+    dst_bucket: &str,
+    etag_key: Option<&str>,
+) -> Result<Copied, DatastoreError> {
     let mut attempt = 1;
     loop {
-        match copy_once(src, src_bucket, key, dst, dst_bucket).await {
+        match copy_once(src, src_bucket, key, dst, dst_bucket, etag_key).await {
             Err(Retry::Read(detail)) if attempt < src.retry.max_attempts => {
                 tokio::time::sleep(src.retry.delay(attempt)).await;
                 attempt += 1;
@@ -39,7 +65,7 @@ pub async fn copy_object(
                 });
             }
             Err(Retry::Other(e)) => return Err(e),
-            Ok(bytes) => return Ok(bytes),
+            Ok(copied) => return Ok(copied),
         }
     }
 }
@@ -56,17 +82,31 @@ impl From<DatastoreError> for Retry {
     }
 }
 
-async fn copy_once(src: &Store, src_bucket: &str, key: &str, dst: &Store, dst_bucket: &str) -> Result<u64, Retry> {
+async fn copy_once(
+    src: &Store,
+    src_bucket: &str,
+    key: &str,
+    dst: &Store,
+    dst_bucket: &str,
+    etag_key: Option<&str>,
+) -> Result<Copied, Retry> {
     let (meta, mut body) = src.get(src_bucket, key).await?;
-    let opts = PutOptions {
+    let mut opts = PutOptions {
         content_type: meta.content_type.clone(),
         metadata: meta.metadata.clone(),
+    };
+    if let Some(name) = etag_key {
+        opts.metadata.insert(name.to_string(), meta.etag.clone());
+    }
+    let copied = |bytes| Copied {
+        bytes,
+        source_etag: meta.etag.clone(),
     };
     let first = read_part(&mut body).await?;
     if first.len() < PART {
         let len = first.len() as u64;
         dst.put(dst_bucket, key, first, &opts).await?;
-        return Ok(len);
+        return Ok(copied(len));
     }
     let mut upload = dst.start_multipart(dst_bucket, key, &opts).await?;
     let mut part = first;
@@ -88,7 +128,7 @@ async fn copy_once(src: &Store, src_bucket: &str, key: &str, dst: &Store, dst_bu
     }
     let bytes = upload.bytes();
     upload.complete().await?;
-    Ok(bytes)
+    Ok(copied(bytes))
 }
 
 /// Up to PART bytes from the stream; fewer only at its end.

@@ -1,0 +1,210 @@
+//! Carrying out the plans: buckets created, objects copied (streamed, in
+//! parallel), then, where asked and nothing failed, extra objects deleted.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use adt_datastore::{Copied, DatastoreError, ObjectInfo, Store};
+use futures::StreamExt;
+
+use crate::compare::SOURCE_ETAG_KEY;
+use crate::plan::{BucketPlan, Destination, fatal};
+use crate::report::{BucketReport, FailedDestination, Report};
+use crate::{Progress, ReplicateOptions};
+
+enum Outcome {
+    Copied(Copied),
+    Deleted,
+    /// Gone from the primary between listing and copying: its key.
+    Vanished(String),
+    /// Not tried: the destination had already failed.
+    Abandoned,
+    Failed(DatastoreError),
+}
+
+/// The destinations found unreachable during the run, so their other
+/// objects are not tried (each would wait out the retry policy).
+struct Dead(Mutex<HashSet<usize>>);
+
+impl Dead {
+    fn contains(&self, index: usize) -> bool {
+        self.0.lock().map(|d| d.contains(&index)).unwrap_or(false)
+    }
+
+    fn insert(&self, index: usize) {
+        if let Ok(mut d) = self.0.lock() {
+            d.insert(index);
+        }
+    }
+}
+
+pub(crate) async fn execute(
+    primary: &Store,
+    destinations: &[Destination],
+    plans: &[BucketPlan],
+    opts: &ReplicateOptions,
+    progress: &dyn Progress,
+    report: &mut Report,
+) {
+    let dead = Dead(Mutex::new(HashSet::new()));
+    let mut rows: Vec<BucketReport> = plans.iter().map(|p| row(destinations, p)).collect();
+    let mut first_error: Vec<Option<String>> = vec![None; plans.len()];
+
+    // Buckets first: a destination that cannot create one fails that bucket only.
+    for (i, plan) in plans.iter().enumerate() {
+        let dest = &destinations[plan.destination];
+        if !plan.create || dead.contains(plan.destination) {
+            continue;
+        }
+        if let Err(e) = dest.store.ensure_bucket(&plan.bucket).await {
+            if fatal(&e) {
+                dead.insert(plan.destination);
+            }
+            rows[i].failed += plan.copies.len() as u64;
+            first_error[i] = Some(e.to_string());
+        }
+    }
+
+    let work: Vec<(usize, &ObjectInfo)> = plans
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| first_error[*i].is_none())
+        .flat_map(|(i, p)| p.copies.iter().map(move |o| (i, o)))
+        .collect();
+    progress.start(work.len() as u64, work.iter().map(|(_, o)| o.size).sum());
+    let copies: Vec<(usize, Outcome)> = futures::stream::iter(work)
+        .map(|(i, object)| {
+            let plan = &plans[i];
+            let dest = &destinations[plan.destination];
+            let dead = &dead;
+            async move {
+                if dead.contains(plan.destination) {
+                    return (i, Outcome::Abandoned);
+                }
+                let result = adt_datastore::copy_object_recording(
+                    primary,
+                    &plan.bucket,
+                    &object.key,
+                    &dest.store,
+                    &plan.bucket,
+                    Some(SOURCE_ETAG_KEY),
+                )
+                .await;
+                progress.advance(1, object.size);
+                (i, classify(result, primary, dest, plan.destination, dead))
+            }
+        })
+        .buffer_unordered(opts.jobs.max(1))
+        .collect()
+        .await;
+    tally(copies, &mut rows, &mut first_error, &mut report.warnings, plans);
+
+    if opts.delete {
+        let work: Vec<(usize, &ObjectInfo)> = plans
+            .iter()
+            .enumerate()
+            .filter(|(i, p)| first_error[*i].is_none() && !dead.contains(p.destination))
+            .flat_map(|(i, p)| p.extra.iter().map(move |o| (i, o)))
+            .collect();
+        let deletes: Vec<(usize, Outcome)> = futures::stream::iter(work)
+            .map(|(i, object)| {
+                let plan = &plans[i];
+                let dest = &destinations[plan.destination];
+                let dead = &dead;
+                async move {
+                    if dead.contains(plan.destination) {
+                        return (i, Outcome::Abandoned);
+                    }
+                    let result = dest.store.delete(&plan.bucket, &object.key).await;
+                    let outcome = match result {
+                        Ok(()) => Outcome::Deleted,
+                        Err(e) => {
+                            if fatal(&e) {
+                                dead.insert(plan.destination);
+                            }
+                            Outcome::Failed(e)
+                        }
+                    };
+                    (i, outcome)
+                }
+            })
+            .buffer_unordered(opts.jobs.max(1))
+            .collect()
+            .await;
+        tally(deletes, &mut rows, &mut first_error, &mut report.warnings, plans);
+    }
+
+    for (i, plan) in plans.iter().enumerate() {
+        if let Some(error) = first_error[i].take() {
+            report.failed_destinations.push(FailedDestination {
+                destination: destinations[plan.destination].number,
+                endpoint: destinations[plan.destination].endpoint().to_string(),
+                bucket: Some(plan.bucket.clone()),
+                error,
+            });
+        }
+    }
+    report.buckets.extend(rows);
+}
+
+fn row(destinations: &[Destination], plan: &BucketPlan) -> BucketReport {
+    BucketReport {
+        bucket: plan.bucket.clone(),
+        destination: destinations[plan.destination].number,
+        skipped: plan.skipped,
+        created: plan.create,
+        ..BucketReport::default()
+    }
+}
+
+fn classify(
+    result: Result<Copied, DatastoreError>,
+    primary: &Store,
+    dest: &Destination,
+    index: usize,
+    dead: &Dead,
+) -> Outcome {
+    match result {
+        Ok(c) => Outcome::Copied(c),
+        Err(DatastoreError::NoSuchKey { target }) if target.endpoint == primary.endpoint().url() => {
+            Outcome::Vanished(target.key.clone().unwrap_or_default())
+        }
+        Err(e) => {
+            let at_destination = e.target().is_none_or(|t| t.endpoint == dest.endpoint());
+            if fatal(&e) && at_destination {
+                dead.insert(index);
+            }
+            Outcome::Failed(e)
+        }
+    }
+}
+
+fn tally(
+    outcomes: Vec<(usize, Outcome)>,
+    rows: &mut [BucketReport],
+    first_error: &mut [Option<String>],
+    warnings: &mut Vec<String>,
+    plans: &[BucketPlan],
+) {
+    for (i, outcome) in outcomes {
+        match outcome {
+            Outcome::Copied(c) => {
+                rows[i].copied += 1;
+                rows[i].bytes += c.bytes;
+            }
+            Outcome::Deleted => rows[i].deleted += 1,
+            Outcome::Vanished(key) => warnings.push(format!(
+                "s3://{}/{key} was deleted from the primary while the run copied it; not copied",
+                plans[i].bucket
+            )),
+            Outcome::Abandoned => {
+                rows[i].failed += 1;
+                first_error[i].get_or_insert_with(|| "not tried: the destination failed earlier in this run".into());
+            }
+            Outcome::Failed(e) => {
+                rows[i].failed += 1;
+                first_error[i].get_or_insert_with(|| e.to_string());
+            }
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! Copies the asset buckets from the primary datastore to the others.
+//!
+//! What it does: for every bucket it is given, brings each destination
+//! datastore up to date with the primary (datastore 1): creates the bucket
+//! where it is missing, copies the objects that are missing or differ
+//! (size, then ETag, or the source ETag a previous copy recorded; metadata
+//! and content type travel along), streamed through memory and in parallel.
+//! It deletes nothing unless asked, and then only objects the primary does
+//! not have, within a guard that refuses the whole run when one bucket
+//! would lose more than a set share of its objects. One destination
+//! failing does not stop the others; the report says which failed. A run
+//! that is interrupted is resumed by running it again: every object is
+//! written whole, and what is already there is skipped.
+//!
+//! What it does not do: choose the buckets (adt-template's Layout does),
+//! read templates or credentials, copy object versions or ACLs, or print.
+
+mod compare;
+mod error;
+mod execute;
+mod guard;
+mod plan;
+mod report;
+
+use std::sync::Arc;
+
+use adt_datastore::{DatastoreError, ObjectInfo, Store};
+
+pub use compare::{SOURCE_ETAG_KEY, Verdict, compare};
+pub use error::{Refusal, ReplicateError};
+pub use guard::MaxDelete;
+pub use plan::Destination;
+pub use report::{BucketReport, FailedDestination, Report};
+
+/// How to replicate.
+#[derive(Clone, Debug)]
+pub struct ReplicateOptions {
+    /// Objects copied (or HEADs, deletions made) at once.
+    pub jobs: usize,
+    /// Plan and report; write and delete nothing.
+    pub dry_run: bool,
+    /// Delete destination objects the primary does not have.
+    pub delete: bool,
+    /// With `delete`: the most a bucket may lose in one run.
+    pub max_delete: MaxDelete,
+    /// With `delete`: ignore `max_delete`.
+    pub force: bool,
+}
+
+impl Default for ReplicateOptions {
+    fn default() -> Self {
+        ReplicateOptions {
+            jobs: 8,
+            dry_run: false,
+            delete: false,
+            max_delete: MaxDelete::default(),
+            force: false,
+        }
+    }
+}
+
+/// Hears how the copying goes (a progress bar, say).
+pub trait Progress: Send + Sync {
+    /// The totals, once every destination is planned.
+    fn start(&self, _objects: u64, _bytes: u64) {}
+    /// Objects finished and bytes copied since the last call.
+    fn advance(&self, _objects: u64, _bytes: u64) {}
+}
+
+/// No progress reporting.
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// Brings `buckets` on every destination up to date with `primary`.
+///
+/// Errors only for what stops the whole run (the primary unreadable, a
+/// bucket missing on the primary, the deletion guard, a destination that
+/// is the primary itself), and then before anything was written. A
+/// destination that fails is in the report's `failed_destinations`.
+pub async fn replicate(
+    primary: &Store,
+    destinations: &[Destination],
+    buckets: &[String],
+    opts: &ReplicateOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<Report, ReplicateError> {
+    for d in destinations {
+        if d.endpoint() == primary.endpoint().url() {
+            return Err(ReplicateError::SameEndpoint {
+                destination: d.number,
+                endpoint: d.endpoint().to_string(),
+            });
+        }
+    }
+    let mut unique: Vec<&String> = Vec::new();
+    for b in buckets {
+        if !unique.contains(&b) {
+            unique.push(b);
+        }
+    }
+    let mut listings: Vec<(String, Vec<ObjectInfo>)> = Vec::new();
+    for bucket in unique {
+        let objects = primary.list(bucket, None).await.map_err(|e| match e {
+            DatastoreError::NoSuchBucket { .. } => ReplicateError::MissingOnPrimary {
+                bucket: bucket.clone(),
+                endpoint: primary.endpoint().url().to_string(),
+            },
+            other => ReplicateError::Primary(other),
+        })?;
+        listings.push((bucket.clone(), objects));
+    }
+
+    let planned = futures::future::join_all(
+        destinations
+            .iter()
+            .enumerate()
+            .map(|(i, d)| plan::plan_destination(primary, &listings, i, d, opts.jobs)),
+    )
+    .await;
+    let mut report = Report {
+        dry_run: opts.dry_run,
+        ..Report::default()
+    };
+    let mut plans = Vec::new();
+    for (p, failures) in planned {
+        plans.extend(p);
+        report.failed_destinations.extend(failures);
+    }
+    if !opts.delete {
+        for p in &mut plans {
+            p.extra.clear();
+        }
+    }
+
+    let refusals: Vec<Refusal> = plans
+        .iter()
+        .filter(|p| opts.delete && !opts.force && !opts.max_delete.allows(p.extra.len() as u64, p.objects))
+        .map(|p| Refusal {
+            bucket: p.bucket.clone(),
+            destination: destinations[p.destination].number,
+            endpoint: destinations[p.destination].endpoint().to_string(),
+            deletes: p.extra.len() as u64,
+            objects: p.objects,
+            limit: opts.max_delete.limit(p.objects),
+        })
+        .collect();
+    if !refusals.is_empty() {
+        return Err(ReplicateError::TooManyDeletes {
+            max_delete: opts.max_delete.to_string(),
+            refusals,
+        });
+    }
+
+    if opts.dry_run {
+        report.buckets = plans
+            .iter()
+            .map(|p| BucketReport {
+                bucket: p.bucket.clone(),
+                destination: destinations[p.destination].number,
+                copied: p.copies.len() as u64,
+                skipped: p.skipped,
+                deleted: p.extra.len() as u64,
+                bytes: p.copies.iter().map(|o| o.size).sum(),
+                created: p.create,
+                failed: 0,
+                copy_keys: p.copies.iter().map(|o| o.key.clone()).collect(),
+                delete_keys: p.extra.iter().map(|o| o.key.clone()).collect(),
+            })
+            .collect();
+    } else {
+        execute::execute(primary, destinations, &plans, opts, progress.as_ref(), &mut report).await;
+    }
+    report
+        .buckets
+        .sort_by(|a, b| (a.destination, &a.bucket).cmp(&(b.destination, &b.bucket)));
+    report
+        .failed_destinations
+        .sort_by(|a, b| (a.destination, &a.bucket).cmp(&(b.destination, &b.bucket)));
+    Ok(report)
+}

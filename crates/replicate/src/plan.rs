@@ -1,0 +1,151 @@
+//! Planning one destination: which buckets to create, which objects to
+//! copy and which to delete, from listings and (where they cannot tell)
+//! HEADs. Nothing is written here.
+
+use adt_datastore::{DatastoreError, ObjectInfo, Store};
+use futures::StreamExt;
+
+use crate::compare::{self, Verdict};
+use crate::report::FailedDestination;
+
+/// A datastore to bring up to date with the primary.
+#[derive(Clone, Debug)]
+pub struct Destination {
+    /// Its number in the template's chain (2 for the first copy).
+    pub number: usize,
+    pub store: Store,
+}
+
+impl Destination {
+    pub fn endpoint(&self) -> &str {
+        self.store.endpoint().url()
+    }
+
+    pub(crate) fn failure(&self, bucket: Option<&str>, e: &DatastoreError) -> FailedDestination {
+        FailedDestination {
+            destination: self.number,
+            endpoint: self.endpoint().to_string(),
+            bucket: bucket.map(str::to_string),
+            error: e.to_string(),
+        }
+    }
+}
+
+/// What one bucket on one destination needs.
+#[derive(Clone, Debug)]
+pub(crate) struct BucketPlan {
+    pub bucket: String,
+    /// Index into the destinations.
+    pub destination: usize,
+    pub create: bool,
+    pub copies: Vec<ObjectInfo>,
+    pub skipped: u64,
+    /// Objects on the destination the primary does not have.
+    pub extra: Vec<ObjectInfo>,
+    /// Objects on the destination before the run.
+    pub objects: u64,
+}
+
+/// Whether an error means the whole destination is out of reach (so its
+/// other buckets need not be tried), rather than one bucket or object.
+pub(crate) fn fatal(e: &DatastoreError) -> bool {
+    matches!(
+        e,
+        DatastoreError::Unreachable { .. }
+            | DatastoreError::Denied { .. }
+            | DatastoreError::InvalidEndpoint { .. }
+            | DatastoreError::CaBundle { .. }
+    )
+}
+
+/// Plans every bucket on one destination. A bucket that cannot be planned
+/// is reported and left out; an unreachable destination ends the planning.
+pub(crate) async fn plan_destination(
+    primary: &Store,
+    listings: &[(String, Vec<ObjectInfo>)],
+    index: usize,
+    dest: &Destination,
+    jobs: usize,
+) -> (Vec<BucketPlan>, Vec<FailedDestination>) {
+    let mut plans = Vec::new();
+    let mut failures = Vec::new();
+    for (bucket, primary_objects) in listings {
+        match plan_bucket(primary, bucket, primary_objects, index, dest, jobs).await {
+            Ok(plan) => plans.push(plan),
+            Err(e) if fatal(&e) => {
+                failures.push(dest.failure(None, &e));
+                return (Vec::new(), failures);
+            }
+            Err(e) => failures.push(dest.failure(Some(bucket), &e)),
+        }
+    }
+    (plans, failures)
+}
+
+async fn plan_bucket(
+    primary: &Store,
+    bucket: &str,
+    primary_objects: &[ObjectInfo],
+    index: usize,
+    dest: &Destination,
+    jobs: usize,
+) -> Result<BucketPlan, DatastoreError> {
+    let exists = dest.store.bucket_exists(bucket).await?;
+    let theirs = if exists {
+        dest.store.list(bucket, None).await?
+    } else {
+        Vec::new()
+    };
+    let diff = compare::diff(primary_objects, &theirs);
+    let mut copies = diff.copy;
+    let mut skipped = diff.same;
+    let checked: Vec<Result<Option<ObjectInfo>, DatastoreError>> = futures::stream::iter(diff.check)
+        .map(|(src, dst, verdict)| async move {
+            let needs_copy = check(primary, &dest.store, bucket, &src, &dst, verdict).await?;
+            Ok(needs_copy.then_some(src))
+        })
+        .buffer_unordered(jobs.max(1))
+        .collect()
+        .await;
+    for c in checked {
+        match c? {
+            Some(src) => copies.push(src),
+            None => skipped += 1,
+        }
+    }
+    copies.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(BucketPlan {
+        bucket: bucket.to_string(),
+        destination: index,
+        create: !exists,
+        copies,
+        skipped,
+        extra: diff.extra,
+        objects: theirs.len() as u64,
+    })
+}
+
+/// Settles a question the listings left open; true when the object must be copied.
+async fn check(
+    primary: &Store,
+    dest: &Store,
+    bucket: &str,
+    src: &ObjectInfo,
+    dst: &ObjectInfo,
+    verdict: Verdict,
+) -> Result<bool, DatastoreError> {
+    let Some(copy) = dest.head(bucket, &dst.key).await? else {
+        return Ok(true);
+    };
+    if verdict == Verdict::CheckEtag && !compare::copied_from(src, &copy) {
+        return Ok(true);
+    }
+    if !compare::newer(src, dst) {
+        return Ok(false);
+    }
+    match primary.head(bucket, &src.key).await? {
+        // Deleted from the primary meanwhile: the next run sees it gone.
+        None => Ok(false),
+        Some(original) => Ok(!compare::same_headers(&original, &copy)),
+    }
+}
