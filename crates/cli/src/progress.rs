@@ -42,20 +42,40 @@ impl Bar {
             self.total_files.load(Relaxed)
         ));
     }
-}
 
-impl adt_seeder::Progress for Bar {
-    fn start(&self, files: u64, bytes: u64) {
+    /// The totals: files (or objects) and bytes.
+    pub fn start(&self, files: u64, bytes: u64) {
         self.total_files.store(files, std::sync::atomic::Ordering::Relaxed);
         self.bar.set_length(bytes);
         self.message();
     }
 
-    fn advance(&self, files: u64, bytes: u64) {
+    /// Files finished and bytes done since the last call.
+    pub fn advance(&self, files: u64, bytes: u64) {
         self.files.fetch_add(files, std::sync::atomic::Ordering::Relaxed);
         self.bar.inc(bytes);
         if files > 0 {
             self.message();
         }
+    }
+}
+
+impl adt_seeder::Progress for Bar {
+    fn start(&self, files: u64, bytes: u64) {
+        Bar::start(self, files, bytes)
+    }
+
+    fn advance(&self, files: u64, bytes: u64) {
+        Bar::advance(self, files, bytes)
+    }
+}
+
+impl adt_replicate::Progress for Bar {
+    fn start(&self, objects: u64, bytes: u64) {
+        Bar::start(self, objects, bytes)
+    }
+
+    fn advance(&self, objects: u64, bytes: u64) {
+        Bar::advance(self, objects, bytes)
     }
 }

@@ -1,0 +1,245 @@
+//! adt-replicate: copy the asset buckets from datastore 1 to the others.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use adt_assets::exit;
+use adt_assets::output::OutputFormat;
+use adt_assets::progress::Bar;
+use adt_assets::setup::{Failure, load_template, primary_store, runtime};
+use adt_datastore::{Connection, Endpoint, Store};
+use adt_replicate::{Destination, MaxDelete, ReplicateOptions, Report};
+use adt_template::{AssetConfig, Layout, Secret};
+use clap::Parser;
+
+/// Copy the asset buckets to a second region or provider.
+///
+/// The template chains datastores with `|` in S3_ACCESS_KEY, S3_SECRET_KEY,
+/// S3_HOST_BASE and S3_LOCATION; datastore 1 is the primary. For every
+/// bucket of DIRECTORIES_TO_MOUNT, brings datastores 2..n up to date with
+/// it: creates the bucket where it is missing and copies the objects that
+/// are missing or differ, with their metadata and content type, streamed
+/// (nothing is written to local disk).
+///
+/// Never deletes unless --delete is given; then it deletes objects the
+/// primary does not have, but refuses the whole run, before changing
+/// anything, when a bucket would lose more than --max-delete of its objects
+/// (unless --force). Safe to interrupt and run again: every object is
+/// written whole, and a rerun copies only what is still missing.
+///
+/// For a template with one datastore, --to-endpoint names the destination;
+/// its keys come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+///
+/// Exit status: 0 every destination is up to date, 1 a destination (or
+/// bucket) failed, or the run was refused, 2 bad usage or unreadable input.
+#[derive(Parser, Debug)]
+#[command(name = "adt-replicate", version)]
+struct Args {
+    /// The deployment template (.tmpl, KEY:value descriptor, or YAML).
+    #[arg(long, value_name = "PATH")]
+    template: PathBuf,
+
+    /// List what would be copied and deleted; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// Also delete objects from the destinations that the primary does not have.
+    #[arg(long)]
+    delete: bool,
+
+    /// With --delete: the most objects one destination bucket may lose in a
+    /// run, as a number (25) or a share of its objects (10%).
+    #[arg(long, value_name = "N|P%", default_value = "10%", requires = "delete")]
+    max_delete: MaxDelete,
+
+    /// With --delete: delete even beyond --max-delete.
+    #[arg(long, requires = "delete")]
+    force: bool,
+
+    /// Objects copied at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    jobs: u16,
+
+    /// Replicate to this S3 endpoint instead of the template's datastores
+    /// 2..n (keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).
+    #[arg(long, value_name = "URL")]
+    to_endpoint: Option<String>,
+
+    /// The region of --to-endpoint [default: $AWS_REGION, else us-east-1].
+    #[arg(long, value_name = "REGION", requires = "to_endpoint")]
+    to_region: Option<String>,
+
+    /// Use this S3 endpoint for the primary instead of the template's first
+    /// S3_HOST_BASE (keys and region still come from the template).
+    #[arg(long, value_name = "URL")]
+    endpoint: Option<String>,
+
+    /// The webroot (it places merge branches; bucket names do not depend on it).
+    #[arg(long, value_name = "DIR", default_value = adt_template::DEFAULT_WEBROOT)]
+    webroot: PathBuf,
+
+    /// human (a table; a progress bar on a terminal) or json (one object).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    format: OutputFormat,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            eprintln!("adt-replicate: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<u8, Failure> {
+    let config = load_template(&args.template, &args.webroot)?;
+    if !config.persist_assets {
+        return Err(Failure::new(
+            exit::FAILURE,
+            format!(
+                "PERSIST_ASSETS_TO_DATASTORE is not 1 in {}: assets are not in buckets, so there is nothing to replicate",
+                args.template.display()
+            ),
+        ));
+    }
+    let layout = Layout::new(&config, &args.webroot).map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
+    let buckets: Vec<String> = layout.mounts().map(|(_, m)| m.bucket.clone()).collect();
+    let primary = primary_store(&config, args.endpoint.as_deref())?;
+    let destinations = destinations(args, &config)?;
+    let options = ReplicateOptions {
+        jobs: usize::from(args.jobs),
+        dry_run: args.dry_run,
+        delete: args.delete,
+        max_delete: args.max_delete,
+        force: args.force,
+    };
+    let runtime = runtime()?;
+    let bar = Arc::new(Bar::new(args.format == OutputFormat::Human));
+    let result = runtime.block_on(adt_replicate::replicate(
+        &primary,
+        &destinations,
+        &buckets,
+        &options,
+        bar.clone(),
+    ));
+    bar.finish();
+    let report = result.map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
+    match args.format {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string(&report).expect("a report always serializes")
+        ),
+        OutputFormat::Human => {
+            print!("{}", human(&report, primary.endpoint().url(), &destinations));
+            for f in &report.failed_destinations {
+                let what = f
+                    .bucket
+                    .as_deref()
+                    .map(|b| format!(" bucket `{b}`"))
+                    .unwrap_or_default();
+                eprintln!(
+                    "adt-replicate: datastore {} ({}){what} failed: {}",
+                    f.destination, f.endpoint, f.error
+                );
+            }
+        }
+    }
+    Ok(if report.ok() { exit::SUCCESS } else { exit::FAILURE })
+}
+
+/// The template's datastores 2..n, or the one --to-endpoint names.
+fn destinations(args: &Args, config: &AssetConfig) -> Result<Vec<Destination>, Failure> {
+    let connections: Vec<(usize, Connection)> = match &args.to_endpoint {
+        Some(url) => {
+            let key = |name: &str| {
+                std::env::var(name)
+                    .ok()
+                    .filter(|v| !v.is_empty())
+                    .map(|v| Secret::new(&v))
+                    .ok_or_else(|| Failure::new(exit::USAGE, format!("--to-endpoint needs {name} in the environment")))
+            };
+            let region = args.to_region.clone().or_else(|| std::env::var("AWS_REGION").ok());
+            let endpoint = Endpoint::parse(url, region.as_deref().filter(|r| !r.is_empty()))
+                .map_err(|e| Failure::new(exit::USAGE, format!("--to-endpoint: {e}")))?;
+            vec![(
+                2,
+                Connection::new(endpoint, key("AWS_ACCESS_KEY_ID")?, key("AWS_SECRET_ACCESS_KEY")?),
+            )]
+        }
+        None => {
+            if config.datastores.len() < 2 {
+                return Err(Failure::new(
+                    exit::USAGE,
+                    format!(
+                        "{} names one datastore, so there is nowhere to replicate to: chain a second one with `|` in \
+                         S3_ACCESS_KEY, S3_SECRET_KEY, S3_HOST_BASE and S3_LOCATION, or give --to-endpoint URL \
+                         (keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
+                        args.template.display()
+                    ),
+                ));
+            }
+            let mut connections = Vec::new();
+            for (i, d) in config.datastores.iter().enumerate().skip(1) {
+                let c = Connection::from_datastore(d, None)
+                    .map_err(|e| Failure::new(exit::USAGE, format!("datastore {}: {e}", i + 1)))?;
+                connections.push((i + 1, c));
+            }
+            connections
+        }
+    };
+    connections
+        .into_iter()
+        .map(|(number, c)| {
+            let store =
+                Store::connect(&c).map_err(|e| Failure::new(exit::FAILURE, format!("datastore {number}: {e}")))?;
+            Ok(Destination { number, store })
+        })
+        .collect()
+}
+
+fn human(r: &Report, primary: &str, destinations: &[Destination]) -> String {
+    let mut out = String::new();
+    for b in &r.buckets {
+        for key in &b.copy_keys {
+            out.push_str(&format!(
+                "would copy s3://{}/{key} to datastore {}\n",
+                b.bucket, b.destination
+            ));
+        }
+        for key in &b.delete_keys {
+            out.push_str(&format!(
+                "would delete s3://{}/{key} from datastore {}\n",
+                b.bucket, b.destination
+            ));
+        }
+    }
+    let verb = if r.dry_run {
+        "dry run, nothing changed"
+    } else {
+        "replicated"
+    };
+    out.push_str(&format!("{verb}: from datastore 1 ({primary})\n"));
+    for d in destinations {
+        out.push_str(&format!("  to datastore {} ({})\n", d.number, d.endpoint()));
+    }
+    let width = r.buckets.iter().map(|b| b.bucket.len()).max().unwrap_or(6).max(6);
+    out.push_str(&format!(
+        "  {:width$}  {:>4} {:>8} {:>8} {:>8} {:>12} {:>6}\n",
+        "bucket", "to", "copied", "skipped", "deleted", "bytes", "failed"
+    ));
+    for b in &r.buckets {
+        let created = if b.created { "  (bucket created)" } else { "" };
+        out.push_str(&format!(
+            "  {:width$}  {:>4} {:>8} {:>8} {:>8} {:>12} {:>6}{created}\n",
+            b.bucket, b.destination, b.copied, b.skipped, b.deleted, b.bytes, b.failed
+        ));
+    }
+    for w in &r.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    out
+}
