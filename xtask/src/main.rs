@@ -2,6 +2,7 @@
 //! One module per task.
 
 mod bench;
+mod demo;
 mod doctor;
 mod e2e;
 mod emulator;
@@ -14,6 +15,13 @@ const HELP: &str = "\
 cargo xtask TASK [OPTIONS]
 
 Tasks:
+  demo [--tool s3fs|rclone] [--keep]
+                       the whole job end to end through the real binaries, against two
+                       embedded S3 emulators: check, seed, mount (s3fs or rclone, and
+                       mergerfs), upload through the mount, backup without the mounts,
+                       replicate, unmount. Needs /dev/fuse; as root on Debian it installs
+                       s3fs, mergerfs and fuse3 when missing. Cleans up, also on Ctrl-C
+                       (--keep keeps the working directory).
   test                 what CI runs: cargo fmt --check, clippy -D warnings, every unit,
                        integration and snapshot test, then the end-to-end suites against
                        both emulators. Missing prerequisites fail under CI=true; otherwise
@@ -39,6 +47,7 @@ fn main() -> ExitCode {
     let rest = args.get(1..).unwrap_or_default();
     let result = match args.first().map(String::as_str) {
         Some("test") => test::run(rest),
+        Some("demo") => demo::run(rest),
         Some("e2e") => e2e::run(rest),
         Some("emulator") => emulator::run(rest),
         Some("doctor") => doctor::run(rest),

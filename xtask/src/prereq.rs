@@ -94,11 +94,7 @@ pub(crate) fn ensure() -> Result<(), String> {
             "missing prerequisites under CI=true: {list}; .ci/run must install them (see `cargo xtask doctor`)"
         ));
     }
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
-    if !(root && Path::new("/etc/debian_version").exists()) {
+    if !can_install() {
         let commands: Vec<String> = missing.iter().map(|p| format!("  {}", p.install)).collect();
         return Err(format!(
             "missing prerequisites: {list}. Install them with:\n{}",
@@ -123,6 +119,52 @@ pub(crate) fn ensure() -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Whether missing packages can be installed here: root on Debian.
+fn can_install() -> bool {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    root && Path::new("/etc/debian_version").exists()
+}
+
+/// What `cargo xtask demo` mounts with: /dev/fuse, fusermount3, mergerfs,
+/// and s3fs (or rclone when asked, or when only it is there). Missing
+/// packages are installed as root on Debian; otherwise the error says how.
+/// Returns the mount tool to use.
+pub(crate) fn ensure_demo_tools(tool: Option<&str>) -> Result<&'static str, String> {
+    if !Path::new("/dev/fuse").exists() {
+        return Err("/dev/fuse is missing: the demo mounts FUSE filesystems (modprobe fuse, or run the container with --device /dev/fuse)".into());
+    }
+    let tool: &'static str = match tool {
+        Some("rclone") => "rclone",
+        Some(_) => "s3fs",
+        None if !on_path("s3fs") && on_path("rclone") => "rclone",
+        None => "s3fs",
+    };
+    let missing: Vec<&str> = [("fusermount3", "fuse3"), ("mergerfs", "mergerfs"), (tool, tool)]
+        .iter()
+        .filter(|(program, _)| !on_path(program))
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(tool);
+    }
+    let install = format!("apt-get install -y {}", missing.join(" "));
+    if !can_install() {
+        return Err(format!(
+            "the demo needs {}: install them with `{install}` (as root)",
+            missing.join(", ")
+        ));
+    }
+    eprintln!("xtask: installing what the demo mounts with: {}", missing.join(" "));
+    run("apt-get", &["update"])?;
+    let mut args = vec!["install", "-y"];
+    args.extend(&missing);
+    run("apt-get", &args)?;
+    Ok(tool)
 }
 
 pub(crate) fn install_moto() -> Result<(), String> {

@@ -1,6 +1,7 @@
 //! `cargo xtask test`: the whole check CI runs, in the order that fails
 //! fastest: prerequisites, formatting, lints, tests, then the suites that
-//! talk S3 again against moto (the plain test run used the embedded emulator).
+//! talk S3 again against moto (the plain test run used the embedded emulator),
+//! then `cargo xtask demo`, whole and interrupted with Ctrl-C while mounted.
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     crate::only_options(args, &[])?;
@@ -28,6 +29,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         &[("ADT_TEST_S3", "embedded")],
     )?;
     crate::e2e::run(&["--emulator".to_string(), "moto".to_string()])?;
+    eprintln!("xtask: the demo, then the demo interrupted while mounted");
+    crate::demo::run(&[])?;
+    crate::demo::check_interrupt()?;
     eprintln!("xtask: all checks passed");
     Ok(())
 }
