@@ -3,13 +3,15 @@
 
 mod backup;
 mod measure;
+mod replicate;
 mod seed;
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     match args.first().map(String::as_str) {
         Some("seed") => seed::run(&args[1..]),
         Some("backup") => backup::run(&args[1..]),
-        Some(other) => Err(format!("unknown benchmark `{other}` (known: seed, backup)")),
-        None => Err("which benchmark? cargo xtask bench seed|backup".into()),
+        Some("replicate") => replicate::run(&args[1..]),
+        Some(other) => Err(format!("unknown benchmark `{other}` (known: seed, backup, replicate)")),
+        None => Err("which benchmark? cargo xtask bench seed|backup|replicate".into()),
     }
 }

@@ -9,10 +9,10 @@ use std::process::Command;
 
 use super::measure::{self, Measured};
 
-struct Config {
-    files: usize,
-    videos: usize,
-    jobs: usize,
+pub(super) struct Config {
+    pub files: usize,
+    pub videos: usize,
+    pub jobs: usize,
 }
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
@@ -198,19 +198,19 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 }
 
 /// The run with the median wall time.
-fn median(mut runs: Vec<Measured>) -> Measured {
+pub(super) fn median(mut runs: Vec<Measured>) -> Measured {
     runs.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
     runs.swap_remove(runs.len() / 2)
 }
 
 /// `xtask emulator` in a child process, killed when dropped.
-struct EmulatorProcess {
+pub(super) struct EmulatorProcess {
     child: std::process::Child,
-    endpoint: String,
+    pub endpoint: String,
 }
 
 impl EmulatorProcess {
-    fn start(xtask: &Path) -> Result<EmulatorProcess, String> {
+    pub(super) fn start(xtask: &Path) -> Result<EmulatorProcess, String> {
         let mut child = Command::new(xtask)
             .arg("emulator")
             .stdout(std::process::Stdio::piped())
@@ -236,7 +236,7 @@ impl Drop for EmulatorProcess {
 }
 
 /// Sum of a JSON summary's per-bucket counter.
-fn count(json: &str, field: &str) -> u64 {
+pub(super) fn count(json: &str, field: &str) -> u64 {
     json.split(&format!("\"{field}\":"))
         .skip(1)
         .filter_map(|rest| rest.split(|c: char| !c.is_ascii_digit()).next()?.parse::<u64>().ok())
@@ -244,7 +244,7 @@ fn count(json: &str, field: &str) -> u64 {
 }
 
 /// The generated webroot and its backup archive, made once and reused.
-fn prepare(work: &Path, config: &Config) -> Result<PathBuf, String> {
+pub(super) fn prepare(work: &Path, config: &Config) -> Result<PathBuf, String> {
     let archive = work.join("applicationsourcecode.tar.gz");
     if archive.exists() {
         return Ok(archive);
