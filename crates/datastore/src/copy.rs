@@ -9,8 +9,10 @@ use crate::error::DatastoreError;
 use crate::store::{PutOptions, Store};
 
 /// Parts of this size are read from the source and written to the
-/// destination; objects smaller than one part go in a single PUT.
-const PART: usize = 8 * 1024 * 1024;
+/// destination; objects smaller than one part go in a single PUT. One copy
+/// holds at most this much of the object in memory.
+pub const COPY_PART_SIZE: usize = 8 * 1024 * 1024;
+const PART: usize = COPY_PART_SIZE;
 
 /// Copies `key` from `src_bucket` on `src` to `dst_bucket` on `dst`,
 /// replacing what is there; returns the bytes copied. A connection dropped

@@ -24,7 +24,7 @@ mod reader;
 mod retry;
 mod store;
 
-pub use copy::{Copied, copy_object, copy_object_recording};
+pub use copy::{COPY_PART_SIZE, Copied, copy_object, copy_object_recording};
 pub use endpoint::{Connection, Endpoint, Timeouts};
 pub use error::{DatastoreError, Target};
 pub use etag::EtagHasher;

@@ -4,8 +4,9 @@
 use std::collections::HashSet;
 use std::sync::Mutex;
 
-use adt_datastore::{Copied, DatastoreError, ObjectInfo, Store};
+use adt_datastore::{COPY_PART_SIZE, Copied, DatastoreError, ObjectInfo, Store};
 use futures::StreamExt;
+use tokio::sync::Semaphore;
 
 use crate::compare::SOURCE_ETAG_KEY;
 use crate::plan::{BucketPlan, Destination, fatal};
@@ -65,19 +66,29 @@ pub(crate) async fn execute(
         }
     }
 
-    let work: Vec<(usize, &ObjectInfo)> = plans
+    let mut work: Vec<(usize, &ObjectInfo)> = plans
         .iter()
         .enumerate()
         .filter(|(i, _)| first_error[*i].is_none())
         .flat_map(|(i, p)| p.copies.iter().map(move |o| (i, o)))
         .collect();
+    // Largest first: a big object copied last would finish alone while
+    // the other jobs sit idle.
+    work.sort_by_key(|w| std::cmp::Reverse(w.1.size));
     progress.start(work.len() as u64, work.iter().map(|(_, o)| o.size).sum());
+    // Each copy holds up to one part of its object: KiB permits of a budget.
+    let budget = Semaphore::new((opts.memory_budget.max(COPY_PART_SIZE) / 1024).min(Semaphore::MAX_PERMITS));
     let copies: Vec<(usize, Outcome)> = futures::stream::iter(work)
         .map(|(i, object)| {
             let plan = &plans[i];
             let dest = &destinations[plan.destination];
             let dead = &dead;
+            let budget = &budget;
             async move {
+                let kib = (object.size.min(COPY_PART_SIZE as u64) / 1024 + 1) as u32;
+                let Ok(_held) = budget.acquire_many(kib).await else {
+                    return (i, Outcome::Abandoned);
+                };
                 if dead.contains(plan.destination) {
                     return (i, Outcome::Abandoned);
                 }

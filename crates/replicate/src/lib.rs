@@ -37,6 +37,9 @@ pub use report::{BucketReport, FailedDestination, Report};
 pub struct ReplicateOptions {
     /// Objects copied (or HEADs, deletions made) at once.
     pub jobs: usize,
+    /// Object bytes held in memory at once, at most: a copy holds its
+    /// object, or one 8 MiB part of a larger one, until it is written.
+    pub memory_budget: usize,
     /// Plan and report; write and delete nothing.
     pub dry_run: bool,
     /// Delete destination objects the primary does not have.
@@ -50,7 +53,8 @@ pub struct ReplicateOptions {
 impl Default for ReplicateOptions {
     fn default() -> Self {
         ReplicateOptions {
-            jobs: 8,
+            jobs: 32,
+            memory_budget: 64 * 1024 * 1024,
             dry_run: false,
             delete: false,
             max_delete: MaxDelete::default(),

@@ -7,7 +7,8 @@ use std::path::Path;
 use std::process::Command;
 
 use super::measure::{self, Measured};
-use super::seed::{Config, EmulatorProcess, count, median, prepare};
+use super::seed::{Config, count, median, prepare};
+use crate::emulator::EmulatorProcess;
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     crate::only_options(args, &["--files", "--videos", "--jobs"])?;
@@ -19,7 +20,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let config = Config {
         files: number("--files", 5_000)?,
         videos: number("--videos", 3)?,
-        jobs: number("--jobs", 16)?,
+        jobs: number("--jobs", 32)?,
     };
     if adt_testkit::which("rclone").is_none() || adt_testkit::which("tar").is_none() {
         return Err("the baseline needs tar and rclone: apt-get install -y rclone".into());
@@ -56,8 +57,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let (mut adt_runs, mut rclone_runs) = (Vec::new(), Vec::new());
     let (mut adt_again, mut rclone_again) = (None, None);
     for round in 0..3 {
-        let primary = EmulatorProcess::start(&xtask)?;
-        let (to_adt, to_rclone) = (EmulatorProcess::start(&xtask)?, EmulatorProcess::start(&xtask)?);
+        let start = |name: &str| EmulatorProcess::start(&xtask, &work.join(format!("emulator-tmp-{name}")));
+        let (primary, to_adt, to_rclone) = (start("primary")?, start("adt")?, start("rclone")?);
         let url = format!("bench{}r{round}.example.com", std::process::id());
         let bucket = adt_template::derive_bucket_name(&url, "images");
         let template = site.join("site.tmpl");
@@ -110,7 +111,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
         let rclone = || {
             let mut c = Command::new("rclone");
-            c.args(["copy", "--transfers", "16", "--checkers", "16"])
+            let n = config.jobs.to_string();
+            c.args(["copy", "--transfers", &n, "--checkers", &n])
                 .arg(format!("primary:{bucket}"))
                 .arg(format!("copy:{bucket}"))
                 .arg("--config")
@@ -119,7 +121,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             c
         };
         rclone_runs.push(measure::run(
-            &format!("rclone copy --transfers 16 --checkers 16 ({})", round + 1),
+            &format!(
+                "rclone copy --transfers {n} --checkers {n} ({})",
+                round + 1,
+                n = config.jobs
+            ),
             rclone(),
         )?);
         if round == 0 {
@@ -162,8 +168,10 @@ fn print_table(config: &Config, archive: &Path, rows: &[(&str, &Measured)]) {
         .map(|m| m.len() as f64 / 1048576.0)
         .unwrap_or(0.0);
     println!(
-        "{} objects ({} videos of 20 MiB, {mib:.0} MiB in all) copied between two emulator processes; --jobs {} / --transfers 16\n",
-        config.files, config.videos, config.jobs
+        "{} objects ({} videos of 20 MiB, {mib:.0} MiB in all) copied between two emulator processes; adt-replicate --jobs {j} / rclone --transfers {j} --checkers {j}\n",
+        config.files,
+        config.videos,
+        j = config.jobs
     );
     println!("| run | wall time (s) | peak RSS (MiB) |\n| --- | ---: | ---: |");
     for (name, m) in rows {

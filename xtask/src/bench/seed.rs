@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::measure::{self, Measured};
+use crate::emulator::EmulatorProcess;
 
 pub(super) struct Config {
     pub files: usize,
@@ -63,7 +64,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut adt_again = None;
     let mut adt_reread = None;
     for round in 0..3 {
-        let emulator = EmulatorProcess::start(&xtask)?;
+        let emulator = EmulatorProcess::start(&xtask, &work.join("emulator-tmp"))?;
         let endpoint = emulator.endpoint.clone();
         eprintln!("bench: emulator at {endpoint}; archive {archive_mib:.0} MiB");
         let site = work.join("site-adt");
@@ -121,7 +122,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut copy_runs = Vec::new();
     let mut copy_again = None;
     for round in 0..3 {
-        let emulator = EmulatorProcess::start(&xtask)?;
+        let emulator = EmulatorProcess::start(&xtask, &work.join("emulator-tmp"))?;
         let endpoint = emulator.endpoint.clone();
         let _ = std::fs::remove_dir_all(&extract);
         std::fs::create_dir_all(&extract).map_err(|e| e.to_string())?;
@@ -201,38 +202,6 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 pub(super) fn median(mut runs: Vec<Measured>) -> Measured {
     runs.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
     runs.swap_remove(runs.len() / 2)
-}
-
-/// `xtask emulator` in a child process, killed when dropped.
-pub(super) struct EmulatorProcess {
-    child: std::process::Child,
-    pub endpoint: String,
-}
-
-impl EmulatorProcess {
-    pub(super) fn start(xtask: &Path) -> Result<EmulatorProcess, String> {
-        let mut child = Command::new(xtask)
-            .arg("emulator")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start the emulator: {e}"))?;
-        let stdout = child.stdout.take().ok_or("no emulator stdout")?;
-        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
-        let endpoint = lines
-            .find_map(|l| l.ok()?.strip_prefix("AWS_ENDPOINT_URL=").map(str::to_string))
-            .ok_or("the emulator printed no endpoint")?;
-        // Keep reading: a closed pipe would kill the emulator at its next line.
-        std::thread::spawn(move || lines.for_each(drop));
-        Ok(EmulatorProcess { child, endpoint })
-    }
-}
-
-impl Drop for EmulatorProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Sum of a JSON summary's per-bucket counter.

@@ -18,6 +18,8 @@ pub(crate) struct UnmountWith {
 struct State {
     child: Option<u32>,
     unmount: Option<UnmountWith>,
+    /// Processes to stop once everything is unmounted (the emulators).
+    services: Vec<u32>,
     done: bool,
 }
 
@@ -37,6 +39,7 @@ impl Cleanup {
             state: Mutex::new(State {
                 child: None,
                 unmount: None,
+                services: Vec::new(),
                 done: false,
             }),
         }
@@ -73,6 +76,13 @@ impl Cleanup {
     pub(crate) fn unmount_with(&self, how: UnmountWith) {
         if let Ok(mut state) = self.state.lock() {
             state.unmount = Some(how);
+        }
+    }
+
+    /// Stop `pid` (SIGINT) once everything is unmounted.
+    pub(crate) fn service(&self, pid: u32) {
+        if let Ok(mut state) = self.state.lock() {
+            state.services.push(pid);
         }
     }
 
@@ -125,6 +135,19 @@ impl Cleanup {
                     .status()
                     .is_ok_and(|s| s.success());
             said.push(format!("detached {path}: {}", if lazy { "done" } else { "FAILED" }));
+        }
+        for pid in state.services.drain(..) {
+            let _ = Command::new("kill").args(["-INT", &pid.to_string()]).status();
+            let proc = PathBuf::from(format!("/proc/{pid}"));
+            for _ in 0..100 {
+                // Gone, or a zombie waiting for its parent to reap it.
+                let zombie = std::fs::read_to_string(proc.join("stat")).map_or(true, |s| s.contains(") Z "));
+                if zombie {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            said.push(format!("stopped the emulator (pid {pid})"));
         }
         let still = mounts_under(&self.dir);
         if !still.is_empty() {

@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::emulator::EmulatorProcess;
 use adt_datastore::{Connection, Endpoint, Store};
 use adt_template::{Layout, Secret};
-use adt_testkit::Emulator;
 
 use cleanup::{Cleanup, UnmountWith, mounts_under};
 
@@ -135,18 +135,21 @@ struct Demo {
     tool: &'static str,
     cleanup: Arc<Cleanup>,
     rt: tokio::runtime::Runtime,
-    // Kept alive for the demo's length; dropped (stopped) last.
-    primary: (Emulator, Store),
-    second: (Emulator, Store),
+    // Kept alive for the demo's length; stopped by the cleanup, after the unmount.
+    primary: (EmulatorProcess, Store),
+    second: (EmulatorProcess, Store),
     layout: Option<Layout>,
     steps: Vec<Step>,
 }
 
 impl Demo {
     fn new(bin: PathBuf, dir: PathBuf, tool: &'static str, cleanup: Arc<Cleanup>) -> Result<Demo, String> {
-        let start = |name: &str| -> Result<(Emulator, Store), String> {
-            let e = Emulator::start().map_err(|e| format!("start the {name} emulator: {e}"))?;
-            let endpoint = Endpoint::parse(&e.endpoint(), Some(adt_testkit::REGION)).map_err(|e| e.to_string())?;
+        let xtask = std::env::current_exe().map_err(|e| format!("where is xtask: {e}"))?;
+        let start = |name: &str| -> Result<(EmulatorProcess, Store), String> {
+            let e = EmulatorProcess::start(&xtask, &dir.join(format!("emulator-{name}")))
+                .map_err(|e| format!("start the {name} emulator: {e}"))?;
+            cleanup.service(e.pid());
+            let endpoint = Endpoint::parse(&e.endpoint, Some(adt_testkit::REGION)).map_err(|e| e.to_string())?;
             let store = Store::connect(&Connection::new(
                 endpoint,
                 Secret::new(adt_testkit::ACCESS_KEY),
@@ -155,6 +158,7 @@ impl Demo {
             .map_err(|e| e.to_string())?;
             Ok((e, store))
         };
+        let (primary, second) = (start("primary")?, start("second")?);
         Ok(Demo {
             webroot: dir.join("www/html"),
             template: dir.join("site.tmpl"),
@@ -164,8 +168,8 @@ impl Demo {
             tool,
             cleanup,
             rt: tokio::runtime::Runtime::new().map_err(|e| e.to_string())?,
-            primary: start("primary")?,
-            second: start("second")?,
+            primary,
+            second,
             layout: None,
             steps: Vec::new(),
         })
@@ -269,9 +273,9 @@ impl Demo {
     }
 
     fn datastores(&mut self) -> Result<String, String> {
-        println!("  datastore 1 (primary):       {}", self.primary.0.endpoint());
-        println!("  datastore 2 (second region): {}", self.second.0.endpoint());
-        println!("  both are the embedded emulator (Rustack's S3, SigV4 checked), in this process");
+        println!("  datastore 1 (primary):       {}", self.primary.0.endpoint);
+        println!("  datastore 2 (second region): {}", self.second.0.endpoint);
+        println!("  both are the embedded emulator (Rustack's S3, SigV4 checked), as `cargo xtask emulator` processes");
         Ok("2 embedded S3 emulators".into())
     }
 
@@ -285,7 +289,7 @@ impl Demo {
         let before = self.dir.join("before.tmpl");
         write(
             &before,
-            &site::template(false, &self.primary.0.endpoint(), &self.second.0.endpoint()),
+            &site::template(false, &self.primary.0.endpoint, &self.second.0.endpoint),
         )?;
         println!("  as first deployed, assets on disk (PERSIST_ASSETS_TO_DATASTORE=0); its hourly backup:");
         let backup = Self::path(&self.backup);
@@ -316,7 +320,7 @@ impl Demo {
     }
 
     fn check(&mut self) -> Result<String, String> {
-        let text = site::template(true, &self.primary.0.endpoint(), &self.second.0.endpoint());
+        let text = site::template(true, &self.primary.0.endpoint, &self.second.0.endpoint);
         write(&self.template, &text)?;
         println!("  redeployed from that backup with its assets in buckets: $DEMO/site.tmpl");
         for line in text.lines().filter(|l| !l.starts_with('#')) {

@@ -57,8 +57,9 @@ struct Args {
     #[arg(long, requires = "delete")]
     force: bool,
 
-    /// Objects copied at once.
-    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    /// Objects copied at once (memory stays under about 64 MiB of object
+    /// data whatever the number: large objects wait their turn).
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=256))]
     jobs: u16,
 
     /// Replicate to this S3 endpoint instead of the template's datastores
@@ -116,6 +117,7 @@ fn run(args: &Args) -> Result<u8, Failure> {
         delete: args.delete,
         max_delete: args.max_delete,
         force: args.force,
+        ..ReplicateOptions::default()
     };
     let runtime = runtime()?;
     let bar = Arc::new(Bar::new(args.format == OutputFormat::Human));
