@@ -24,6 +24,33 @@ impl Failure {
     }
 }
 
+/// Ends a binary: prints a failure as `PROGRAM: message` on stderr, and
+/// returns its exit code.
+pub fn conclude(program: &str, result: Result<u8, Failure>) -> std::process::ExitCode {
+    match result {
+        Ok(code) => std::process::ExitCode::from(code),
+        Err(failure) => {
+            eprintln!("{program}: {}", failure.message);
+            std::process::ExitCode::from(failure.code)
+        }
+    }
+}
+
+/// Refuses (exit 1) a template whose assets are not persisted: `what`
+/// says what there is then nothing of to do ("to seed", "to replicate").
+pub fn require_persistence(config: &AssetConfig, template: &Path, what: &str) -> Result<(), Failure> {
+    if config.persist_assets {
+        return Ok(());
+    }
+    Err(Failure::new(
+        exit::FAILURE,
+        format!(
+            "PERSIST_ASSETS_TO_DATASTORE is not 1 in {}: assets are not persisted, so there is nothing {what}",
+            template.display()
+        ),
+    ))
+}
+
 /// The template's asset settings. Unreadable or unparsable input exits 2;
 /// a template with errors exits 1, listing them.
 pub fn load_template(path: &Path, webroot: &Path) -> Result<AssetConfig, Failure> {

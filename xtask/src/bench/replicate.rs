@@ -11,20 +11,7 @@ use super::seed::{Config, count, median, prepare};
 use crate::emulator::EmulatorProcess;
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    crate::only_options(args, &["--files", "--videos", "--jobs"])?;
-    let number = |name: &str, default: usize| -> Result<usize, String> {
-        crate::option(args, name)?
-            .map(|v| v.parse().map_err(|_| format!("{name} {v}: not a number")))
-            .unwrap_or(Ok(default))
-    };
-    let config = Config {
-        files: number("--files", 5_000)?,
-        videos: number("--videos", 3)?,
-        jobs: number("--jobs", 32)?,
-    };
-    if adt_testkit::which("rclone").is_none() || adt_testkit::which("tar").is_none() {
-        return Err("the baseline needs tar and rclone: apt-get install -y rclone".into());
-    }
+    let config = Config::parse(args, 5_000, 3, 32)?;
     crate::cargo(
         "build adt-seed, adt-replicate and the emulator",
         &[

@@ -16,21 +16,29 @@ pub(super) struct Config {
     pub jobs: usize,
 }
 
-pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    crate::only_options(args, &["--files", "--videos", "--jobs"])?;
-    let number = |name: &str, default: usize| -> Result<usize, String> {
-        crate::option(args, name)?
-            .map(|v| v.parse().map_err(|_| format!("{name} {v}: not a number")))
-            .unwrap_or(Ok(default))
-    };
-    let config = Config {
-        files: number("--files", 20_000)?,
-        videos: number("--videos", 5)?,
-        jobs: number("--jobs", 16)?,
-    };
-    if adt_testkit::which("rclone").is_none() || adt_testkit::which("tar").is_none() {
-        return Err("the baseline needs tar and rclone: apt-get install -y rclone".into());
+impl Config {
+    /// `--files N --videos N --jobs N`, each defaulting to the given value;
+    /// also checks that the baselines' tar and rclone are there.
+    pub(super) fn parse(args: &[String], files: usize, videos: usize, jobs: usize) -> Result<Config, String> {
+        crate::only_options(args, &["--files", "--videos", "--jobs"])?;
+        let number = |name: &str, default: usize| -> Result<usize, String> {
+            crate::option(args, name)?
+                .map(|v| v.parse().map_err(|_| format!("{name} {v}: not a number")))
+                .unwrap_or(Ok(default))
+        };
+        if adt_testkit::which("rclone").is_none() || adt_testkit::which("tar").is_none() {
+            return Err("the baseline needs tar and rclone: apt-get install -y rclone".into());
+        }
+        Ok(Config {
+            files: number("--files", files)?,
+            videos: number("--videos", videos)?,
+            jobs: number("--jobs", jobs)?,
+        })
     }
+}
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let config = Config::parse(args, 20_000, 5, 16)?;
     crate::cargo(
         "build adt-seed and the emulator",
         &[

@@ -104,14 +104,7 @@ enum ExclusionFormat {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(&args) {
-        Ok(code) => ExitCode::from(code),
-        Err(failure) => {
-            eprintln!("adt-backup: {}", failure.message);
-            ExitCode::from(failure.code)
-        }
-    }
+    adt_assets::setup::conclude("adt-backup", run(&Args::parse()))
 }
 
 fn run(args: &Args) -> Result<u8, Failure> {

@@ -112,14 +112,7 @@ impl ToolArg {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(&args) {
-        Ok(code) => ExitCode::from(code),
-        Err(failure) => {
-            eprintln!("adt-mount: {}", failure.message);
-            ExitCode::from(failure.code)
-        }
-    }
+    adt_assets::setup::conclude("adt-mount", run(&Args::parse()))
 }
 
 fn run(args: &Args) -> Result<u8, Failure> {

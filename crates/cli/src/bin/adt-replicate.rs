@@ -7,7 +7,7 @@ use std::sync::Arc;
 use adt_assets::exit;
 use adt_assets::output::OutputFormat;
 use adt_assets::progress::Bar;
-use adt_assets::setup::{Failure, load_template, primary_store, runtime};
+use adt_assets::setup::{Failure, load_template, primary_store, require_persistence, runtime};
 use adt_datastore::{Connection, Endpoint, Store};
 use adt_replicate::{Destination, MaxDelete, ReplicateOptions, Report};
 use adt_template::{AssetConfig, Layout, Secret};
@@ -86,27 +86,12 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(&args) {
-        Ok(code) => ExitCode::from(code),
-        Err(failure) => {
-            eprintln!("adt-replicate: {}", failure.message);
-            ExitCode::from(failure.code)
-        }
-    }
+    adt_assets::setup::conclude("adt-replicate", run(&Args::parse()))
 }
 
 fn run(args: &Args) -> Result<u8, Failure> {
     let config = load_template(&args.template, &args.webroot)?;
-    if !config.persist_assets {
-        return Err(Failure::new(
-            exit::FAILURE,
-            format!(
-                "PERSIST_ASSETS_TO_DATASTORE is not 1 in {}: assets are not in buckets, so there is nothing to replicate",
-                args.template.display()
-            ),
-        ));
-    }
+    require_persistence(&config, &args.template, "to replicate")?;
     let layout = Layout::new(&config, &args.webroot).map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
     let buckets: Vec<String> = layout.mounts().map(|(_, m)| m.bucket.clone()).collect();
     let primary = primary_store(&config, args.endpoint.as_deref())?;

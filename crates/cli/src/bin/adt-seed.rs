@@ -7,7 +7,7 @@ use std::sync::Arc;
 use adt_assets::exit;
 use adt_assets::output::OutputFormat;
 use adt_assets::progress::Bar;
-use adt_assets::setup::{Failure, load_template, primary_store, runtime};
+use adt_assets::setup::{Failure, load_template, primary_store, require_persistence, runtime};
 use adt_seeder::{ArchiveSource, SeedOptions, Summary};
 use clap::Parser;
 
@@ -81,27 +81,13 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(&args) {
-        Ok(code) => ExitCode::from(code),
-        Err(failure) => {
-            eprintln!("adt-seed: {}", failure.message);
-            ExitCode::from(failure.code)
-        }
-    }
+    adt_assets::setup::conclude("adt-seed", run(&Args::parse()))
 }
 
 fn run(args: &Args) -> Result<u8, Failure> {
     let config = load_template(&args.template, &args.webroot)?;
+    require_persistence(&config, &args.template, "to seed")?;
     let template = args.template.display();
-    if !config.persist_assets {
-        return Err(Failure::new(
-            exit::FAILURE,
-            format!(
-                "PERSIST_ASSETS_TO_DATASTORE is not 1 in {template}: assets are not persisted, so there is nothing to seed"
-            ),
-        ));
-    }
     if let Some(choice) = config.build_archive_choice.filter(|c| !c.is_temporal()) {
         return Err(Failure::new(
             exit::FAILURE,
