@@ -13,16 +13,23 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     println!("AWS_SECRET_ACCESS_KEY={}", adt_testkit::SECRET_KEY);
     println!("AWS_REGION={}", adt_testkit::REGION);
     eprintln!(
-        "xtask: embedded S3 emulator on {} (path-style, SigV4 checked); Ctrl-C stops it",
+        "xtask: embedded S3 emulator on {} (path-style, SigV4 checked); Ctrl-C or kill stops it",
         emulator.endpoint()
     );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    runtime
-        .block_on(tokio::signal::ctrl_c())
-        .map_err(|e| format!("waiting for Ctrl-C: {e}"))?;
+    // Ctrl-C or `kill` (SIGTERM): either way the emulator is dropped below,
+    // which deletes its spill files (objects over 512 KiB live in $TMPDIR).
+    runtime.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| format!("waiting for SIGTERM: {e}"))?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.map_err(|e| format!("waiting for Ctrl-C: {e}")),
+            _ = term.recv() => Ok(()),
+        }
+    })?;
     eprintln!("xtask: stopping the emulator");
     drop(emulator);
     Ok(())
