@@ -1,19 +1,13 @@
 //! adt-backup run as a user would: the exclusion set in its three formats,
 //! a backup created, and bad input.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
 fn adt_backup(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_adt-backup"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::output(Command::new(env!("CARGO_BIN_EXE_adt-backup")).args(args))
 }
 
 fn site(dir: &Path) -> (String, String) {

@@ -2,6 +2,8 @@
 //! units written to a directory, and a whole mount / status / unmount
 //! cycle against the embedded emulator with s3fs.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -14,15 +16,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn adt_mount(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_adt-mount"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::output(Command::new(env!("CARGO_BIN_EXE_adt-mount")).args(args))
 }
 
 #[test]

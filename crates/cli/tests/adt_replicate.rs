@@ -2,12 +2,15 @@
 //! providers: chained templates, --to-endpoint, the deletion guard, a
 //! destination that is down, a run killed and resumed, and usage errors.
 
+mod common;
+
+use common::{output, runtime, store};
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use adt_datastore::{Connection, Endpoint, PutOptions, Store};
-use adt_template::Secret;
+use adt_datastore::{PutOptions, Store};
 use adt_testkit::{ACCESS_KEY, Emulator, Fault, FaultProxy, SECRET_KEY, pattern, unique_bucket};
 use bytes::Bytes;
 
@@ -56,16 +59,12 @@ impl Site {
     }
 
     fn run_with(&self, mut cmd: Command) -> (i32, String, String) {
-        let out = cmd.output().unwrap();
-        let (stdout, stderr) = (
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        );
+        let (code, stdout, stderr) = output(&mut cmd);
         assert!(
             !stdout.contains(SECRET_KEY) && !stderr.contains(SECRET_KEY) && !stderr.contains(ACCESS_KEY),
             "a key in the output"
         );
-        (out.status.code().unwrap_or(-1), stdout, stderr)
+        (code, stdout, stderr)
     }
 
     fn run(&self, args: &[&str]) -> (i32, String, String) {
@@ -79,19 +78,6 @@ impl Site {
         assert_eq!(code, expect, "{out}{err}");
         serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"))
     }
-}
-
-fn store(endpoint: &str) -> Store {
-    let c = Connection::new(
-        Endpoint::parse(endpoint, None).unwrap(),
-        Secret::new(ACCESS_KEY),
-        Secret::new(SECRET_KEY),
-    );
-    Store::connect(&c).unwrap()
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Runtime::new().unwrap()
 }
 
 /// Seeds the primary's buckets of `site` with `n` small images and one PDF.

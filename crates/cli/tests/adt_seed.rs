@@ -2,14 +2,17 @@
 //! and exit codes, JSON, a run killed and resumed, seeding from the backup
 //! bucket, and what s3fs shows of a seeded bucket.
 
+mod common;
+
+use common::{output, runtime, store};
+
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use adt_datastore::{Connection, Endpoint, PutOptions, Store};
-use adt_template::Secret;
+use adt_datastore::PutOptions;
 use adt_testkit::{
     ACCESS_KEY, ArchiveBuilder, Emulator, Fault, FaultProxy, MTIME, S3fsMount, SECRET_KEY, pattern, require_tools,
     unique_bucket,
@@ -57,26 +60,8 @@ impl Site {
     }
 
     fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let out = self.command(args).output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        output(&mut self.command(args))
     }
-}
-
-fn store(endpoint: &str) -> Store {
-    let c = Connection::new(
-        Endpoint::parse(endpoint, None).unwrap(),
-        Secret::new(ACCESS_KEY),
-        Secret::new(SECRET_KEY),
-    );
-    Store::connect(&c).unwrap()
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Runtime::new().unwrap()
 }
 
 fn small_archive(dir: &Path) -> PathBuf {

@@ -20,19 +20,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             return Err(format!("the benchmark needs {tool}: cargo xtask doctor"));
         }
     }
-    crate::cargo(
-        "build adt-backup",
-        &[
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "adt-assets",
-            "--bin",
-            "adt-backup",
-        ],
-        &[],
-    )?;
+    super::build_release(&["adt-backup"])?;
     let root = crate::workspace_root();
     let adt_backup = root.join("target/release/adt-backup");
     let work = root.join(format!("target/bench/backup-{files}"));

@@ -15,3 +15,24 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         None => Err("which benchmark? cargo xtask bench seed|backup|replicate".into()),
     }
 }
+
+/// Builds these binaries of adt-assets (and xtask, for the emulator) with
+/// the release profile; returns target/release.
+fn build_release(bins: &[&str]) -> Result<std::path::PathBuf, String> {
+    let mut args = vec![
+        "build",
+        "--release",
+        "--locked",
+        "-p",
+        "adt-assets",
+        "-p",
+        "xtask",
+        "--bin",
+        "xtask",
+    ];
+    for bin in bins {
+        args.extend(["--bin", bin]);
+    }
+    crate::cargo(&format!("build {} (release)", bins.join(", ")), &args, &[])?;
+    Ok(crate::workspace_root().join("target/release"))
+}

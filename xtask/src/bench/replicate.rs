@@ -12,27 +12,8 @@ use crate::emulator::EmulatorProcess;
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let config = Config::parse(args, 5_000, 3, 32)?;
-    crate::cargo(
-        "build adt-seed, adt-replicate and the emulator",
-        &[
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "adt-assets",
-            "-p",
-            "xtask",
-            "--bin",
-            "adt-seed",
-            "--bin",
-            "adt-replicate",
-            "--bin",
-            "xtask",
-        ],
-        &[],
-    )?;
+    let release = super::build_release(&["adt-seed", "adt-replicate"])?;
     let root = crate::workspace_root();
-    let release = root.join("target/release");
     let work = root.join(format!("target/bench/seed-{}-{}", config.files, config.videos));
     let archive = prepare(&work, &config)?;
     let xtask = release.join("xtask");

@@ -39,23 +39,7 @@ impl Config {
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let config = Config::parse(args, 20_000, 5, 16)?;
-    crate::cargo(
-        "build adt-seed and the emulator",
-        &[
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "adt-assets",
-            "-p",
-            "xtask",
-            "--bin",
-            "adt-seed",
-            "--bin",
-            "xtask",
-        ],
-        &[],
-    )?;
+    super::build_release(&["adt-seed"])?;
     let root = crate::workspace_root();
     let adt_seed = root.join("target/release/adt-seed");
     let work = root.join(format!("target/bench/seed-{}-{}", config.files, config.videos));
