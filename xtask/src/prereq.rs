@@ -121,13 +121,21 @@ pub(crate) fn ensure() -> Result<(), String> {
     Ok(())
 }
 
-/// Whether missing packages can be installed here: root on Debian.
-fn can_install() -> bool {
-    let root = Command::new("id")
+fn is_root() -> bool {
+    Command::new("id")
         .arg("-u")
         .output()
-        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
-    root && Path::new("/etc/debian_version").exists()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}
+
+/// Whether /etc/fuse.conf lets users other than root use allow_other.
+fn user_allow_other() -> bool {
+    std::fs::read_to_string("/etc/fuse.conf").is_ok_and(|c| c.lines().any(|l| l.trim() == "user_allow_other"))
+}
+
+/// Whether missing packages can be installed here: root on Debian.
+fn can_install() -> bool {
+    is_root() && Path::new("/etc/debian_version").exists()
 }
 
 /// What `cargo xtask demo` mounts with: /dev/fuse, fusermount3, mergerfs,
@@ -137,6 +145,13 @@ fn can_install() -> bool {
 pub(crate) fn ensure_demo_tools(tool: Option<&str>) -> Result<&'static str, String> {
     if !Path::new("/dev/fuse").exists() {
         return Err("/dev/fuse is missing: the demo mounts FUSE filesystems (modprobe fuse, or run the container with --device /dev/fuse)".into());
+    }
+    if !is_root() && !user_allow_other() {
+        return Err(
+            "the demo mounts buckets for the web server's user (FUSE allow_other): run it as root, \
+             or allow it for users with a `user_allow_other` line in /etc/fuse.conf"
+                .into(),
+        );
     }
     let tool: &'static str = match tool {
         Some("rclone") => "rclone",
