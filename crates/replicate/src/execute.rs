@@ -10,7 +10,7 @@ use tokio::sync::Semaphore;
 
 use crate::compare::SOURCE_ETAG_KEY;
 use crate::plan::{BucketPlan, Destination, fatal};
-use crate::report::{BucketReport, FailedDestination, Report};
+use crate::report::{BucketReport, Report};
 use crate::{Progress, ReplicateOptions};
 
 enum Outcome {
@@ -48,7 +48,7 @@ pub(crate) async fn execute(
     report: &mut Report,
 ) {
     let dead = Dead(Mutex::new(HashSet::new()));
-    let mut rows: Vec<BucketReport> = plans.iter().map(|p| row(destinations, p)).collect();
+    let mut rows: Vec<BucketReport> = plans.iter().map(|p| p.row(destinations)).collect();
     let mut first_error: Vec<Option<String>> = vec![None; plans.len()];
 
     // Buckets first: a destination that cannot create one fails that bucket only.
@@ -147,25 +147,11 @@ pub(crate) async fn execute(
 
     for (i, plan) in plans.iter().enumerate() {
         if let Some(error) = first_error[i].take() {
-            report.failed_destinations.push(FailedDestination {
-                destination: destinations[plan.destination].number,
-                endpoint: destinations[plan.destination].endpoint().to_string(),
-                bucket: Some(plan.bucket.clone()),
-                error,
-            });
+            let failed = destinations[plan.destination].failure(Some(&plan.bucket), error);
+            report.failed_destinations.push(failed);
         }
     }
     report.buckets.extend(rows);
-}
-
-fn row(destinations: &[Destination], plan: &BucketPlan) -> BucketReport {
-    BucketReport {
-        bucket: plan.bucket.clone(),
-        destination: destinations[plan.destination].number,
-        skipped: plan.skipped,
-        created: plan.create,
-        ..BucketReport::default()
-    }
 }
 
 fn classify(

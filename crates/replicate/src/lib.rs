@@ -159,16 +159,12 @@ pub async fn replicate(
         report.buckets = plans
             .iter()
             .map(|p| BucketReport {
-                bucket: p.bucket.clone(),
-                destination: destinations[p.destination].number,
                 copied: p.copies.len() as u64,
-                skipped: p.skipped,
                 deleted: p.extra.len() as u64,
                 bytes: p.copies.iter().map(|o| o.size).sum(),
-                created: p.create,
-                failed: 0,
                 copy_keys: p.copies.iter().map(|o| o.key.clone()).collect(),
                 delete_keys: p.extra.iter().map(|o| o.key.clone()).collect(),
+                ..p.row(destinations)
             })
             .collect();
     } else {

@@ -6,7 +6,7 @@ use adt_datastore::{DatastoreError, ObjectInfo, Store};
 use futures::StreamExt;
 
 use crate::compare::{self, Verdict};
-use crate::report::FailedDestination;
+use crate::report::{BucketReport, FailedDestination};
 
 /// A datastore to bring up to date with the primary.
 #[derive(Clone, Debug)]
@@ -21,12 +21,13 @@ impl Destination {
         self.store.endpoint().url()
     }
 
-    pub(crate) fn failure(&self, bucket: Option<&str>, e: &DatastoreError) -> FailedDestination {
+    /// This destination (or one bucket on it, when given) failed with `error`.
+    pub(crate) fn failure(&self, bucket: Option<&str>, error: String) -> FailedDestination {
         FailedDestination {
             destination: self.number,
             endpoint: self.endpoint().to_string(),
             bucket: bucket.map(str::to_string),
-            error: e.to_string(),
+            error,
         }
     }
 }
@@ -44,6 +45,19 @@ pub(crate) struct BucketPlan {
     pub extra: Vec<ObjectInfo>,
     /// Objects on the destination before the run.
     pub objects: u64,
+}
+
+impl BucketPlan {
+    /// The report row before anything is done: what the listings settled.
+    pub(crate) fn row(&self, destinations: &[Destination]) -> BucketReport {
+        BucketReport {
+            bucket: self.bucket.clone(),
+            destination: destinations[self.destination].number,
+            skipped: self.skipped,
+            created: self.create,
+            ..BucketReport::default()
+        }
+    }
 }
 
 /// Whether an error means the whole destination is out of reach (so its
@@ -73,10 +87,10 @@ pub(crate) async fn plan_destination(
         match plan_bucket(primary, bucket, primary_objects, index, dest, jobs).await {
             Ok(plan) => plans.push(plan),
             Err(e) if fatal(&e) => {
-                failures.push(dest.failure(None, &e));
+                failures.push(dest.failure(None, e.to_string()));
                 return (Vec::new(), failures);
             }
-            Err(e) => failures.push(dest.failure(Some(bucket), &e)),
+            Err(e) => failures.push(dest.failure(Some(bucket), e.to_string())),
         }
     }
     (plans, failures)
