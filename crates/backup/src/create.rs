@@ -3,16 +3,21 @@
 //! and the mount table before it touches a path, so nothing inside an
 //! excluded directory or a mount is ever listed or stat'ed (reading a FUSE
 //! mount would download its bucket), and it never crosses into another
-//! filesystem. The archive is written to a temporary file and renamed.
+//! filesystem. Every directory and file is opened relative to its parent's
+//! handle without following links (adt-localfs), so a hostile user of the
+//! webroot cannot make root archive what lies outside it. Names are bytes
+//! and archived as they are. The archive is written 0600 to a fresh
+//! temporary file and renamed. Report lists show names with
+//! `display_name` (non-UTF-8 bytes escaped).
 
 use std::fs::File;
 use std::io::{BufWriter, Read};
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use adt_localfs::{Dir, Event, Flow, LocalError, Stat, display_name};
 use adt_mount::MountTable;
 use serde::Serialize;
-use tar::{EntryType, Header, HeaderMode};
+use tar::{EntryType, Header};
 
 use crate::error::{BackupError, io};
 use crate::exclude::Exclusions;
@@ -30,7 +35,9 @@ pub struct CreateReport {
     /// Excluded directories found in the webroot, left out unread.
     pub excluded: Vec<String>,
     /// Files whose size changed while they were read (archived at the size
-    /// they had when the walk reached them, padded or cut).
+    /// they had when opened, padded or cut), and entries replaced while the
+    /// walk read them (a directory or file swapped for a link or a FIFO:
+    /// not followed, not archived).
     pub changed: Vec<String>,
     /// Paths that disappeared during the walk.
     pub vanished: Vec<String>,
@@ -38,10 +45,20 @@ pub struct CreateReport {
     pub other_filesystems: Vec<String>,
     /// Sockets, fifos and devices, not archived.
     pub special: Vec<String>,
+    /// Directories nested deeper than the walk goes, not entered.
+    pub too_deep: Vec<String>,
 }
 
 /// Writes the backup of `webroot` to `output`. `level` is the gzip level
 /// (1 fastest, 9 smallest; ADT's `tar czf` uses 6).
+///
+/// `webroot` must be the directory `exclusions` were computed for, given
+/// canonically (no link, no `..`: the mount table and the exclusions name
+/// real paths). The walk opens everything relative to directory handles
+/// and never follows a link: a directory swapped for a link while the
+/// walk runs is reported in `changed`, not entered; a FIFO is never opened
+/// for reading. The archive is written 0600 under a fresh name beside
+/// `output` (`O_EXCL|O_NOFOLLOW`) and renamed into place.
 pub fn create(
     webroot: &Path,
     exclusions: &Exclusions,
@@ -49,161 +66,187 @@ pub fn create(
     output: &Path,
     level: u32,
 ) -> Result<CreateReport, BackupError> {
-    let root = std::fs::metadata(webroot).map_err(|_| BackupError::NoWebroot(webroot.to_path_buf()))?;
-    if !root.is_dir() {
-        return Err(BackupError::NoWebroot(webroot.to_path_buf()));
+    let canonical = adt_localfs::canonical_dir(webroot).map_err(|_| BackupError::NoWebroot(webroot.to_path_buf()))?;
+    if canonical != webroot || canonical != exclusions.webroot {
+        return Err(BackupError::NotCanonical {
+            given: webroot.to_path_buf(),
+            canonical,
+        });
     }
-    let absolute_output = std::path::absolute(output).map_err(|e| io(output, e))?;
-    if absolute_output.starts_with(webroot) {
-        return Err(BackupError::OutputInWebroot(output.to_path_buf()));
-    }
+    let root = match Dir::open(&canonical) {
+        Ok(dir) => dir,
+        Err(LocalError::NotADirectory { .. } | LocalError::Missing { .. }) => {
+            return Err(BackupError::NoWebroot(webroot.to_path_buf()));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let name = output
         .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let partial = absolute_output.with_file_name(format!(".{name}.partial-{}", std::process::id()));
-    let result = write_archive(webroot, &root, exclusions, table, &partial, level);
-    match result {
-        Ok(report) => {
-            std::fs::rename(&partial, output).map_err(|e| {
-                let _ = std::fs::remove_file(&partial);
-                io(output, e)
-            })?;
-            Ok(report)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            Err(e)
-        }
+        .ok_or_else(|| io(output, "names no file"))?
+        .to_os_string();
+    let parent = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::env::current_dir().map_err(|e| io(output, e))?,
+    };
+    let parent = adt_localfs::canonical_dir(&parent)?;
+    if parent.join(&name).starts_with(&canonical) {
+        return Err(BackupError::OutputInWebroot(output.to_path_buf()));
+    }
+    let out_dir = Dir::open(&parent)?;
+    let mut partial = out_dir.create_private(&name)?;
+    let report = write_archive(&root, exclusions, table, partial.file(), level).map_err(|e| match e {
+        Failure::Archive(e) => io(&partial.path(), e),
+        Failure::Backup(e) => e,
+    })?;
+    partial.persist(&name)?;
+    Ok(report)
+}
+
+enum Failure {
+    /// Writing the archive failed.
+    Archive(std::io::Error),
+    /// Reading the webroot failed.
+    Backup(BackupError),
+}
+
+impl From<LocalError> for Failure {
+    fn from(e: LocalError) -> Failure {
+        Failure::Backup(e.into())
     }
 }
 
+fn header(stat: &Stat, kind: EntryType, size: u64) -> Header {
+    let mut h = Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(stat.permissions());
+    h.set_uid(u64::from(stat.uid));
+    h.set_gid(u64::from(stat.gid));
+    h.set_mtime(stat.mtime.max(0) as u64);
+    h.set_size(size);
+    h
+}
+
 fn write_archive(
-    webroot: &Path,
-    root: &std::fs::Metadata,
+    root: &Dir,
     exclusions: &Exclusions,
     table: &MountTable,
-    partial: &Path,
+    file: &mut File,
     level: u32,
-) -> Result<CreateReport, BackupError> {
-    let file = File::create(partial).map_err(|e| io(partial, e))?;
+) -> Result<CreateReport, Failure> {
     let gz = flate2::write::GzEncoder::new(
         BufWriter::with_capacity(1 << 20, file),
         flate2::Compression::new(level.clamp(1, 9)),
     );
     let mut tar = tar::Builder::new(gz);
-    let fail = |e: std::io::Error| io(partial, e);
     let mut report = CreateReport::default();
 
-    let mut header = Header::new_gnu();
-    header.set_metadata_in_mode(root, HeaderMode::Complete);
-    append(&mut tar, header, "./", None, std::io::empty()).map_err(fail)?;
-    let mut marker = Header::new_gnu();
-    marker.set_entry_type(EntryType::Regular);
+    append(
+        &mut tar,
+        header(root.stat(), EntryType::Directory, 0),
+        b"./",
+        None,
+        std::io::empty(),
+    )
+    .map_err(Failure::Archive)?;
+    let mut marker = header(root.stat(), EntryType::Regular, 0);
     marker.set_mode(0o644);
-    marker.set_uid(root.uid() as u64);
-    marker.set_gid(root.gid() as u64);
-    marker.set_mtime(root.mtime().max(0) as u64);
-    marker.set_size(0);
-    append(&mut tar, marker, &format!("./{MARKER}"), None, std::io::empty()).map_err(fail)?;
+    append(
+        &mut tar,
+        marker,
+        format!("./{MARKER}").as_bytes(),
+        None,
+        std::io::empty(),
+    )
+    .map_err(Failure::Archive)?;
 
-    let mut stack: Vec<(PathBuf, String)> = vec![(webroot.to_path_buf(), String::new())];
-    while let Some((dir, rel_dir)) = stack.pop() {
-        let mut names: Vec<std::ffi::OsString> = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.file_name())).collect(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                report.vanished.push(rel_dir);
-                continue;
-            }
-            Err(e) => return Err(io(&dir, e)),
-        };
-        names.sort();
-        let mut subdirs = Vec::new();
-        for name in names {
-            let name_text = name.to_string_lossy();
-            let rel = if rel_dir.is_empty() {
-                name_text.to_string()
-            } else {
-                format!("{rel_dir}/{name_text}")
-            };
-            if rel == MARKER {
-                continue;
-            }
-            let path = dir.join(&name);
-            // Checked before any stat: an excluded directory or a mount
-            // point is never touched.
-            if exclusions.excludes(&rel) || table.at(&path).is_some() {
-                report.excluded.push(rel);
-                continue;
-            }
-            let meta = match std::fs::symlink_metadata(&path) {
-                Ok(m) => m,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    report.vanished.push(rel);
-                    continue;
+    let mut visit = |event: Event<'_>| -> Result<Flow, Failure> {
+        let entry = *event.entry();
+        let shown = || display_name(entry.rel);
+        let mut name = b"./".to_vec();
+        name.extend_from_slice(entry.rel);
+        match event {
+            Event::Name(_) => {
+                // Checked before any stat: an excluded directory or a
+                // mount point is never touched.
+                if entry.rel == MARKER.as_bytes() {
+                    return Ok(Flow::Skip);
                 }
-                Err(e) => return Err(io(&path, e)),
-            };
-            let kind = meta.file_type();
-            if kind.is_dir() {
-                if meta.dev() != root.dev() {
-                    report.other_filesystems.push(rel);
-                    continue;
+                if exclusions.excludes(entry.rel) || table.at(&entry.path()).is_some() {
+                    report.excluded.push(shown());
+                    return Ok(Flow::Skip);
                 }
-                let mut h = Header::new_gnu();
-                h.set_metadata_in_mode(&meta, HeaderMode::Complete);
-                append(&mut tar, h, &format!("./{rel}/"), None, std::io::empty()).map_err(fail)?;
+            }
+            Event::Dir(_, stat) => {
+                name.push(b'/');
+                append(
+                    &mut tar,
+                    header(stat, EntryType::Directory, 0),
+                    &name,
+                    None,
+                    std::io::empty(),
+                )
+                .map_err(Failure::Archive)?;
                 report.directories += 1;
-                subdirs.push((path, rel));
-            } else if kind.is_symlink() {
-                let target = match std::fs::read_link(&path) {
-                    Ok(t) => t,
-                    Err(_) => {
-                        report.vanished.push(rel);
-                        continue;
-                    }
-                };
-                let mut h = Header::new_gnu();
-                h.set_metadata_in_mode(&meta, HeaderMode::Complete);
-                h.set_size(0);
-                let target = target.as_os_str().as_encoded_bytes();
-                append(&mut tar, h, &format!("./{rel}"), Some(target), std::io::empty()).map_err(fail)?;
-                report.symlinks += 1;
-            } else if kind.is_file() {
-                let file = match File::open(&path) {
-                    Ok(f) => f,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                        report.vanished.push(rel);
-                        continue;
-                    }
-                    Err(e) => return Err(io(&path, e)),
-                };
-                let meta = file.metadata().map_err(|e| io(&path, e))?;
-                let mut h = Header::new_gnu();
-                h.set_metadata_in_mode(&meta, HeaderMode::Complete);
-                let mut body = Exact {
-                    inner: file,
-                    left: meta.len(),
-                    short: false,
-                };
-                append(&mut tar, h, &format!("./{rel}"), None, &mut body).map_err(fail)?;
-                let mut probe = [0u8; 1];
-                if body.short || body.inner.read(&mut probe).is_ok_and(|n| n > 0) {
-                    report.changed.push(rel);
-                }
-                report.files += 1;
-                report.bytes += meta.len();
-            } else {
-                report.special.push(rel);
             }
+            Event::Leave(..) => {}
+            Event::File(_, _) => match entry.dir.open_file(entry.name, None) {
+                Ok(opened) => {
+                    let stat = opened.stat;
+                    let mut body = Exact {
+                        inner: opened.file,
+                        left: stat.size,
+                        short: false,
+                    };
+                    append(
+                        &mut tar,
+                        header(&stat, EntryType::Regular, stat.size),
+                        &name,
+                        None,
+                        &mut body,
+                    )
+                    .map_err(Failure::Archive)?;
+                    let mut probe = [0u8; 1];
+                    if body.short || body.inner.read(&mut probe).is_ok_and(|n| n > 0) {
+                        report.changed.push(shown());
+                    }
+                    report.files += 1;
+                    report.bytes += stat.size;
+                }
+                // Replaced by a link, a FIFO or a device since the listing:
+                // never followed, never read.
+                Err(LocalError::Symlink { .. } | LocalError::NotRegular { .. } | LocalError::Changed { .. }) => {
+                    report.changed.push(shown());
+                }
+                Err(e) if e.is_missing() => report.vanished.push(shown()),
+                Err(e) => return Err(e.into()),
+            },
+            Event::Symlink(_, stat) => match entry.dir.read_link(entry.name) {
+                Ok(target) => {
+                    append(
+                        &mut tar,
+                        header(stat, EntryType::Symlink, 0),
+                        &name,
+                        Some(&target),
+                        std::io::empty(),
+                    )
+                    .map_err(Failure::Archive)?;
+                    report.symlinks += 1;
+                }
+                Err(e) if e.is_missing() => report.vanished.push(shown()),
+                Err(_) => report.changed.push(shown()),
+            },
+            Event::Special(..) => report.special.push(shown()),
+            Event::Vanished(_) => report.vanished.push(shown()),
+            Event::Changed(_) => report.changed.push(shown()),
+            Event::OtherFilesystem(..) => report.other_filesystems.push(shown()),
+            Event::TooDeep(_) => report.too_deep.push(shown()),
         }
-        // Depth first, in name order.
-        stack.extend(subdirs.into_iter().rev());
-    }
-    let gz = tar.into_inner().map_err(fail)?;
-    let writer = gz.finish().map_err(fail)?;
-    let file = writer.into_inner().map_err(|e| io(partial, e.error()))?;
-    file.sync_all().map_err(fail)?;
+        Ok(Flow::Continue)
+    };
+    adt_localfs::walk(root, &mut visit)?;
+    let gz = tar.into_inner().map_err(Failure::Archive)?;
+    let writer = gz.finish().map_err(Failure::Archive)?;
+    writer.into_inner().map_err(|e| Failure::Archive(e.into_error()))?;
     Ok(report)
 }
 
@@ -214,7 +257,7 @@ fn write_archive(
 fn append<W: std::io::Write>(
     tar: &mut tar::Builder<W>,
     mut header: Header,
-    name: &str,
+    name: &[u8],
     link: Option<&[u8]>,
     data: impl Read,
 ) -> std::io::Result<()> {
@@ -229,7 +272,7 @@ fn append<W: std::io::Write>(
         body.push(0);
         tar.append(&h, body.as_slice())
     };
-    let bytes = name.as_bytes();
+    let bytes = name;
     if let Some(target) = link {
         if target.len() > 100 {
             long(tar, b'K', target)?;

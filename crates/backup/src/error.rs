@@ -12,6 +12,12 @@ pub enum BackupError {
     Pattern { pattern: String, reason: &'static str },
     #[error("the output {0} is inside the webroot; it would back itself up")]
     OutputInWebroot(PathBuf),
+    #[error(
+        "webroot {given} must be given as its canonical path {canonical} (no link, no `..`), the path the exclusions and the mount table use"
+    )]
+    NotCanonical { given: PathBuf, canonical: PathBuf },
+    #[error(transparent)]
+    Local(#[from] adt_localfs::LocalError),
     #[error(transparent)]
     Datastore(#[from] adt_datastore::DatastoreError),
     #[error(

@@ -94,9 +94,11 @@ impl Exclusions {
 
     /// True when `rel` (relative to the webroot, `/`-separated) or a
     /// directory above it is excluded.
-    pub fn excludes(&self, rel: &str) -> bool {
-        let under = |dir: &str| rel == dir || rel.strip_prefix(dir).is_some_and(|r| r.starts_with('/'));
-        self.directories.iter().any(|d| under(&d.path)) || self.patterns.iter().any(|p| pattern_matches(p, rel))
+    /// Names are bytes: a name that is not UTF-8 is matched as it is.
+    pub fn excludes(&self, rel: &[u8]) -> bool {
+        let under = |dir: &[u8]| rel == dir || rel.strip_prefix(dir).is_some_and(|r| r.starts_with(b"/"));
+        self.directories.iter().any(|d| under(d.path.as_bytes()))
+            || self.patterns.iter().any(|p| pattern_matches(p, rel))
     }
 
     /// An rsync filter file: one anchored exclude per line, so that
@@ -136,10 +138,10 @@ fn normalize_pattern(p: &str) -> Result<String, BackupError> {
 }
 
 /// Whether anchored `pattern` matches `rel` or a directory above it.
-fn pattern_matches(pattern: &str, rel: &str) -> bool {
-    let p: Vec<&str> = pattern.split('/').collect();
-    let r: Vec<&str> = rel.split('/').collect();
-    r.len() >= p.len() && p.iter().zip(&r).all(|(p, r)| glob(p.as_bytes(), r.as_bytes()))
+fn pattern_matches(pattern: &str, rel: &[u8]) -> bool {
+    let p: Vec<&[u8]> = pattern.as_bytes().split(|b| *b == b'/').collect();
+    let r: Vec<&[u8]> = rel.split(|b| *b == b'/').collect();
+    r.len() >= p.len() && p.iter().zip(&r).all(|(p, r)| glob(p, r))
 }
 
 fn glob(p: &[u8], s: &[u8]) -> bool {
@@ -192,16 +194,16 @@ mod tests {
             &["images", "my files"],
             &["logs", "cache/*", "configuration.php", "tmp*"],
         );
-        assert!(e.excludes("images") && e.excludes("images/a.png") && e.excludes("my files/x"));
-        assert!(!e.excludes("imagesX/a.png") && !e.excludes("a/images/x"));
+        assert!(e.excludes(b"images") && e.excludes(b"images/a.png") && e.excludes(b"my files/x"));
+        assert!(!e.excludes(b"imagesX/a.png") && !e.excludes(b"a/images/x"));
         assert!(
-            e.excludes("logs/error.log") && !e.excludes("sub/logs/error.log"),
+            e.excludes(b"logs/error.log") && !e.excludes(b"sub/logs/error.log"),
             "anchored"
         );
-        assert!(e.excludes("configuration.php") && !e.excludes("configuration.php.bak"));
-        assert!(e.excludes("cache/page.html") && !e.excludes("cache"));
-        assert!(e.excludes("tmp") && e.excludes("tmpfiles/x"));
-        assert!(!e.excludes("index.php"));
+        assert!(e.excludes(b"configuration.php") && !e.excludes(b"configuration.php.bak"));
+        assert!(e.excludes(b"cache/page.html") && !e.excludes(b"cache"));
+        assert!(e.excludes(b"tmp") && e.excludes(b"tmpfiles/x"));
+        assert!(!e.excludes(b"index.php"));
     }
 
     #[test]

@@ -59,7 +59,7 @@ fn expected(w: &Path, exclusions: &Exclusions) -> BTreeMap<String, Item> {
             let e = e.unwrap();
             let name = e.file_name().to_string_lossy().into_owned();
             let r = if rel.is_empty() { name } else { format!("{rel}/{name}") };
-            if exclusions.excludes(&r) {
+            if exclusions.excludes(r.as_bytes()) {
                 continue;
             }
             let m = fs::symlink_metadata(e.path()).unwrap();

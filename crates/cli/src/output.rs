@@ -14,3 +14,13 @@ pub enum OutputFormat {
 pub fn use_color() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
+
+/// Prints `value` as one line of JSON. A value that cannot be JSON (a
+/// path that is not UTF-8) is a failure with a message, never a panic.
+pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), crate::setup::Failure> {
+    let text = serde_json::to_string(value).map_err(|e| {
+        crate::setup::Failure::new(crate::exit::FAILURE, format!("cannot write the result as JSON: {e}"))
+    })?;
+    println!("{text}");
+    Ok(())
+}

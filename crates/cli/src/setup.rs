@@ -91,3 +91,31 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .build()
         .map_err(|e| Failure::new(exit::FAILURE, format!("cannot start the async runtime: {e}")))
 }
+
+/// A path argument (`flag` names it in messages): UTF-8 (it appears in
+/// JSON output), absolute, without `..`; made canonical once when it
+/// exists (links resolved by the kernel), so comparisons with the mount
+/// table and the Layout use real paths. With `must_exist`, a missing one
+/// is an error (a typo must not become a new directory).
+pub fn resolve_dir(flag: &str, path: &Path, must_exist: bool) -> Result<std::path::PathBuf, Failure> {
+    let shown = path.display();
+    if path.to_str().is_none() {
+        return Err(Failure::new(
+            exit::USAGE,
+            format!("{flag} {shown}: the path is not valid UTF-8"),
+        ));
+    }
+    if !path.is_absolute() || path.components().any(|c| c == std::path::Component::ParentDir) {
+        return Err(Failure::new(
+            exit::USAGE,
+            format!("{flag} {shown}: give an absolute path without `..`"),
+        ));
+    }
+    match adt_localfs::canonical_dir(path) {
+        Ok(canonical) if canonical.is_dir() => Ok(canonical),
+        Ok(_) => Err(Failure::new(exit::USAGE, format!("{flag} {shown} is not a directory"))),
+        Err(e) if e.is_missing() && !must_exist => Ok(path.to_path_buf()),
+        Err(e) if e.is_missing() => Err(Failure::new(exit::FAILURE, format!("{flag} {shown} does not exist"))),
+        Err(e) => Err(Failure::new(exit::FAILURE, format!("{flag}: {e}"))),
+    }
+}

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use adt_assets::exit;
-use adt_assets::setup::{Failure, load_template, primary_store, runtime};
+use adt_assets::output::print_json;
+use adt_assets::setup::{Failure, load_template, primary_store, resolve_dir, runtime};
 use adt_backup::Exclusions;
 use adt_mount::MountTable;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -108,43 +109,43 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<u8, Failure> {
-    if !args.webroot.is_absolute() {
-        return Err(Failure::new(
-            exit::USAGE,
-            format!("--webroot {} must be absolute", args.webroot.display()),
-        ));
-    }
+    // Once, here: the mount table and the Layout name real paths.
+    let webroot = &resolve_dir(
+        "--webroot",
+        &args.webroot,
+        !matches!(args.command, Command::Exclusions { .. }),
+    )?;
     let config = match &args.template {
-        Some(t) => Some(load_template(t, &args.webroot)?),
+        Some(t) => Some(load_template(t, webroot)?),
         None => None,
     };
     let layout = match &config {
         Some(c) if c.persist_assets => {
-            Some(adt_template::Layout::new(c, &args.webroot).map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?)
+            Some(adt_template::Layout::new(c, webroot).map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?)
         }
         _ => None,
     };
     let table = MountTable::read().map_err(|e| Failure::new(exit::FAILURE, format!("/proc/self/mountinfo: {e}")))?;
-    let exclusions = Exclusions::new(&args.webroot, layout.as_ref(), &table, &args.exclude)
+    let exclusions = Exclusions::new(webroot, layout.as_ref(), &table, &args.exclude)
         .map_err(|e| Failure::new(exit::USAGE, e.to_string()))?;
     match &args.command {
         Command::Exclusions { format } => match format {
-            ExclusionFormat::Json => println!("{}", serde_json::to_string(&exclusions).expect("exclusions serialize")),
+            ExclusionFormat::Json => print_json(&exclusions)?,
             ExclusionFormat::Rsync => print!("{}", exclusions.rsync_filter()),
             ExclusionFormat::Human => {
                 for d in &exclusions.directories {
-                    println!("{}/{}  ({:?})", args.webroot.display(), d.path, d.reason);
+                    println!("{}/{}  ({:?})", webroot.display(), d.path, d.reason);
                 }
                 for p in &exclusions.patterns {
-                    println!("{}/{p}  (pattern)", args.webroot.display());
+                    println!("{}/{p}  (pattern)", webroot.display());
                 }
             }
         },
         Command::Create { output, level, format } => {
-            let report = adt_backup::create(&args.webroot, &exclusions, &table, output, *level)
+            let report = adt_backup::create(webroot, &exclusions, &table, output, *level)
                 .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
             if *format == adt_assets::output::OutputFormat::Json {
-                println!("{}", serde_json::to_string(&report).expect("a report serializes"));
+                print_json(&report)?;
             } else {
                 println!(
                     "{}: {} files ({} bytes), {} directories, {} symlinks; left out: {}",
@@ -164,6 +165,7 @@ fn run(args: &Args) -> Result<u8, Failure> {
                     ("vanished during the walk", &report.vanished),
                     ("on another filesystem, not entered", &report.other_filesystems),
                     ("sockets, fifos or devices, not archived", &report.special),
+                    ("nested too deep, not entered", &report.too_deep),
                 ] {
                     if !list.is_empty() {
                         println!("warning: {what}: {}", list.join(", "));
@@ -178,14 +180,20 @@ fn run(args: &Args) -> Result<u8, Failure> {
             format,
         } => {
             let (store, bucket) = datastore(config.as_ref(), endpoint.as_deref(), period)?;
-            let made;
+            // A fresh private directory (0700, unpredictable name) for the
+            // archive made now; removed with what it holds when done.
+            let scratch;
             let path = match archive {
                 Some(path) => path.clone(),
                 None => {
-                    made = std::env::temp_dir().join(format!("adt-backup-{}.tar.gz", std::process::id()));
-                    adt_backup::create(&args.webroot, &exclusions, &table, &made, 6)
+                    scratch = tempfile::Builder::new()
+                        .prefix("adt-backup-")
+                        .tempdir()
+                        .map_err(|e| Failure::new(exit::FAILURE, format!("cannot make a temporary directory: {e}")))?;
+                    let made = scratch.path().join("applicationsourcecode.tar.gz");
+                    adt_backup::create(webroot, &exclusions, &table, &made, 6)
                         .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
-                    made.clone()
+                    made
                 }
             };
             let result = runtime()?.block_on(adt_backup::upload(
@@ -194,12 +202,9 @@ fn run(args: &Args) -> Result<u8, Failure> {
                 &path,
                 &adt_backup::UploadOptions::default(),
             ));
-            if archive.is_none() {
-                let _ = std::fs::remove_file(&path);
-            }
             let report = result.map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
             if *format == adt_assets::output::OutputFormat::Json {
-                println!("{}", serde_json::to_string(&report).expect("a report serializes"));
+                print_json(&report)?;
             } else {
                 println!(
                     "stored s3://{}/{} ({} bytes){}",
@@ -230,7 +235,7 @@ fn run(args: &Args) -> Result<u8, Failure> {
                 .block_on(adt_backup::verify(&store, &bucket, key))
                 .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
             if *format == adt_assets::output::OutputFormat::Json {
-                println!("{}", serde_json::to_string(&report).expect("a report serializes"));
+                print_json(&report)?;
             } else {
                 println!(
                     "s3://{}/{} is a complete backup: {} entries, {} bytes, marker present",

@@ -1,0 +1,229 @@
+//! Directory handles: every open is relative to one, one name at a time,
+//! with `O_NOFOLLOW`, and checked with `fstat` afterwards.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Component, Path, PathBuf};
+
+use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::io::Errno;
+
+use crate::error::LocalError;
+use crate::stat::{Kind, Stat};
+
+const DIR_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::CLOEXEC)
+    .union(OFlags::NOCTTY);
+
+/// An open directory, and the path it was opened by (for messages only:
+/// nothing is ever opened by that path again).
+#[derive(Debug)]
+pub struct Dir {
+    fd: OwnedFd,
+    path: PathBuf,
+    stat: Stat,
+}
+
+/// A regular file opened for reading, and its `fstat`.
+#[derive(Debug)]
+pub struct Opened {
+    pub file: File,
+    pub stat: Stat,
+}
+
+impl Dir {
+    /// Opens the absolute directory `path` from `/`, one component at a
+    /// time: a symbolic link anywhere in it, or a `..`, is refused. Give it
+    /// a path made canonical once (`canonical_dir`) when the caller's
+    /// argument may legitimately pass through links.
+    pub fn open(path: &Path) -> Result<Dir, LocalError> {
+        if !path.is_absolute() {
+            return Err(LocalError::NotAbsolute { path: path.into() });
+        }
+        let fd = rustix::fs::open("/", DIR_FLAGS, Mode::empty()).map_err(|e| LocalError::io("/", "open", e))?;
+        let mut dir = Dir::from_fd(fd, PathBuf::from("/"))?;
+        for component in path.components() {
+            match component {
+                Component::RootDir | Component::CurDir => {}
+                Component::Normal(name) => dir = dir.open_dir(name)?,
+                Component::ParentDir | Component::Prefix(_) => {
+                    return Err(LocalError::NotAbsolute { path: path.into() });
+                }
+            }
+        }
+        Ok(dir)
+    }
+
+    fn from_fd(fd: OwnedFd, path: PathBuf) -> Result<Dir, LocalError> {
+        let stat = Stat::from_raw(&rustix::fs::fstat(&fd).map_err(|e| LocalError::io(&path, "fstat", e))?);
+        Ok(Dir { fd, path, stat })
+    }
+
+    /// The path this directory was opened by.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Its attributes when it was opened.
+    pub fn stat(&self) -> &Stat {
+        &self.stat
+    }
+
+    /// `self.path()/name`, for messages and for comparing with the mount table.
+    pub fn child_path(&self, name: &OsStr) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// `lstat` of `name`: None when it is not there.
+    pub fn stat_at(&self, name: &OsStr) -> Result<Option<Stat>, LocalError> {
+        match rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(s) => Ok(Some(Stat::from_raw(&s))),
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(LocalError::io(self.child_path(name), "lstat", e)),
+        }
+    }
+
+    /// Opens the subdirectory `name`; a symbolic link is refused.
+    pub fn open_dir(&self, name: &OsStr) -> Result<Dir, LocalError> {
+        let path = self.child_path(name);
+        match rustix::fs::openat(&self.fd, name, DIR_FLAGS, Mode::empty()) {
+            Ok(fd) => Dir::from_fd(fd, path),
+            Err(e) => Err(self.classify(name, path, e, "open")),
+        }
+    }
+
+    /// Opens the subdirectory `name` only if it is still the directory
+    /// `seen` describes; otherwise `LocalError::Changed`.
+    pub fn open_dir_expecting(&self, name: &OsStr, seen: &Stat) -> Result<Dir, LocalError> {
+        let dir = match self.open_dir(name) {
+            Ok(d) => d,
+            Err(LocalError::Symlink { path } | LocalError::NotADirectory { path }) => {
+                return Err(LocalError::Changed { path });
+            }
+            Err(e) => return Err(e),
+        };
+        if !dir.stat.same_file(seen) {
+            return Err(LocalError::Changed { path: dir.path });
+        }
+        Ok(dir)
+    }
+
+    /// The names in this directory, sorted by bytes, without `.` and `..`.
+    pub fn names(&self) -> Result<Vec<OsString>, LocalError> {
+        let list = |e: Errno| LocalError::io(&self.path, "read directory", e);
+        let mut reader = rustix::fs::Dir::read_from(&self.fd).map_err(list)?;
+        let mut names = Vec::new();
+        while let Some(entry) = reader.next() {
+            let entry = entry.map_err(list)?;
+            let bytes = entry.file_name().to_bytes();
+            if bytes != b"." && bytes != b".." {
+                names.push(OsString::from_vec(bytes.to_vec()));
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// Opens the regular file `name` for reading without following a link
+    /// or blocking on a FIFO. With `seen`, it must still be that file.
+    pub fn open_file(&self, name: &OsStr, seen: Option<&Stat>) -> Result<Opened, LocalError> {
+        let path = self.child_path(name);
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+        let fd = match rustix::fs::openat(&self.fd, name, flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(e) => return Err(self.classify(name, path, e, "open")),
+        };
+        let stat = Stat::from_raw(&rustix::fs::fstat(&fd).map_err(|e| LocalError::io(&path, "fstat", e))?);
+        if seen.is_some_and(|s| !s.same_file(&stat)) {
+            return Err(LocalError::Changed { path });
+        }
+        if stat.kind != Kind::File {
+            return Err(LocalError::NotRegular {
+                path,
+                kind: stat.kind.describe(),
+            });
+        }
+        Ok(Opened {
+            file: File::from(fd),
+            stat,
+        })
+    }
+
+    /// The target of the symbolic link `name`, as bytes.
+    pub fn read_link(&self, name: &OsStr) -> Result<Vec<u8>, LocalError> {
+        rustix::fs::readlinkat(&self.fd, name, Vec::new())
+            .map(|c| c.into_bytes())
+            .map_err(|e| self.classify(name, self.child_path(name), e, "readlink"))
+    }
+
+    /// Makes the subdirectory `name` (never through a link: `mkdirat` does
+    /// not follow one) and opens it.
+    pub fn create_dir(&self, name: &OsStr, mode: u32) -> Result<Dir, LocalError> {
+        rustix::fs::mkdirat(&self.fd, name, Mode::from_raw_mode(mode))
+            .map_err(|e| LocalError::io(self.child_path(name), "mkdir", e))?;
+        self.open_dir(name)
+    }
+
+    /// Renames `from` to `to` in this directory, refusing to replace `to`.
+    pub fn rename_noreplace(&self, from: &OsStr, to: &OsStr) -> Result<(), LocalError> {
+        rustix::fs::renameat_with(&self.fd, from, &self.fd, to, rustix::fs::RenameFlags::NOREPLACE)
+            .map_err(|e| LocalError::io(self.child_path(from), "rename", e))
+    }
+
+    /// Renames `from` to `to` in this directory, replacing `to` (a rename
+    /// replaces the name, never writes through a link planted there).
+    pub fn rename(&self, from: &OsStr, to: &OsStr) -> Result<(), LocalError> {
+        rustix::fs::renameat(&self.fd, from, &self.fd, to).map_err(|e| LocalError::io(self.child_path(to), "rename", e))
+    }
+
+    /// Removes the file (or link) `name` only if it is still the one `seen`
+    /// describes.
+    pub fn remove_file_if(&self, name: &OsStr, seen: &Stat) -> Result<(), LocalError> {
+        let path = self.child_path(name);
+        match self.stat_at(name)? {
+            Some(now) if now.same_file(seen) && now.kind != Kind::Dir => {}
+            Some(_) => return Err(LocalError::Changed { path }),
+            None => return Err(LocalError::Missing { path }),
+        }
+        rustix::fs::unlinkat(&self.fd, name, AtFlags::empty()).map_err(|e| LocalError::io(path, "unlink", e))
+    }
+
+    /// Removes the subdirectory `name` if it is empty.
+    pub fn remove_empty_dir(&self, name: &OsStr) -> Result<(), LocalError> {
+        rustix::fs::unlinkat(&self.fd, name, AtFlags::REMOVEDIR)
+            .map_err(|e| LocalError::io(self.child_path(name), "rmdir", e))
+    }
+
+    /// Sets this directory's owner and permission bits through its handle.
+    pub fn set_owner_mode(&self, uid: u32, gid: u32, mode: u32) -> Result<(), LocalError> {
+        let owner = (rustix::process::Uid::from_raw(uid), rustix::process::Gid::from_raw(gid));
+        // Only root may give a file away; anyone else keeps its own.
+        if rustix::process::geteuid().is_root() {
+            rustix::fs::fchown(&self.fd, Some(owner.0), Some(owner.1))
+                .map_err(|e| LocalError::io(&self.path, "chown", e))?;
+        }
+        rustix::fs::fchmod(&self.fd, Mode::from_raw_mode(mode)).map_err(|e| LocalError::io(&self.path, "chmod", e))
+    }
+
+    pub(crate) fn fd(&self) -> impl AsFd + '_ {
+        self.fd.as_fd()
+    }
+
+    /// What a failed open of `name` means: a link, not a directory, gone.
+    fn classify(&self, name: &OsStr, path: PathBuf, e: Errno, op: &'static str) -> LocalError {
+        match e {
+            Errno::NOENT => LocalError::Missing { path },
+            Errno::LOOP | Errno::NOTDIR | Errno::MLINK => match self.stat_at(name) {
+                Ok(Some(s)) if s.kind == Kind::Symlink => LocalError::Symlink { path },
+                Ok(Some(s)) if s.kind != Kind::Dir => LocalError::NotADirectory { path },
+                Ok(None) => LocalError::Missing { path },
+                _ => LocalError::io(path, op, e),
+            },
+            e => LocalError::io(path, op, e),
+        }
+    }
+}

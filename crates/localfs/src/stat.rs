@@ -1,0 +1,83 @@
+//! What a `stat` says, in the few fields the tools use.
+
+use rustix::fs::FileType;
+
+/// The type of a directory entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink,
+    Fifo,
+    Socket,
+    CharDevice,
+    BlockDevice,
+    Unknown,
+}
+
+impl Kind {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Kind::File => "regular file",
+            Kind::Dir => "directory",
+            Kind::Symlink => "symbolic link",
+            Kind::Fifo => "fifo",
+            Kind::Socket => "socket",
+            Kind::CharDevice => "character device",
+            Kind::BlockDevice => "block device",
+            Kind::Unknown => "file of unknown type",
+        }
+    }
+}
+
+/// The attributes of one file, as `lstat` or `fstat` gave them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stat {
+    pub kind: Kind,
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    /// Permission bits with the file-type bits (`st_mode`).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub mtime: i64,
+    pub mtime_nsec: u32,
+}
+
+impl Stat {
+    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+    pub(crate) fn from_raw(s: &rustix::fs::Stat) -> Stat {
+        let kind = match FileType::from_raw_mode(s.st_mode as _) {
+            FileType::RegularFile => Kind::File,
+            FileType::Directory => Kind::Dir,
+            FileType::Symlink => Kind::Symlink,
+            FileType::Fifo => Kind::Fifo,
+            FileType::Socket => Kind::Socket,
+            FileType::CharacterDevice => Kind::CharDevice,
+            FileType::BlockDevice => Kind::BlockDevice,
+            _ => Kind::Unknown,
+        };
+        Stat {
+            kind,
+            dev: s.st_dev as u64,
+            ino: s.st_ino as u64,
+            size: s.st_size.max(0) as u64,
+            mode: s.st_mode as u32,
+            uid: s.st_uid as u32,
+            gid: s.st_gid as u32,
+            mtime: s.st_mtime as i64,
+            mtime_nsec: s.st_mtime_nsec as u32,
+        }
+    }
+
+    /// True when `other` is the same file (device and inode).
+    pub fn same_file(&self, other: &Stat) -> bool {
+        self.dev == other.dev && self.ino == other.ino
+    }
+
+    /// The permission bits alone (`mode & 0o7777`).
+    pub fn permissions(&self) -> u32 {
+        self.mode & 0o7777
+    }
+}

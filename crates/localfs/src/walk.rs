@@ -1,0 +1,152 @@
+//! A depth-first walk in name order over directory handles: each
+//! directory is opened relative to its parent with `O_NOFOLLOW` and must
+//! still be the directory the listing saw, so swapping a directory for a
+//! link during the walk leads nowhere. Another filesystem is never entered.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use crate::dir::Dir;
+use crate::error::LocalError;
+use crate::name::join_rel;
+use crate::stat::{Kind, Stat};
+
+/// Directories deeper than this are reported (`Event::TooDeep`), not
+/// entered: each level holds one open handle.
+pub const MAX_DEPTH: usize = 256;
+
+/// Where an entry is: its directory's handle, its name, and its path
+/// relative to the walk's root (bytes, `/`-separated).
+#[derive(Clone, Copy, Debug)]
+pub struct Entry<'a> {
+    pub dir: &'a Dir,
+    pub name: &'a OsStr,
+    pub rel: &'a [u8],
+}
+
+impl Entry<'_> {
+    /// The entry's path (for messages and the mount table; never opened).
+    pub fn path(&self) -> PathBuf {
+        self.dir.child_path(self.name)
+    }
+}
+
+/// What the walk meets, in order.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A name, before anything about it is read: `Flow::Skip` leaves it
+    /// unread (an excluded directory, a mount point).
+    Name(Entry<'a>),
+    /// A directory, before its entries: `Flow::Skip` does not enter it.
+    Dir(Entry<'a>, &'a Stat),
+    /// After a directory's entries: its open handle and how many names it held.
+    Leave(Entry<'a>, &'a Dir, usize),
+    /// A regular file (open it with `entry.dir.open_file(entry.name, Some(stat))`).
+    File(Entry<'a>, &'a Stat),
+    Symlink(Entry<'a>, &'a Stat),
+    /// A FIFO, socket or device.
+    Special(Entry<'a>, &'a Stat),
+    /// Gone between the listing and the stat or open.
+    Vanished(Entry<'a>),
+    /// A directory replaced (by a link, a file or another directory)
+    /// between its stat and its open; not entered.
+    Changed(Entry<'a>),
+    /// A directory on another filesystem; not entered.
+    OtherFilesystem(Entry<'a>, &'a Stat),
+    /// A directory deeper than `MAX_DEPTH`; not entered.
+    TooDeep(Entry<'a>),
+}
+
+impl<'a> Event<'a> {
+    /// The entry the event is about.
+    pub fn entry(&self) -> &Entry<'a> {
+        match self {
+            Event::Name(e)
+            | Event::Dir(e, _)
+            | Event::Leave(e, _, _)
+            | Event::File(e, _)
+            | Event::Symlink(e, _)
+            | Event::Special(e, _)
+            | Event::Vanished(e)
+            | Event::Changed(e)
+            | Event::OtherFilesystem(e, _)
+            | Event::TooDeep(e) => e,
+        }
+    }
+}
+
+/// What to do after an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// After `Name`: do not read it. After `Dir`: do not enter it.
+    Skip,
+}
+
+/// Walks everything below `root`, calling `visit` for each event.
+pub fn walk<E: From<LocalError>>(root: &Dir, visit: &mut dyn FnMut(Event<'_>) -> Result<Flow, E>) -> Result<(), E> {
+    let mut rel = Vec::new();
+    walk_dir(root, &mut rel, 0, root.stat().dev, visit).map(|_| ())
+}
+
+fn walk_dir<E: From<LocalError>>(
+    dir: &Dir,
+    rel: &mut Vec<u8>,
+    depth: usize,
+    dev: u64,
+    visit: &mut dyn FnMut(Event<'_>) -> Result<Flow, E>,
+) -> Result<usize, E> {
+    let names = dir.names()?;
+    for name in &names {
+        let child = join_rel(rel, name.as_bytes());
+        let entry = Entry { dir, name, rel: &child };
+        if visit(Event::Name(entry))? == Flow::Skip {
+            continue;
+        }
+        let Some(stat) = dir.stat_at(name)? else {
+            visit(Event::Vanished(entry))?;
+            continue;
+        };
+        match stat.kind {
+            Kind::Dir => {
+                if stat.dev != dev {
+                    visit(Event::OtherFilesystem(entry, &stat))?;
+                    continue;
+                }
+                if visit(Event::Dir(entry, &stat))? == Flow::Skip {
+                    continue;
+                }
+                if depth + 1 >= MAX_DEPTH {
+                    visit(Event::TooDeep(entry))?;
+                    continue;
+                }
+                let sub = match dir.open_dir_expecting(name, &stat) {
+                    Ok(sub) => sub,
+                    Err(LocalError::Changed { .. }) => {
+                        visit(Event::Changed(entry))?;
+                        continue;
+                    }
+                    Err(e) if e.is_missing() => {
+                        visit(Event::Vanished(entry))?;
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                let mut sub_rel = child.clone();
+                let count = walk_dir(&sub, &mut sub_rel, depth + 1, dev, visit)?;
+                visit(Event::Leave(entry, &sub, count))?;
+            }
+            Kind::File => {
+                visit(Event::File(entry, &stat))?;
+            }
+            Kind::Symlink => {
+                visit(Event::Symlink(entry, &stat))?;
+            }
+            _ => {
+                visit(Event::Special(entry, &stat))?;
+            }
+        }
+    }
+    Ok(names.len())
+}
