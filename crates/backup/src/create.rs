@@ -13,6 +13,7 @@
 use std::fs::File;
 use std::io::{BufWriter, Read};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use adt_localfs::{Dir, Event, Flow, LocalError, Stat, display_name};
 use adt_mount::MountTable;
@@ -66,6 +67,19 @@ pub fn create(
     output: &Path,
     level: u32,
 ) -> Result<CreateReport, BackupError> {
+    create_until(webroot, exclusions, table, output, level, &AtomicBool::new(false))
+}
+
+/// `create`, stopping with `BackupError::Interrupted` (and no file left
+/// behind, temporary or final) once `stop` is set.
+pub fn create_until(
+    webroot: &Path,
+    exclusions: &Exclusions,
+    table: &MountTable,
+    output: &Path,
+    level: u32,
+    stop: &AtomicBool,
+) -> Result<CreateReport, BackupError> {
     let canonical = adt_localfs::canonical_dir(webroot).map_err(|_| BackupError::NoWebroot(webroot.to_path_buf()))?;
     if canonical != webroot || canonical != exclusions.webroot {
         return Err(BackupError::NotCanonical {
@@ -94,7 +108,8 @@ pub fn create(
     }
     let out_dir = Dir::open(&parent)?;
     let mut partial = out_dir.create_private(&name)?;
-    let report = write_archive(&root, exclusions, table, partial.file(), level).map_err(|e| match e {
+    let report = write_archive(&root, exclusions, table, partial.file(), level, stop).map_err(|e| match e {
+        _ if stop.load(Ordering::SeqCst) => BackupError::Interrupted,
         Failure::Archive(e) => io(&partial.path(), e),
         Failure::Backup(e) => e,
     })?;
@@ -132,6 +147,7 @@ fn write_archive(
     table: &MountTable,
     file: &mut File,
     level: u32,
+    stop: &AtomicBool,
 ) -> Result<CreateReport, Failure> {
     let gz = flate2::write::GzEncoder::new(
         BufWriter::with_capacity(1 << 20, file),
@@ -160,6 +176,9 @@ fn write_archive(
     .map_err(Failure::Archive)?;
 
     let mut visit = |event: Event<'_>| -> Result<Flow, Failure> {
+        if stop.load(Ordering::SeqCst) {
+            return Err(Failure::Backup(BackupError::Interrupted));
+        }
         let entry = *event.entry();
         let shown = || display_name(entry.rel);
         let mut name = b"./".to_vec();
@@ -196,6 +215,7 @@ fn write_archive(
                         inner: opened.file,
                         left: stat.size,
                         short: false,
+                        stop,
                     };
                     append(
                         &mut tar,
@@ -295,16 +315,22 @@ fn append<W: std::io::Write>(
 
 /// Exactly `left` bytes of `inner`: padded with zeros if the file shrank
 /// while being read, cut if it grew, so the archive stays well formed.
-struct Exact<R> {
+struct Exact<'a, R> {
     inner: R,
     left: u64,
     short: bool,
+    /// Set on a signal: reading fails, so a large file does not hold up
+    /// the stop.
+    stop: &'a AtomicBool,
 }
 
-impl<R: Read> Read for Exact<R> {
+impl<R: Read> Read for Exact<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         if self.left == 0 {
             return Ok(0);
+        }
+        if self.stop.load(Ordering::SeqCst) {
+            return Err(std::io::Error::other("interrupted"));
         }
         let want = buf.len().min(self.left as usize);
         let n = if self.short {

@@ -3,6 +3,7 @@ use std::path::PathBuf;
 /// Everything that can stop a backup. A failed `create` leaves no archive
 /// under the final name.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BackupError {
     #[error("{path}: {detail}")]
     Io { path: PathBuf, detail: String },
@@ -16,6 +17,8 @@ pub enum BackupError {
         "webroot {given} must be given as its canonical path {canonical} (no link, no `..`), the path the exclusions and the mount table use"
     )]
     NotCanonical { given: PathBuf, canonical: PathBuf },
+    #[error("interrupted; nothing was written")]
+    Interrupted,
     #[error(transparent)]
     Local(#[from] adt_localfs::LocalError),
     #[error(transparent)]

@@ -20,10 +20,10 @@ mod error;
 mod exclude;
 mod store;
 
-pub use create::{CreateReport, MARKER, create};
+pub use create::{CreateReport, MARKER, create, create_until};
 pub use error::BackupError;
 pub use exclude::{Excluded, Exclusions, Reason};
 pub use store::{
-    ARCHIVE_KEY, LOCK_KEY, PERIODS, PREVIOUS_KEY, UploadOptions, UploadReport, VerifyReport, check_archive, upload,
-    verify,
+    ARCHIVE_KEY, LOCK_KEY, PERIODS, PREVIOUS_KEY, UploadOptions, UploadReport, VerifyReport, check_archive,
+    clean_interrupted, upload, verify,
 };

@@ -34,11 +34,23 @@ pub struct UploadOptions {
     /// writer on a store that ignores If-None-Match is seen.
     pub settle: Duration,
     pub part_size: usize,
+    /// Who holds the lock: unique per upload (host, pid, time), so that
+    /// `clean_interrupted` releases only this upload's lock.
+    pub owner: String,
 }
 
 impl Default for UploadOptions {
     fn default() -> Self {
         UploadOptions {
+            owner: format!(
+                "{}-{}-{:x}",
+                std::fs::read_to_string("/etc/hostname").unwrap_or_default().trim(),
+                std::process::id(),
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.subsec_nanos())
+                    .unwrap_or(0)
+            ),
             lock_ttl: Duration::from_secs(2 * 3600),
             lock_wait: Duration::from_secs(600),
             settle: Duration::from_secs(2),
@@ -76,23 +88,53 @@ pub async fn upload(
     // A missing archive is bad input: say so before touching the datastore.
     std::fs::File::open(archive).map_err(|e| crate::error::io(archive, e))?;
     store.ensure_bucket(bucket).await?;
-    let owner = format!(
-        "{}-{}-{:x}",
-        std::fs::read_to_string("/etc/hostname").unwrap_or_default().trim(),
-        std::process::id(),
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0)
-    );
-    acquire(store, bucket, &owner, opts).await?;
-    let tmp = format!("{ARCHIVE_KEY}.uploading-{owner}");
+    let owner = opts.owner.as_str();
+    acquire(store, bucket, owner, opts).await?;
+    let tmp = temporary_key(owner);
     let result = rotate_in(store, bucket, archive, &tmp, opts).await;
     if result.is_err() {
         let _ = store.delete(bucket, &tmp).await;
     }
-    release(store, bucket, &owner).await;
+    release(store, bucket, owner).await;
     result
+}
+
+fn temporary_key(owner: &str) -> String {
+    format!("{ARCHIVE_KEY}.uploading-{owner}")
+}
+
+/// After an upload with `opts` was stopped (its future dropped on a
+/// signal): aborts its unfinished multipart upload, removes its temporary
+/// key, and releases the lock if it is still this upload's. Returns what
+/// it did, for the message. The current backup is untouched: it is only
+/// ever replaced by a server-side copy of a checked upload.
+pub async fn clean_interrupted(store: &Store, bucket: &str, opts: &UploadOptions) -> Vec<String> {
+    let mut done = Vec::new();
+    let aborted = store.abort_in_flight().await;
+    if !aborted.aborted.is_empty() {
+        done.push(format!(
+            "{} unfinished multipart upload(s) aborted",
+            aborted.aborted.len()
+        ));
+    }
+    for f in aborted.failed {
+        done.push(format!("could not abort {f}"));
+    }
+    let tmp = temporary_key(&opts.owner);
+    if let Ok(Some(_)) = store.head(bucket, &tmp).await
+        && store.delete(bucket, &tmp).await.is_ok()
+    {
+        done.push(format!("temporary object {tmp} removed"));
+    }
+    if let Ok(Some((o, _))) = read_lock(store, bucket).await
+        && o == opts.owner
+    {
+        match store.delete(bucket, LOCK_KEY).await {
+            Ok(()) => done.push("backup lock released".to_string()),
+            Err(e) => done.push(format!("backup lock NOT released ({e}); it expires by itself")),
+        }
+    }
+    done
 }
 
 async fn rotate_in(

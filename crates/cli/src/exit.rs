@@ -13,3 +13,7 @@ pub const USAGE: u8 = 2;
 pub fn worst(codes: impl IntoIterator<Item = u8>) -> ExitCode {
     ExitCode::from(codes.into_iter().max().unwrap_or(SUCCESS))
 }
+/// Stopped by SIGINT (Ctrl-C), after cleaning up (128 + 2).
+pub const INTERRUPTED: u8 = 130;
+/// Stopped by SIGTERM, after cleaning up (128 + 15).
+pub const TERMINATED: u8 = 143;

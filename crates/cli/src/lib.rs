@@ -6,6 +6,7 @@
 //! results into text, JSON and exit codes.
 
 pub mod exit;
+pub mod interrupt;
 pub mod output;
 pub mod progress;
 pub mod render;

@@ -49,6 +49,7 @@ impl Store {
         })
         .await
         .map_err(|f| self.error("CreateMultipartUpload", Some(bucket), Some(key), f))?;
+        self.in_flight.add(&upload_id, bucket, key);
         Ok(MultipartUpload {
             store: self,
             bucket: bucket.to_string(),
@@ -85,12 +86,32 @@ impl Store {
         if_absent: bool,
         part_size: usize,
     ) -> Result<FileUpload, DatastoreError> {
+        let file = std::fs::File::open(path).map_err(|e| DatastoreError::LocalFile {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        self.put_open_file(bucket, key, file, path, opts, if_absent, part_size)
+            .await
+    }
+
+    /// `put_file` for a file the caller has opened (safely: see
+    /// adt-localfs); `path` only names it in errors.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn put_open_file(
+        &self,
+        bucket: &str,
+        key: &str,
+        mut file: std::fs::File,
+        path: &std::path::Path,
+        opts: &PutOptions,
+        if_absent: bool,
+        part_size: usize,
+    ) -> Result<FileUpload, DatastoreError> {
         use std::io::Read;
         let local = |e: std::io::Error| DatastoreError::LocalFile {
             path: path.to_path_buf(),
             detail: e.to_string(),
         };
-        let mut file = std::fs::File::open(path).map_err(local)?;
         let size = file.metadata().map_err(local)?.len();
         let mut hasher = crate::EtagHasher::new(size, part_size);
         if size <= part_size as u64 {
@@ -234,7 +255,9 @@ impl MultipartUpload<'_> {
         })
         .await
         .map_err(|f| s.error("CompleteMultipartUpload", Some(&self.bucket), Some(&self.key), f));
-        if !matches!(result, Ok(PutOutcome::Created { .. })) {
+        if matches!(result, Ok(PutOutcome::Created { .. })) {
+            s.in_flight.remove(&self.upload_id);
+        } else {
             let _ = self.abort_ref().await;
         }
         result
@@ -247,6 +270,7 @@ impl MultipartUpload<'_> {
 
     async fn abort_ref(&self) -> Result<(), DatastoreError> {
         let s = self.store;
+        s.in_flight.remove(&self.upload_id);
         crate::retry::run(&s.retry, || async {
             s.client
                 .abort_multipart_upload()

@@ -67,6 +67,7 @@ pub struct Store {
     endpoint: Endpoint,
     pub(crate) retry: RetryPolicy,
     pub(crate) scrub: Scrubber,
+    pub(crate) in_flight: crate::inflight::InFlight,
 }
 
 impl fmt::Debug for Store {
@@ -87,6 +88,7 @@ impl Store {
             endpoint: c.endpoint.clone(),
             retry: c.retry,
             scrub: Scrubber::new(c),
+            in_flight: Default::default(),
         })
     }
 

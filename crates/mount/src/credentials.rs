@@ -2,8 +2,6 @@
 //! file 0600 from the moment it exists, written whole (temporary file,
 //! then rename).
 
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use adt_template::Secret;
@@ -12,40 +10,29 @@ use crate::error::{MountError, io};
 use crate::tool::CredentialFiles;
 
 /// The keys only: endpoints and regions go on the command line, from the
-/// plan, so there is one source for them.
+/// plan, so there is one source for them. The directory must be private
+/// (it is created 0700 when missing, refused otherwise, never chmodded).
 pub(crate) fn write(files: &CredentialFiles, access: &Secret, secret: &Secret) -> Result<(), MountError> {
-    if let Some(dir) = files.s3fs.parent() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| io(dir, e))?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| io(dir, e))?;
-    }
+    let dir_path = files.s3fs.parent().ok_or_else(|| io(&files.s3fs, "has no directory"))?;
+    let dir = adt_localfs::ensure_private_dir(dir_path)?;
     let (a, s) = (access.expose(), secret.expose());
-    private(&files.s3fs, &format!("{a}:{s}\n"))?;
+    private(&dir, &files.s3fs, &format!("{a}:{s}\n"))?;
     private(
+        &dir,
         &files.rclone,
         &format!(
             "[adt]\ntype = s3\nprovider = Other\naccess_key_id = {a}\nsecret_access_key = {s}\nforce_path_style = true\n"
         ),
     )?;
     private(
+        &dir,
         &files.aws,
         &format!("[adt]\naws_access_key_id = {a}\naws_secret_access_key = {s}\n"),
     )
 }
 
-fn private(path: &Path, text: &str) -> Result<(), MountError> {
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| io(&tmp, e))?;
-    file.write_all(text.as_bytes()).map_err(|e| io(&tmp, e))?;
-    file.sync_all().map_err(|e| io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| io(path, e))
+fn private(dir: &adt_localfs::Dir, path: &Path, text: &str) -> Result<(), MountError> {
+    let name = path.file_name().ok_or_else(|| io(path, "names no file"))?;
+    adt_localfs::write_private(dir, name, text.as_bytes())?;
+    Ok(())
 }

@@ -6,6 +6,7 @@ use adt_datastore::DatastoreError;
 /// error, no local file has been deleted or hidden: a failed mount puts the
 /// local directory back.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MountError {
     #[error("{tool} is not installed: {hint}")]
     ToolMissing { tool: String, hint: &'static str },
@@ -34,6 +35,16 @@ pub enum MountError {
     },
     #[error("{path} could not be unmounted: {detail}")]
     Unmount { path: PathBuf, detail: String },
+    #[error("bucket `{bucket}`, key `{key}`: the uploaded object does not match the local file: {detail}")]
+    Mismatch {
+        bucket: String,
+        key: String,
+        detail: String,
+    },
+    #[error("interrupted")]
+    Interrupted,
+    #[error(transparent)]
+    Local(#[from] adt_localfs::LocalError),
     #[error(transparent)]
     Datastore(#[from] DatastoreError),
 }

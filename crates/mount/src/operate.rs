@@ -1,11 +1,14 @@
 //! mount, unmount, status and purge: the steps that change the system,
 //! each mount journaled so a failure undoes exactly what this run did.
 
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use adt_datastore::Store;
+use adt_localfs::{Dir, LocalError};
 use adt_template::Secret;
 use serde::Serialize;
 
@@ -50,16 +53,30 @@ pub struct Keys<'a> {
 
 /// Mounts every entry of the plan: branches before their merge. Healthy
 /// mounts are left alone, stale ones repaired, local files moved into the
-/// bucket and aside. On failure, everything this run mounted is unmounted
-/// and every local directory it moved is put back.
-pub async fn mount(plan: &Plan, store: &Store, keys: &Keys<'_>) -> Result<Report, MountError> {
+/// bucket and aside. On failure, or when `stop` is set (a signal), every
+/// mount this run made is unmounted and every local directory it moved is
+/// put back.
+///
+/// Nothing is changed when a mount point, or a directory on the way to it,
+/// is a symbolic link, or when the state directory exists with another
+/// owner or a mode open to others.
+pub async fn mount(plan: &Plan, store: &Store, keys: &Keys<'_>, stop: &AtomicBool) -> Result<Report, MountError> {
     for m in plan.entries.iter().flat_map(|e| &e.mounts) {
         require(&m.command.program)?;
     }
     if plan.entries.iter().any(|e| e.merge.is_some()) {
         require("mergerfs")?;
     }
-    private_dir(&plan.options.state_dir)?;
+    let table = MountTable::read().map_err(|e| io(Path::new("/proc/self/mountinfo"), e))?;
+    for entry in &plan.entries {
+        for m in &entry.mounts {
+            check_mountpoint(&m.mountpoint, &table)?;
+        }
+        if let Some(merge) = &entry.merge {
+            check_mountpoint(&merge.target, &table)?;
+        }
+    }
+    let state = adt_localfs::ensure_private_dir(&plan.options.state_dir)?;
     credentials::write(&plan.credentials, keys.access, keys.secret)?;
     let mut report = Report::default();
     // Every bucket first: wrong keys or an unreachable datastore show up
@@ -73,9 +90,14 @@ pub async fn mount(plan: &Plan, store: &Store, keys: &Keys<'_>) -> Result<Report
     }
     let mut journal = Vec::new();
     for entry in &plan.entries {
-        if let Err(e) = mount_entry(plan, entry, store, &mut journal, &mut report).await {
+        let result = if stop.load(Ordering::SeqCst) {
+            Err(MountError::Interrupted)
+        } else {
+            mount_entry(plan, &state, entry, store, &mut journal, &mut report, stop).await
+        };
+        if let Err(e) = result {
             let mut notes = Vec::new();
-            rollback(plan, journal, &mut notes);
+            rollback(&state, journal, &mut notes);
             report.warnings.extend(notes);
             return Err(MountError::Entry {
                 entry: entry.entry.clone(),
@@ -86,58 +108,109 @@ pub async fn mount(plan: &Plan, store: &Store, keys: &Keys<'_>) -> Result<Report
     Ok(report)
 }
 
+/// Refuses a mount point that is a symbolic link, or that is reached
+/// through one: everything from `/` to it (as far as it exists) is opened
+/// one component at a time without following links. A path already
+/// mounted (healthy or stale) is a mount point, not a link: only the way
+/// to it is checked, without touching the mount.
+fn check_mountpoint(path: &Path, table: &MountTable) -> Result<(), MountError> {
+    let mut existing = path;
+    if table.at(path).is_some() {
+        existing = path.parent().unwrap_or(path);
+    }
+    loop {
+        match Dir::open(existing) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.is_missing() => match existing.parent() {
+                Some(up) => existing = up,
+                None => return Ok(()),
+            },
+            Err(LocalError::NotADirectory { path }) => return Err(MountError::NotADirectory { path }),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// The directory holding `path`, opened from `/` without following links;
+/// missing directories on the way are created (0755) and journaled.
+fn open_parent(path: &Path, journal: &mut Vec<Step>) -> Result<(Dir, OsString), MountError> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| io(path, "is not a directory below /"))?
+        .to_os_string();
+    let parent = path.parent().ok_or_else(|| io(path, "is not a directory below /"))?;
+    let mut dir = Dir::open(Path::new("/"))?;
+    for component in parent.components() {
+        let std::path::Component::Normal(part) = component else {
+            continue;
+        };
+        dir = match dir.open_dir(part) {
+            Ok(d) => d,
+            Err(e) if e.is_missing() => {
+                let made = dir.create_dir(part, 0o755)?;
+                journal.push(Step::CreatedDir(made.path().to_path_buf()));
+                made
+            }
+            Err(e) => return Err(e.into()),
+        };
+    }
+    Ok((dir, name))
+}
+
 async fn mount_entry(
     plan: &Plan,
+    state: &Dir,
     entry: &PlannedEntry,
     store: &Store,
     journal: &mut Vec<Step>,
     report: &mut Report,
+    stop: &AtomicBool,
 ) -> Result<(), MountError> {
+    let one = |i: Option<usize>| Destination {
+        layout: &entry.layout,
+        branch: i,
+    };
     for (i, m) in entry.mounts.iter().enumerate() {
-        let dest = Destination {
-            layout: &entry.layout,
-            branch: Some(i),
-        };
-        mount_one(
+        let dest = one(Some(i));
+        let site = Site {
             plan,
-            &entry.entry,
-            &m.mountpoint,
-            &m.command,
-            Some(&dest),
+            state,
+            entry: &entry.entry,
+            dest: &dest,
             store,
-            journal,
-            report,
-        )
-        .await?;
+            stop,
+        };
+        mount_one(&site, &m.mountpoint, &m.command, journal, report).await?;
     }
     if let Some(merge) = &entry.merge {
-        let dest = Destination {
-            layout: &entry.layout,
-            branch: None,
-        };
-        mount_one(
+        let dest = one(None);
+        let site = Site {
             plan,
-            &entry.entry,
-            &merge.target,
-            &merge.command,
-            Some(&dest),
+            state,
+            entry: &entry.entry,
+            dest: &dest,
             store,
-            journal,
-            report,
-        )
-        .await?;
+            stop,
+        };
+        mount_one(&site, &merge.target, &merge.command, journal, report).await?;
     }
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What one mount needs besides its path and command.
+struct Site<'a> {
+    plan: &'a Plan,
+    state: &'a Dir,
+    entry: &'a str,
+    dest: &'a Destination<'a>,
+    store: &'a Store,
+    stop: &'a AtomicBool,
+}
+
 async fn mount_one(
-    plan: &Plan,
-    entry: &str,
+    site: &Site<'_>,
     path: &Path,
     command: &CommandLine,
-    dest: Option<&Destination<'_>>,
-    store: &Store,
     journal: &mut Vec<Step>,
     report: &mut Report,
 ) -> Result<(), MountError> {
@@ -155,85 +228,104 @@ async fn mount_one(
         }
         Health::Unmounted => {}
     }
-    if path.exists() {
-        if !path.is_dir() {
+    let (parent, name) = open_parent(path, journal)?;
+    match parent.stat_at(&name)? {
+        None => {
+            parent.create_dir(&name, 0o755)?;
+            journal.push(Step::CreatedDir(path.to_path_buf()));
+        }
+        Some(seen) if seen.kind == adt_localfs::Kind::Symlink => {
+            return Err(LocalError::Symlink {
+                path: path.to_path_buf(),
+            }
+            .into());
+        }
+        Some(seen) if seen.kind != adt_localfs::Kind::Dir => {
             return Err(MountError::NotADirectory {
                 path: path.to_path_buf(),
             });
         }
-        if retire::has_entries(path)? {
-            if let Some(dest) = dest {
-                let up = retire::upload_missing(store, path, dest).await?;
-                report.actions.push(format!(
-                    "{}: {} local file(s) uploaded, {} already in the bucket",
-                    path.display(),
-                    up.uploaded,
-                    up.present
-                ));
-                if !up.differ.is_empty() {
-                    report.warnings.push(format!(
-                        "{}: {} local file(s) differ from the bucket's copy, which is kept; the local ones stay in the retired directory: {}",
-                        path.display(),
-                        up.differ.len(),
-                        up.differ.join(", ")
-                    ));
-                }
-                if !up.skipped.is_empty() {
-                    report.warnings.push(format!(
-                        "{}: not uploaded (not regular files), kept in the retired directory: {}",
-                        path.display(),
-                        up.skipped.join(", ")
-                    ));
-                }
+        Some(seen) => {
+            let dir = parent.open_dir_expecting(&name, &seen)?;
+            if retire::has_entries(&dir)? {
+                retire_local(site, &parent, &name, &dir, &seen, journal, report).await?;
             }
-            let retired = retire::move_aside(path)?;
-            journal.push(Step::Retired {
-                dir: path.to_path_buf(),
-                retired: retired.clone(),
-            });
-            let mut record = retire::load(&plan.options.state_dir);
-            record.push(Retired {
-                entry: entry.to_string(),
-                mountpoint: path.to_path_buf(),
-                retired: retired.clone(),
-                buckets: dest
-                    .map(|d| d.layout.mounts.iter().map(|m| m.bucket.clone()).collect())
-                    .unwrap_or_default(),
-            });
-            retire::save(&plan.options.state_dir, &record)?;
-            report.actions.push(format!(
-                "{}: local directory moved aside to {}",
-                path.display(),
-                retired.display()
-            ));
         }
-    } else {
-        std::fs::create_dir_all(path).map_err(|e| io(path, e))?;
-        journal.push(Step::CreatedDir(path.to_path_buf()));
     }
     if command.program != "mergerfs" {
-        let bucket = dest
-            .map(|d| d.layout.mounts[d.branch.unwrap_or(0)].bucket.clone())
-            .unwrap_or_default();
-        let _ = std::fs::create_dir_all(crate::plan::cache_dir(&plan.options.state_dir, &bucket));
+        let bucket = &site.dest.layout.mounts[site.dest.branch.unwrap_or(0)].bucket;
+        let cache = crate::plan::cache_dir(&site.plan.options.state_dir, bucket);
+        std::fs::create_dir_all(&cache).map_err(|e| io(&cache, e))?;
     }
     journal.push(Step::Mounted(path.to_path_buf()));
-    start_and_wait(command, path, &plan.options.state_dir, plan.options.timeout)?;
+    start_and_wait(command, path, site.state, site.plan.options.timeout, site.stop)?;
     report
         .actions
         .push(format!("{}: mounted with {}", path.display(), command.program));
     Ok(())
 }
 
-/// The state directory, created 0700: it holds the credential files.
-fn private_dir(dir: &Path) -> Result<(), MountError> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| io(dir, e))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| io(dir, e))
+/// Local files at a mount point: into the bucket, then the directory aside.
+async fn retire_local(
+    site: &Site<'_>,
+    parent: &Dir,
+    name: &OsStr,
+    dir: &Dir,
+    seen: &adt_localfs::Stat,
+    journal: &mut Vec<Step>,
+    report: &mut Report,
+) -> Result<(), MountError> {
+    let path = parent.child_path(name);
+    let up = retire::upload_missing(site.store, dir, site.dest, site.stop).await?;
+    report.actions.push(format!(
+        "{}: {} local file(s) uploaded, {} already in the bucket",
+        path.display(),
+        up.uploaded,
+        up.present
+    ));
+    for (list, what) in [
+        (
+            &up.differ,
+            "differ from the bucket's copy, which is kept; the local ones stay in the retired directory",
+        ),
+        (
+            &up.skipped,
+            "not uploaded (not regular files), kept in the retired directory",
+        ),
+        (
+            &up.refused,
+            "not uploaded (their names cannot be object keys), kept in the retired directory",
+        ),
+    ] {
+        if !list.is_empty() {
+            report.warnings.push(format!(
+                "{}: {} local file(s) {what}: {}",
+                path.display(),
+                list.len(),
+                list.join(", ")
+            ));
+        }
+    }
+    let retired_name = retire::move_aside(parent, name, seen)?;
+    let retired = parent.child_path(&retired_name);
+    journal.push(Step::Retired {
+        dir: path.clone(),
+        retired: retired.clone(),
+    });
+    let mut record = retire::load(&site.plan.options.state_dir);
+    record.push(Retired {
+        entry: site.entry.to_string(),
+        mountpoint: path.clone(),
+        retired: retired.clone(),
+        buckets: site.dest.layout.mounts.iter().map(|m| m.bucket.clone()).collect(),
+    });
+    retire::save(site.state, &record)?;
+    report.actions.push(format!(
+        "{}: local directory moved aside to {}",
+        path.display(),
+        retired.display()
+    ));
+    Ok(())
 }
 
 fn require(program: &str) -> Result<(), MountError> {
@@ -247,23 +339,41 @@ fn require(program: &str) -> Result<(), MountError> {
     })
 }
 
-/// Starts the tool and waits until `path` is mounted and answers a
-/// listing, the tool fails, or `timeout` passes (then the tool is killed).
-/// The tool's output goes to a log file in the state directory: a
-/// daemonized tool keeps a pipe open forever.
-fn start_and_wait(command: &CommandLine, path: &Path, state_dir: &Path, timeout: Duration) -> Result<(), MountError> {
-    let logs = state_dir.join("logs");
-    std::fs::create_dir_all(&logs).map_err(|e| io(&logs, e))?;
-    let log = logs.join(format!(
+/// Starts the tool in the foreground, in a process group of its own,
+/// and waits until `path` is mounted and answers a listing, the tool
+/// fails, `timeout` passes or `stop` is set. In the last two cases the
+/// whole process group is stopped and waited for, and anything it left at
+/// `path` is detached, so nothing can mount there later. The tool's output
+/// goes to a 0600 log in the state directory. Once mounted, the tool keeps
+/// running on its own (a thread reaps it when it ends).
+fn start_and_wait(
+    command: &CommandLine,
+    path: &Path,
+    state: &Dir,
+    timeout: Duration,
+    stop: &AtomicBool,
+) -> Result<(), MountError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::process::CommandExt;
+    let logs = adt_localfs::ensure_private_dir(&state.path().join("logs"))?;
+    let log = logs.child_path(OsStr::new(&format!(
         "{}.log",
         crate::units::unit_name(path).trim_end_matches(".service")
-    ));
-    let file = std::fs::File::create(&log).map_err(|e| io(&log, e))?;
+    )));
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(&log)
+        .map_err(|e| io(&log, e))?;
     let mut child = command
         .command()
         .stdin(Stdio::null())
         .stdout(file.try_clone().map_err(|e| io(&log, e))?)
         .stderr(file)
+        .process_group(0)
         .spawn()
         .map_err(|e| io(path, format!("cannot run {}: {e}", command.program)))?;
     let started = Instant::now();
@@ -272,14 +382,16 @@ fn start_and_wait(command: &CommandLine, path: &Path, state_dir: &Path, timeout:
         let table = MountTable::read().map_err(|e| io(path, e))?;
         if table.at(path).is_some() {
             match answers(path, Duration::from_secs(2)) {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    std::thread::spawn(move || child.wait());
+                    return Ok(());
+                }
                 Err(e) => last = format!(": {e}"),
             }
         }
-        if let Ok(Some(status)) = child.try_wait()
-            && !status.success()
-        {
+        if let Ok(Some(status)) = child.try_wait() {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
+            detach(path)?;
             return Err(MountError::ToolFailed {
                 program: command.program.clone(),
                 path: path.to_path_buf(),
@@ -287,9 +399,13 @@ fn start_and_wait(command: &CommandLine, path: &Path, state_dir: &Path, timeout:
                 stderr: text.trim().chars().take(2000).collect(),
             });
         }
-        if started.elapsed() >= timeout {
-            let _ = child.kill();
-            let _ = child.wait();
+        let interrupted = stop.load(Ordering::SeqCst);
+        if interrupted || started.elapsed() >= timeout {
+            stop_group(&mut child);
+            detach(path)?;
+            if interrupted {
+                return Err(MountError::Interrupted);
+            }
             return Err(MountError::Timeout {
                 path: path.to_path_buf(),
                 seconds: timeout.as_secs(),
@@ -300,7 +416,28 @@ fn start_and_wait(command: &CommandLine, path: &Path, state_dir: &Path, timeout:
     }
 }
 
-fn rollback(plan: &Plan, journal: Vec<Step>, notes: &mut Vec<String>) {
+/// Stops a tool's whole process group (SIGTERM, then SIGKILL after 3 s)
+/// and waits for the tool itself.
+fn stop_group(child: &mut std::process::Child) {
+    use rustix::process::{Pid, Signal, kill_process_group};
+    let Some(group) = Pid::from_raw(child.id() as i32) else {
+        return;
+    };
+    let _ = kill_process_group(group, Signal::TERM);
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(3) {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Whatever is left of the group (a forked helper) goes too.
+    let _ = kill_process_group(group, Signal::KILL);
+    let _ = child.wait();
+}
+
+fn rollback(state: &Dir, journal: Vec<Step>, notes: &mut Vec<String>) {
+    let mut restored = Vec::new();
     for step in journal.into_iter().rev() {
         match step {
             Step::Mounted(path) => {
@@ -309,18 +446,44 @@ fn rollback(plan: &Plan, journal: Vec<Step>, notes: &mut Vec<String>) {
                 }
             }
             Step::CreatedDir(path) => {
-                let _ = std::fs::remove_dir(&path);
-            }
-            Step::Retired { dir, retired } => match retire::move_back(&dir, &retired) {
-                Ok(()) => {
-                    let mut record = retire::load(&plan.options.state_dir);
-                    record.retain(|r| r.retired != retired);
-                    if let Err(e) = retire::save(&plan.options.state_dir, &record) {
-                        notes.push(e.to_string());
-                    }
+                if let (Some(parent), Some(name)) = (path.parent(), path.file_name())
+                    && let Ok(parent) = Dir::open(parent)
+                {
+                    let _ = parent.remove_empty_dir(name);
                 }
-                Err(e) => notes.push(format!("{e}; the local files are safe in {}", retired.display())),
-            },
+            }
+            Step::Retired { dir, retired } => {
+                let back = match (dir.parent(), dir.file_name(), retired.file_name()) {
+                    (Some(parent), Some(name), Some(retired_name)) => Dir::open(parent)
+                        .map_err(MountError::from)
+                        .and_then(|parent| retire::move_back(&parent, name, retired_name)),
+                    _ => Err(io(&dir, "is not a directory below /")),
+                };
+                match back {
+                    Ok(()) => {
+                        let mut record = retire::load(state.path());
+                        record.retain(|r| r.retired != retired);
+                        if let Err(e) = retire::save(state, &record) {
+                            notes.push(e.to_string());
+                        }
+                        restored.push(dir);
+                    }
+                    Err(e) => notes.push(format!("{e}; the local files are safe in {}", retired.display())),
+                }
+            }
+        }
+    }
+    // Nothing may cover a directory just put back: its files would be
+    // hidden from the site and from backups.
+    if let Ok(table) = MountTable::read() {
+        for dir in restored {
+            if table.at(&dir).is_some() {
+                let _ = detach(&dir);
+                notes.push(format!(
+                    "{}: something was mounted over the restored directory; it was detached",
+                    dir.display()
+                ));
+            }
         }
     }
 }
@@ -476,9 +639,11 @@ pub fn status(plan: &Plan) -> Result<Vec<MountState>, MountError> {
     Ok(out)
 }
 
-/// Deletes retired local directories whose every file is in the bucket;
-/// keeps (and names) any that still hold a file the bucket lacks.
+/// Deletes, from retired local directories, every file whose content is
+/// verified in its bucket, and the directories left empty; keeps (and
+/// names) every file that is not verified, and the record of its directory.
 pub async fn purge_retired(plan: &Plan, store: &Store) -> Result<Report, MountError> {
+    let state = adt_localfs::ensure_private_dir(&plan.options.state_dir)?;
     let mut report = Report::default();
     let mut record = retire::load(&plan.options.state_dir);
     let mut kept = Vec::new();
@@ -492,7 +657,12 @@ pub async fn purge_retired(plan: &Plan, store: &Store) -> Result<Report, MountEr
             kept.push(r);
             continue;
         };
-        if !r.retired.exists() {
+        let (Some(parent), Some(name)) = (r.retired.parent(), r.retired.file_name()) else {
+            kept.push(r);
+            continue;
+        };
+        let parent = Dir::open(parent)?;
+        if parent.stat_at(name)?.is_none() {
             report.actions.push(format!("{}: already gone", r.retired.display()));
             continue;
         }
@@ -501,22 +671,22 @@ pub async fn purge_retired(plan: &Plan, store: &Store) -> Result<Report, MountEr
             layout: &entry.layout,
             branch,
         };
-        let missing = retire::missing_from_bucket(store, &r.retired, &dest).await?;
-        if missing.is_empty() {
-            std::fs::remove_dir_all(&r.retired).map_err(|e| io(&r.retired, e))?;
-            report
-                .actions
-                .push(format!("{}: every file is in the bucket; removed", r.retired.display()));
+        let left = retire::purge(store, &parent, name, &dest).await?;
+        if left.is_empty() {
+            report.actions.push(format!(
+                "{}: every file is in the bucket with the same content; removed",
+                r.retired.display()
+            ));
         } else {
             report.warnings.push(format!(
-                "{}: kept, {} file(s) are not in the bucket: {}",
+                "{}: kept {} file(s) not verified in the bucket (the verified ones were removed): {}",
                 r.retired.display(),
-                missing.len(),
-                missing.join(", ")
+                left.len(),
+                left.join(", ")
             ));
             kept.push(r);
         }
     }
-    retire::save(&plan.options.state_dir, &kept)?;
+    retire::save(&state, &kept)?;
     Ok(report)
 }

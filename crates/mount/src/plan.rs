@@ -68,9 +68,10 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The plan for `layout` on `target`; `foreground` builds the commands
-    /// a systemd service runs (the tool stays in the foreground).
-    pub fn new(layout: &Layout, target: &Target, options: &MountOptions, foreground: bool) -> Plan {
+    /// The plan for `layout` on `target`. Every command keeps its tool in
+    /// the foreground: adt-mount supervises it while it mounts, and a
+    /// systemd service runs the same command.
+    pub fn new(layout: &Layout, target: &Target, options: &MountOptions) -> Plan {
         let credentials = CredentialFiles::in_dir(&options.state_dir.join("credentials"));
         let entries = layout
             .entries
@@ -94,7 +95,7 @@ impl Plan {
                             bucket: m.bucket.clone(),
                             mountpoint: m.mountpoint.clone(),
                             tool: options.tool,
-                            command: mount_command(options.tool, &spec, &credentials, foreground),
+                            command: mount_command(options.tool, &spec, &credentials),
                         }
                     })
                     .collect();
@@ -102,7 +103,7 @@ impl Plan {
                     let branches: Vec<PathBuf> = mounts.iter().map(|m| m.mountpoint.clone()).collect();
                     PlannedMerge {
                         target: target.clone(),
-                        command: merge_command(&branches, target, foreground),
+                        command: merge_command(&branches, target),
                         branches,
                     }
                 });

@@ -1,13 +1,24 @@
 //! Local files found where a bucket is to be mounted: each is first made
-//! sure to be in the bucket (uploaded when missing, never overwriting), then
-//! the directory is moved aside on the same filesystem, never deleted. The
-//! record of moved-aside ("retired") directories lives in the state dir.
+//! sure to be in the bucket (uploaded when missing, never overwriting),
+//! then the directory is moved aside on the same filesystem, never deleted.
+//! The record of moved-aside ("retired") directories lives in the state dir.
+//!
+//! Everything here runs as root inside directories the web server's user
+//! controls, so every path is opened through adt-localfs: relative to a
+//! directory handle, never following a link, checked after opening. Names
+//! are bytes; a name that cannot be an object key is never uploaded and so
+//! never purged. "In the bucket" means the same content (the object's ETag
+//! equals the one computed from the local bytes), never just the same size.
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::MetadataExt;
+use std::ffi::{OsStr, OsString};
+use std::io::Read;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use adt_datastore::{PutOptions, PutOutcome, Store};
+use adt_datastore::{EtagHasher, PutOptions, PutOutcome, Store, object_key};
+use adt_localfs::{Dir, Event, Flow, LocalError, Stat, display_name};
 use adt_template::LayoutEntry;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -15,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{MountError, io};
 
 const PART: usize = 8 * 1024 * 1024;
+const RECORD: &str = "retired.json";
 
 /// One retired local directory.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,28 +40,24 @@ pub struct Retired {
     pub buckets: Vec<String>,
 }
 
-pub(crate) fn record_path(state_dir: &Path) -> PathBuf {
-    state_dir.join("retired.json")
-}
-
+/// The record of retired directories in `state_dir` (empty when none).
 pub fn load(state_dir: &Path) -> Vec<Retired> {
-    std::fs::read(record_path(state_dir))
+    std::fs::read(state_dir.join(RECORD))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default()
 }
 
-pub(crate) fn save(state_dir: &Path, all: &[Retired]) -> Result<(), MountError> {
-    let path = record_path(state_dir);
-    std::fs::create_dir_all(state_dir).map_err(|e| io(state_dir, e))?;
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(all).map_err(|e| io(&path, e))?).map_err(|e| io(&tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))
+/// Replaces the record, whole (0600, temporary file, rename).
+pub(crate) fn save(state: &Dir, all: &[Retired]) -> Result<(), MountError> {
+    let text = serde_json::to_vec_pretty(all).map_err(|e| io(&state.child_path(OsStr::new(RECORD)), e))?;
+    adt_localfs::write_private(state, OsStr::new(RECORD), &text)?;
+    Ok(())
 }
 
 /// True when `dir` holds anything.
-pub(crate) fn has_entries(dir: &Path) -> Result<bool, MountError> {
-    Ok(std::fs::read_dir(dir).map_err(|e| io(dir, e))?.next().is_some())
+pub(crate) fn has_entries(dir: &Dir) -> Result<bool, MountError> {
+    Ok(!dir.names()?.is_empty())
 }
 
 /// Where files of `dir` go: `(bucket, key)` for a path relative to it.
@@ -77,36 +85,134 @@ pub struct Upload {
     /// Already in the bucket with other content: the bucket's copy is kept
     /// and the local one stays in the retired directory.
     pub differ: Vec<String>,
-    /// Symlinks and special files: left in the retired directory.
+    /// Symlinks, special files, and entries that changed while read: left
+    /// in the retired directory.
     pub skipped: Vec<String>,
+    /// Names that cannot be object keys (not UTF-8, control characters,
+    /// too long): left in the retired directory.
+    pub refused: Vec<String>,
 }
 
-/// Uploads every file under `dir` that is missing from its bucket.
-pub(crate) async fn upload_missing(store: &Store, dir: &Path, dest: &Destination<'_>) -> Result<Upload, MountError> {
-    let mut report = Upload::default();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        let mut children = 0;
-        for item in std::fs::read_dir(&current).map_err(|e| io(&current, e))? {
-            let item = item.map_err(|e| io(&current, e))?;
-            children += 1;
-            let path = item.path();
-            let meta = std::fs::symlink_metadata(&path).map_err(|e| io(&path, e))?;
-            let key = relative_key(dir, &path);
-            if meta.is_dir() {
-                stack.push(path);
-            } else if meta.is_file() {
-                put_file(store, &path, &meta, dest.bucket(&key), &key, &mut report).await?;
-            } else {
-                report.skipped.push(key);
+/// What a walk found to do, collected first (the walk is synchronous,
+/// the uploads are not), then each file opened again through handles.
+enum Item {
+    File(Vec<u8>),
+    EmptyDir(Vec<u8>, Stat),
+}
+
+/// The files (and empty directories) below `dir`; what cannot be uploaded
+/// goes to `skipped`.
+fn survey(dir: &Dir, skipped: &mut Vec<String>) -> Result<Vec<Item>, MountError> {
+    let mut items = Vec::new();
+    adt_localfs::walk(dir, &mut |event: Event<'_>| -> Result<Flow, MountError> {
+        let entry = *event.entry();
+        let shown = || display_name(entry.rel);
+        match event {
+            Event::Name(_) | Event::Dir(..) => {}
+            Event::Leave(_, _, 0) => {
+                if let Some(stat) = entry.dir.stat_at(entry.name)? {
+                    items.push(Item::EmptyDir(entry.rel.to_vec(), stat));
+                }
             }
+            Event::Leave(..) => {}
+            Event::File(..) => items.push(Item::File(entry.rel.to_vec())),
+            Event::Symlink(..) => skipped.push(format!("{} (symbolic link)", shown())),
+            Event::Special(_, stat) => skipped.push(format!("{} ({})", shown(), stat.kind.describe())),
+            Event::Vanished(_) => {}
+            Event::Changed(_) => skipped.push(format!("{} (changed while read)", shown())),
+            Event::OtherFilesystem(..) => skipped.push(format!("{} (another filesystem)", shown())),
+            Event::TooDeep(_) => skipped.push(format!("{} (nested too deep)", shown())),
         }
-        if children == 0 && current != dir {
-            let key = format!("{}/", relative_key(dir, &current));
-            let meta = std::fs::metadata(&current).map_err(|e| io(&current, e))?;
+        Ok(Flow::Continue)
+    })?;
+    Ok(items)
+}
+
+/// Opens the directory holding `rel` below `root`, one component at a
+/// time (no links), reusing the last one opened when it is the same.
+struct Parents<'a> {
+    root: &'a Dir,
+    last: Option<(Vec<u8>, Dir)>,
+}
+
+impl<'a> Parents<'a> {
+    fn new(root: &'a Dir) -> Parents<'a> {
+        Parents { root, last: None }
+    }
+
+    /// The parent directory of `rel` and `rel`'s last name.
+    fn of(&mut self, rel: &[u8]) -> Result<(&Dir, OsString), LocalError> {
+        let (parent, name) = match rel.iter().rposition(|b| *b == b'/') {
+            Some(i) => (&rel[..i], &rel[i + 1..]),
+            None => (&rel[..0], rel),
+        };
+        let name = OsString::from_vec(name.to_vec());
+        if parent.is_empty() {
+            return Ok((self.root, name));
+        }
+        if self.last.as_ref().is_none_or(|(p, _)| p != parent) {
+            let mut dir: Option<Dir> = None;
+            for component in parent.split(|b| *b == b'/') {
+                let next = dir
+                    .as_ref()
+                    .unwrap_or(self.root)
+                    .open_dir(OsStr::from_bytes(component))?;
+                dir = Some(next);
+            }
+            self.last = dir.map(|d| (parent.to_vec(), d));
+        }
+        let dir = self.last.as_ref().map_or(self.root, |(_, d)| d);
+        Ok((dir, name))
+    }
+}
+
+/// The ETag S3 gives `file`'s content when we upload it, and its size.
+fn local_etag(file: &mut std::fs::File, size: u64, path: &Path) -> Result<String, MountError> {
+    let mut hasher = EtagHasher::new(size, PART);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(|e| io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finish())
+}
+
+/// Uploads every file under `dir` that is missing from its bucket; counts
+/// those already there with the same content; names those that differ.
+/// Stops between files when `stop` is set.
+pub(crate) async fn upload_missing(
+    store: &Store,
+    dir: &Dir,
+    dest: &Destination<'_>,
+    stop: &AtomicBool,
+) -> Result<Upload, MountError> {
+    let mut report = Upload::default();
+    let items = survey(dir, &mut report.skipped)?;
+    let mut parents = Parents::new(dir);
+    for item in items {
+        if stop.load(Ordering::SeqCst) {
+            return Err(MountError::Interrupted);
+        }
+        let (rel, marker) = match &item {
+            Item::File(rel) => (rel, false),
+            Item::EmptyDir(rel, _) => (rel, true),
+        };
+        let key = match object_key(rel) {
+            Ok(k) => k,
+            Err(why) => {
+                report.refused.push(format!("{} ({why})", display_name(rel)));
+                continue;
+            }
+        };
+        if marker {
+            let Item::EmptyDir(_, stat) = &item else { continue };
+            let key = format!("{key}/");
             let opts = PutOptions {
                 content_type: Some("application/x-directory".into()),
-                metadata: attributes(&meta),
+                metadata: attributes(stat),
             };
             match store
                 .put_if_absent(dest.bucket(&key), &key, Bytes::new(), &opts)
@@ -115,128 +221,223 @@ pub(crate) async fn upload_missing(store: &Store, dir: &Path, dest: &Destination
                 PutOutcome::Created { .. } => report.uploaded += 1,
                 PutOutcome::Exists => report.present += 1,
             }
+            continue;
+        }
+        let (parent, name) = match parents.of(rel) {
+            Ok(found) => found,
+            Err(_) => {
+                report
+                    .skipped
+                    .push(format!("{} (changed while read)", display_name(rel)));
+                continue;
+            }
+        };
+        let path = parent.child_path(&name);
+        let opened = match parent.open_file(&name, None) {
+            Ok(o) => o,
+            Err(e) if e.is_missing() => continue,
+            Err(
+                LocalError::Symlink { .. }
+                | LocalError::NotRegular { .. }
+                | LocalError::Changed { .. }
+                | LocalError::NotADirectory { .. },
+            ) => {
+                report
+                    .skipped
+                    .push(format!("{} (changed while read)", display_name(rel)));
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let bucket = dest.bucket(key);
+        if let Some(there) = store.head(bucket, key).await? {
+            let mut file = opened.file;
+            if local_etag(&mut file, opened.stat.size, &path)? == there.etag {
+                report.present += 1;
+            } else {
+                report.differ.push(display_name(rel));
+            }
+            continue;
+        }
+        let opts = PutOptions {
+            content_type: Some(
+                mime_guess::from_path(key)
+                    .first_or_octet_stream()
+                    .essence_str()
+                    .to_string(),
+            ),
+            metadata: attributes(&opened.stat),
+        };
+        let up = store
+            .put_open_file(bucket, key, opened.file, &path, &opts, true, PART)
+            .await?;
+        match up.outcome {
+            PutOutcome::Created { etag } if !etag.is_empty() && etag != up.etag => {
+                return Err(MountError::Mismatch {
+                    bucket: bucket.to_string(),
+                    key: key.to_string(),
+                    detail: format!("the datastore stored ETag {etag}, the local bytes give {}", up.etag),
+                });
+            }
+            PutOutcome::Created { .. } => report.uploaded += 1,
+            // Someone put it there since the HEAD: compare with that.
+            PutOutcome::Exists => match store.head(bucket, key).await? {
+                Some(there) if there.etag == up.etag => report.present += 1,
+                _ => report.differ.push(display_name(rel)),
+            },
         }
     }
     report.differ.sort();
     report.skipped.sort();
+    report.refused.sort();
     Ok(report)
 }
 
-async fn put_file(
-    store: &Store,
-    path: &Path,
-    meta: &std::fs::Metadata,
-    bucket: &str,
-    key: &str,
-    report: &mut Upload,
-) -> Result<(), MountError> {
-    if let Some(there) = store.head(bucket, key).await? {
-        if there.size == meta.len() {
-            report.present += 1;
-        } else {
-            report.differ.push(key.to_string());
-        }
-        return Ok(());
-    }
-    let opts = PutOptions {
-        content_type: Some(
-            mime_guess::from_path(key)
-                .first_or_octet_stream()
-                .essence_str()
-                .to_string(),
-        ),
-        metadata: attributes(meta),
-    };
-    let outcome = store.put_file(bucket, key, path, &opts, true, PART).await?.outcome;
-    match outcome {
-        PutOutcome::Created { .. } => report.uploaded += 1,
-        PutOutcome::Exists => report.present += 1,
-    }
-    Ok(())
-}
-
 /// Mode (with file-type bits), owner and mtime, as the mount tools read them.
-pub(crate) fn attributes(meta: &std::fs::Metadata) -> BTreeMap<String, String> {
+pub(crate) fn attributes(stat: &Stat) -> BTreeMap<String, String> {
     [
-        ("mode", meta.mode().to_string()),
-        ("uid", meta.uid().to_string()),
-        ("gid", meta.gid().to_string()),
-        ("mtime", meta.mtime().to_string()),
+        ("mode", stat.mode.to_string()),
+        ("uid", stat.uid.to_string()),
+        ("gid", stat.gid.to_string()),
+        ("mtime", stat.mtime.to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect()
 }
 
-fn relative_key(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root)
-        .unwrap_or(path)
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-/// Moves `dir` aside to `.NAME.adt-retired-SECONDS` beside it (a rename:
-/// same filesystem, instant, nothing copied or lost) and makes a new empty
-/// directory with the same mode and owner in its place.
-pub(crate) fn move_aside(dir: &Path) -> Result<PathBuf, MountError> {
-    let meta = std::fs::metadata(dir).map_err(|e| io(dir, e))?;
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+/// Moves `name` in `parent` aside to `.NAME.adt-retired-SECONDS` beside it
+/// (a rename: same filesystem, instant, nothing copied or lost; it never
+/// replaces anything) and makes a new empty directory with the same mode
+/// and owner in its place. Returns the retired name.
+pub(crate) fn move_aside(parent: &Dir, name: &OsStr, seen: &Stat) -> Result<OsString, MountError> {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let parent = dir.parent().ok_or_else(|| io(dir, "has no parent directory"))?;
-    let mut retired = parent.join(format!(".{name}.adt-retired-{stamp}"));
-    let mut n = 1;
-    while retired.exists() {
-        retired = parent.join(format!(".{name}.adt-retired-{stamp}-{n}"));
-        n += 1;
+    let mut n = 0;
+    let retired = loop {
+        let mut candidate = OsString::from(".");
+        candidate.push(name);
+        candidate.push(format!(".adt-retired-{stamp}"));
+        if n > 0 {
+            candidate.push(format!("-{n}"));
+        }
+        match parent.rename_noreplace(name, &candidate) {
+            Ok(()) => break candidate,
+            Err(LocalError::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists && n < 100 => {
+                n += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let moved = parent.stat_at(&retired)?;
+    if moved.is_none_or(|m| !m.same_file(seen)) {
+        // Swapped between the check and the rename: put it back as it was.
+        let _ = parent.rename_noreplace(&retired, name);
+        return Err(MountError::Local(LocalError::Changed {
+            path: parent.child_path(name),
+        }));
     }
-    std::fs::rename(dir, &retired).map_err(|e| io(dir, e))?;
-    std::fs::create_dir(dir).map_err(|e| io(dir, e))?;
-    std::fs::set_permissions(dir, meta.permissions()).map_err(|e| io(dir, e))?;
-    let _ = std::os::unix::fs::chown(dir, Some(meta.uid()), Some(meta.gid()));
+    let fresh = parent.create_dir(name, 0o700)?;
+    fresh.set_owner_mode(seen.uid, seen.gid, seen.permissions())?;
     Ok(retired)
 }
 
 /// Undoes `move_aside`: the (empty) mount point goes, the directory returns.
-pub(crate) fn move_back(dir: &Path, retired: &Path) -> Result<(), MountError> {
-    if dir.exists() {
-        std::fs::remove_dir(dir).map_err(|e| io(dir, format!("cannot put the local directory back: {e}")))?;
-    }
-    std::fs::rename(retired, dir).map_err(|e| io(retired, e))
-}
-
-/// Files under `retired` that are not in their bucket with the same size.
-pub(crate) async fn missing_from_bucket(
-    store: &Store,
-    retired: &Path,
-    dest: &Destination<'_>,
-) -> Result<Vec<String>, MountError> {
-    let mut missing = Vec::new();
-    let mut stack = vec![retired.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        for item in std::fs::read_dir(&current).map_err(|e| io(&current, e))? {
-            let path = item.map_err(|e| io(&current, e))?.path();
-            let meta = std::fs::symlink_metadata(&path).map_err(|e| io(&path, e))?;
-            let key = relative_key(retired, &path);
-            if meta.is_dir() {
-                stack.push(path);
-            } else if !meta.is_file() {
-                missing.push(format!("{key} (not a regular file, never uploaded)"));
-            } else {
-                match store.head(dest.bucket(&key), &key).await? {
-                    Some(there) if there.size == meta.len() => {}
-                    _ => missing.push(key),
-                }
-            }
+pub(crate) fn move_back(parent: &Dir, name: &OsStr, retired: &OsStr) -> Result<(), MountError> {
+    match parent.remove_empty_dir(name) {
+        Ok(()) => {}
+        Err(e) if e.is_missing() => {}
+        Err(e) => {
+            return Err(io(
+                &parent.child_path(name),
+                format!("cannot put the local directory back: {e}"),
+            ));
         }
     }
-    missing.sort();
-    Ok(missing)
+    parent.rename_noreplace(retired, name)?;
+    Ok(())
+}
+
+/// Removes, file by file, what is under `parent/retired` whose content
+/// is verified in its bucket (ETag computed from the local bytes equals
+/// the object's), then the directories left empty. Returns what was kept,
+/// with why; the directory itself goes only when nothing is kept.
+pub(crate) async fn purge(
+    store: &Store,
+    parent: &Dir,
+    retired: &OsStr,
+    dest: &Destination<'_>,
+) -> Result<Vec<String>, MountError> {
+    let root = parent.open_dir(retired)?;
+    let mut kept = Vec::new();
+    let mut items = Vec::new();
+    let mut dirs = Vec::new();
+    adt_localfs::walk(&root, &mut |event: Event<'_>| -> Result<Flow, MountError> {
+        let entry = *event.entry();
+        let shown = || display_name(entry.rel);
+        match event {
+            Event::Name(_) | Event::Dir(..) | Event::Vanished(_) => {}
+            Event::Leave(..) => dirs.push(entry.rel.to_vec()),
+            Event::File(..) => items.push(entry.rel.to_vec()),
+            Event::Symlink(..) => kept.push(format!("{} (symbolic link, never uploaded)", shown())),
+            Event::Special(_, stat) => kept.push(format!("{} ({}, never uploaded)", shown(), stat.kind.describe())),
+            Event::Changed(_) => kept.push(format!("{} (changed while read)", shown())),
+            Event::OtherFilesystem(..) => kept.push(format!("{} (another filesystem)", shown())),
+            Event::TooDeep(_) => kept.push(format!("{} (nested too deep)", shown())),
+        }
+        Ok(Flow::Continue)
+    })?;
+    let mut parents = Parents::new(&root);
+    for rel in items {
+        let shown = display_name(&rel);
+        let key = match object_key(&rel) {
+            Ok(k) => k,
+            Err(why) => {
+                kept.push(format!("{shown} ({why}; never uploaded)"));
+                continue;
+            }
+        };
+        let Ok((dir, name)) = parents.of(&rel) else {
+            kept.push(format!("{shown} (changed while read)"));
+            continue;
+        };
+        let path = dir.child_path(&name);
+        let mut opened = match dir.open_file(&name, None) {
+            Ok(o) => o,
+            Err(e) if e.is_missing() => continue,
+            Err(_) => {
+                kept.push(format!("{shown} (changed while read)"));
+                continue;
+            }
+        };
+        let local = local_etag(&mut opened.file, opened.stat.size, &path)?;
+        match store.head(dest.bucket(key), key).await? {
+            Some(there) if there.etag == local => match dir.remove_file_if(&name, &opened.stat) {
+                Ok(()) => {}
+                Err(e) if e.is_missing() => {}
+                Err(_) => kept.push(format!("{shown} (changed while read)")),
+            },
+            Some(_) => kept.push(format!("{shown} (differs from the bucket's copy)")),
+            None => kept.push(format!("{shown} (not in the bucket)")),
+        }
+    }
+    // Deepest first (the walk left them in that order): each goes if empty.
+    let mut parents = Parents::new(&root);
+    for rel in dirs {
+        if let Ok((dir, name)) = parents.of(&rel) {
+            let _ = dir.remove_empty_dir(&name);
+        }
+    }
+    drop(parents);
+    if kept.is_empty() {
+        drop(root);
+        match parent.remove_empty_dir(retired) {
+            Ok(()) => {}
+            Err(e) => kept.push(format!("{} ({e})", display_name(retired.as_bytes()))),
+        }
+    }
+    kept.sort();
+    Ok(kept)
 }

@@ -154,10 +154,12 @@ impl CredentialFiles {
     }
 }
 
-/// The command that mounts `spec` with `tool`. `foreground` keeps the tool
-/// in the foreground, as a systemd service runs it; otherwise it
-/// daemonizes once the mount is up.
-pub fn mount_command(tool: Tool, spec: &MountSpec, creds: &CredentialFiles, foreground: bool) -> CommandLine {
+/// The command that mounts `spec` with `tool`, in the foreground (never
+/// daemonizing: adt-mount supervises it while it mounts, systemd after).
+/// Permissions: only root and the web server's user (`uid`/`gid`) can
+/// read or write through the mount; other local users get nothing
+/// (docs/mounting.md gives the reason for each option).
+pub fn mount_command(tool: Tool, spec: &MountSpec, creds: &CredentialFiles) -> CommandLine {
     let mp = spec.mountpoint.display().to_string();
     let cache = spec.cache.display().to_string();
     let (uid, gid) = (spec.uid.to_string(), spec.gid.to_string());
@@ -175,13 +177,10 @@ pub fn mount_command(tool: Tool, spec: &MountSpec, creds: &CredentialFiles, fore
     let mut args: Vec<String> = Vec::new();
     match tool {
         Tool::S3fs => {
-            args.extend([spec.bucket.clone(), mp]);
-            if foreground {
-                args.push("-f".into());
-            }
+            args.extend([spec.bucket.clone(), mp, "-f".into()]);
             args.push("-o".into());
             args.push(format!(
-                "passwd_file={},url={},use_path_request_style,endpoint={},uid={uid},gid={gid},allow_other,use_cache={cache},kernel_cache,max_stat_cache_size=10000,stat_cache_expire=20,multireq_max=3",
+                "passwd_file={},url={},use_path_request_style,endpoint={},uid={uid},gid={gid},allow_other,umask=0007,mp_umask=0007,default_permissions,use_cache={cache},kernel_cache,max_stat_cache_size=10000,stat_cache_expire=20,multireq_max=3",
                 creds.s3fs.display(),
                 spec.endpoint,
                 spec.region
@@ -200,6 +199,16 @@ pub fn mount_command(tool: Tool, spec: &MountSpec, creds: &CredentialFiles, fore
                 spec.region.clone(),
             ]);
             args.extend(["--allow-other".into(), "--uid".into(), uid, "--gid".into(), gid]);
+            // rclone checks no permission itself: the kernel must.
+            args.extend([
+                "--default-permissions".into(),
+                "--umask".into(),
+                "007".into(),
+                "--dir-perms".into(),
+                "0770".into(),
+                "--file-perms".into(),
+                "0660".into(),
+            ]);
             args.extend([
                 "--vfs-cache-mode".into(),
                 "full".into(),
@@ -213,20 +222,15 @@ pub fn mount_command(tool: Tool, spec: &MountSpec, creds: &CredentialFiles, fore
             if let Some(ca) = &spec.ca_bundle {
                 args.extend(["--ca-cert".into(), ca.display().to_string()]);
             }
-            if !foreground {
-                args.push("--daemon".into());
-            }
             env_remove.push("AWS_CA_BUNDLE".into());
         }
         Tool::Goofys | Tool::Geesefs => {
-            if foreground {
-                args.push("-f".into());
-            }
-            args.extend(["-o".into(), "allow_other".into()]);
+            args.push("-f".into());
+            args.extend(["-o".into(), "allow_other,default_permissions".into()]);
             args.push(format!("--endpoint={}", spec.endpoint));
             args.push(format!("--region={}", spec.region));
             args.extend([format!("--uid={uid}"), format!("--gid={gid}")]);
-            args.extend(["--file-mode=0644".into(), "--dir-mode=0755".into()]);
+            args.extend(["--file-mode=0660".into(), "--dir-mode=0770".into()]);
             if tool == Tool::Geesefs {
                 args.extend([format!("--cache={cache}"), "--memory-limit=1000".into()]);
                 args.extend(["--max-flushers=16".into(), "--max-parallel-parts=16".into()]);
@@ -249,9 +253,8 @@ pub fn mount_command(tool: Tool, spec: &MountSpec, creds: &CredentialFiles, fore
             args.extend(["--force-path-style".into(), "--allow-other".into()]);
             args.extend(["--allow-delete".into(), "--allow-overwrite".into()]);
             args.extend(["--uid".into(), uid, "--gid".into(), gid, "--cache".into(), cache]);
-            if foreground {
-                args.push("--foreground".into());
-            }
+            args.extend(["--file-mode".into(), "0660".into(), "--dir-mode".into(), "0770".into()]);
+            args.push("--foreground".into());
             env = aws_env();
         }
     }
@@ -263,14 +266,15 @@ pub fn mount_command(tool: Tool, spec: &MountSpec, creds: &CredentialFiles, fore
     }
 }
 
-/// mergerfs over the branches, new files placed on a random branch.
-pub fn merge_command(branches: &[PathBuf], target: &Path, foreground: bool) -> CommandLine {
+/// mergerfs over the branches, new files placed on a random branch, in
+/// the foreground; permissions are the branches' (checked by the kernel).
+pub fn merge_command(branches: &[PathBuf], target: &Path) -> CommandLine {
     let joined: Vec<String> = branches.iter().map(|b| b.display().to_string()).collect();
-    let mut args = Vec::new();
-    if foreground {
-        args.push("-f".into());
-    }
-    args.extend(["-o".into(), "category.create=rand,allow_other,use_ino".into()]);
+    let mut args = vec!["-f".to_string()];
+    args.extend([
+        "-o".into(),
+        "category.create=rand,allow_other,use_ino,default_permissions".into(),
+    ]);
     args.extend([joined.join(":"), target.display().to_string()]);
     CommandLine {
         program: "mergerfs".into(),

@@ -16,9 +16,9 @@ pub struct Unit {
 
 const WEB_SERVERS: &str = "nginx.service apache2.service lighttpd.service php-fpm.service";
 
-/// The units for `plan`, whose commands must be built with
-/// `foreground = true`. `resolve` turns a program name into the absolute
-/// path systemd runs.
+/// The units for `plan` (whose commands keep their tool in the
+/// foreground). `resolve` turns a program name into the absolute path
+/// systemd runs.
 pub fn units(plan: &Plan, resolve: &dyn Fn(&str) -> String) -> Vec<Unit> {
     let mut units = Vec::new();
     for e in &plan.entries {

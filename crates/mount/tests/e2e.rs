@@ -66,7 +66,7 @@ impl Site {
             region: self.t.region.clone(),
             ca_bundle: None,
         };
-        Plan::new(&self.layout, &target, &options, false)
+        Plan::new(&self.layout, &target, &options)
     }
 
     fn plan(&self) -> Plan {
@@ -79,7 +79,7 @@ impl Site {
             access: &access,
             secret: &secret,
         };
-        adt_mount::mount(plan, &self.store, &keys).await
+        adt_mount::mount(plan, &self.store, &keys, &std::sync::atomic::AtomicBool::new(false)).await
     }
 
     async fn buckets(&self) {

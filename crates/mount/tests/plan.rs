@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use adt_mount::{MountOptions, Plan, Target, Tool};
 
-fn plan(fixture: &str, tool: Tool, foreground: bool) -> Plan {
+fn plan(fixture: &str, tool: Tool) -> Plan {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../fixtures/templates/clean")
         .join(fixture);
@@ -25,7 +25,7 @@ fn plan(fixture: &str, tool: Tool, foreground: bool) -> Plan {
         region: "ams3".into(),
         ca_bundle: Some(PathBuf::from("/etc/ssl/certs/ca-certificates.crt")),
     };
-    Plan::new(&layout, &target, &options, foreground)
+    Plan::new(&layout, &target, &options)
 }
 
 fn no_secrets(text: &str) {
@@ -44,7 +44,7 @@ fn plans() {
         ("opensocial.tmpl", Tool::Geesefs),
         ("wordpress.tmpl", Tool::MountS3),
     ] {
-        let p = plan(fixture, tool, false);
+        let p = plan(fixture, tool);
         let human = p.render();
         let json = serde_json::to_string_pretty(&p).unwrap();
         no_secrets(&human);
@@ -58,7 +58,7 @@ fn plans() {
 #[test]
 fn units() {
     for (fixture, tool) in [("merge.tmpl", Tool::S3fs), ("opensocial.tmpl", Tool::Rclone)] {
-        let units = adt_mount::units(&plan(fixture, tool, true), &|p| format!("/usr/bin/{p}"));
+        let units = adt_mount::units(&plan(fixture, tool), &|p| format!("/usr/bin/{p}"));
         let text: String = units
             .iter()
             .map(|u| format!("# ==> {} <==\n{}\n", u.name, u.text))

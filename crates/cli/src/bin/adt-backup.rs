@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use adt_assets::exit;
+use adt_assets::interrupt::Interrupt;
 use adt_assets::output::print_json;
 use adt_assets::setup::{Failure, load_template, primary_store, resolve_dir, runtime};
 use adt_backup::Exclusions;
@@ -142,8 +143,17 @@ fn run(args: &Args) -> Result<u8, Failure> {
             }
         },
         Command::Create { output, level, format } => {
-            let report = adt_backup::create(webroot, &exclusions, &table, output, *level)
-                .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
+            let runtime = runtime()?;
+            let interrupt = Interrupt::install(&runtime);
+            let made = adt_backup::create_until(webroot, &exclusions, &table, output, *level, interrupt.flag());
+            if interrupt.is_set() {
+                eprintln!(
+                    "adt-backup: stopped by {}: no archive written, no temporary file left",
+                    interrupt.signal_name()
+                );
+                return Ok(interrupt.exit_code());
+            }
+            let report = made.map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
             if *format == adt_assets::output::OutputFormat::Json {
                 print_json(&report)?;
             } else {
@@ -180,6 +190,8 @@ fn run(args: &Args) -> Result<u8, Failure> {
             format,
         } => {
             let (store, bucket) = datastore(config.as_ref(), endpoint.as_deref(), period)?;
+            let runtime = runtime()?;
+            let interrupt = Interrupt::install(&runtime);
             // A fresh private directory (0700, unpredictable name) for the
             // archive made now; removed with what it holds when done.
             let scratch;
@@ -191,17 +203,29 @@ fn run(args: &Args) -> Result<u8, Failure> {
                         .tempdir()
                         .map_err(|e| Failure::new(exit::FAILURE, format!("cannot make a temporary directory: {e}")))?;
                     let made = scratch.path().join("applicationsourcecode.tar.gz");
-                    adt_backup::create(webroot, &exclusions, &table, &made, 6)
-                        .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
+                    let created = adt_backup::create_until(webroot, &exclusions, &table, &made, 6, interrupt.flag());
+                    if interrupt.is_set() {
+                        eprintln!(
+                            "adt-backup: stopped by {} while writing the archive; nothing was uploaded",
+                            interrupt.signal_name()
+                        );
+                        return Ok(interrupt.exit_code());
+                    }
+                    created.map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
                     made
                 }
             };
-            let result = runtime()?.block_on(adt_backup::upload(
-                &store,
-                &bucket,
-                &path,
-                &adt_backup::UploadOptions::default(),
-            ));
+            let options = adt_backup::UploadOptions::default();
+            let result = runtime.block_on(interrupt.run(adt_backup::upload(&store, &bucket, &path, &options)));
+            let Some(result) = result else {
+                let done = runtime.block_on(adt_backup::clean_interrupted(&store, &bucket, &options));
+                eprintln!(
+                    "adt-backup: stopped by {}: the current backup is unchanged{}",
+                    interrupt.signal_name(),
+                    done.iter().map(|d| format!("; {d}")).collect::<String>()
+                );
+                return Ok(interrupt.exit_code());
+            };
             let report = result.map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
             if *format == adt_assets::output::OutputFormat::Json {
                 print_json(&report)?;

@@ -5,8 +5,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use adt_assets::exit;
+use adt_assets::interrupt::Interrupt;
 use adt_assets::output::OutputFormat;
-use adt_assets::setup::{Failure, load_template, primary_connection, runtime};
+use adt_assets::output::print_json;
+use adt_assets::setup::{Failure, load_template, primary_connection, resolve_dir, runtime};
 use adt_mount::{Keys, MountOptions, Plan, Target, Tool};
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -120,7 +122,19 @@ fn run(args: &Args) -> Result<u8, Failure> {
         .template
         .as_deref()
         .ok_or_else(|| Failure::new(exit::USAGE, "--template PATH is required"))?;
-    let config = load_template(template, &args.webroot)?;
+    // Once, here: the mount table and the Layout name real paths.
+    let webroot = &resolve_dir(
+        "--webroot",
+        &args.webroot,
+        matches!(args.command, Command::Mount { .. }),
+    )?;
+    if args.state_dir.to_str().is_none() || !args.state_dir.is_absolute() {
+        return Err(Failure::new(
+            exit::USAGE,
+            format!("--state-dir {}: give an absolute UTF-8 path", args.state_dir.display()),
+        ));
+    }
+    let config = load_template(template, webroot)?;
     let acting = matches!(
         args.command,
         Command::Plan | Command::Mount { .. } | Command::Units { .. }
@@ -134,8 +148,7 @@ fn run(args: &Args) -> Result<u8, Failure> {
             ),
         ));
     }
-    let layout =
-        adt_template::Layout::new(&config, &args.webroot).map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
+    let layout = adt_template::Layout::new(&config, webroot).map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
     let connection = primary_connection(&config, args.endpoint.as_deref())?;
     let (uid, gid) = owner(args.uid, args.gid);
     let options = MountOptions {
@@ -150,14 +163,13 @@ fn run(args: &Args) -> Result<u8, Failure> {
         region: connection.endpoint.region().to_string(),
         ca_bundle: connection.ca_bundle.clone().filter(|_| connection.endpoint.is_https()),
     };
-    let foreground = matches!(args.command, Command::Units { .. });
-    let plan = Plan::new(&layout, &target, &options, foreground);
+    let plan = Plan::new(&layout, &target, &options);
     let json = args.format == OutputFormat::Json;
     let fail = |e: adt_mount::MountError| Failure::new(exit::FAILURE, e.to_string());
     match &args.command {
         Command::Plan => {
             if json {
-                println!("{}", serde_json::to_string(&plan).expect("a plan serializes"));
+                print_json(&plan)?;
             } else {
                 print!("{}", plan.render());
             }
@@ -166,7 +178,7 @@ fn run(args: &Args) -> Result<u8, Failure> {
             let mounts = adt_mount::status(&plan).map_err(fail)?;
             let retired = adt_mount::retired(&args.state_dir);
             if json {
-                println!("{}", serde_json::json!({ "mounts": mounts, "retired": retired }));
+                print_json(&serde_json::json!({ "mounts": mounts, "retired": retired }))?;
             } else {
                 for m in &mounts {
                     println!(
@@ -193,7 +205,18 @@ fn run(args: &Args) -> Result<u8, Failure> {
                 secret: &connection.secret_key,
             };
             let runtime = runtime()?;
-            let mut report = runtime.block_on(adt_mount::mount(&plan, &store, &keys)).map_err(fail)?;
+            let interrupt = Interrupt::install(&runtime);
+            let mounted = runtime.block_on(adt_mount::mount(&plan, &store, &keys, interrupt.flag()));
+            if interrupt.is_set() {
+                let what = if mounted.is_ok() {
+                    "after every mount was made; they stay"
+                } else {
+                    "what this run had mounted was unmounted and local directories were put back"
+                };
+                eprintln!("adt-mount: stopped by {}: {what}", interrupt.signal_name());
+                return Ok(interrupt.exit_code());
+            }
+            let mut report = mounted.map_err(fail)?;
             if *purge_retired {
                 let purged = runtime
                     .block_on(adt_mount::purge_retired(&plan, &store))
@@ -201,11 +224,11 @@ fn run(args: &Args) -> Result<u8, Failure> {
                 report.actions.extend(purged.actions);
                 report.warnings.extend(purged.warnings);
             }
-            print_report(&report, json);
+            print_report(&report, json)?;
         }
         Command::Unmount { grace } => {
             let report = adt_mount::unmount(&plan, Duration::from_secs(*grace)).map_err(fail)?;
-            print_report(&report, json);
+            print_report(&report, json)?;
         }
         Command::Units { output_dir } => {
             let units = adt_mount::units(&plan, &|program| resolve(program));
@@ -241,10 +264,9 @@ fn run(args: &Args) -> Result<u8, Failure> {
     Ok(exit::SUCCESS)
 }
 
-fn print_report(report: &adt_mount::Report, json: bool) {
+fn print_report(report: &adt_mount::Report, json: bool) -> Result<(), Failure> {
     if json {
-        println!("{}", serde_json::to_string(report).expect("a report serializes"));
-        return;
+        return print_json(report);
     }
     for a in &report.actions {
         println!("{a}");
@@ -252,6 +274,7 @@ fn print_report(report: &adt_mount::Report, json: bool) {
     for w in &report.warnings {
         println!("warning: {w}");
     }
+    Ok(())
 }
 
 /// www-data's uid and gid when that user exists, else this process's.

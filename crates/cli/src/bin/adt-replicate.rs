@@ -5,7 +5,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use adt_assets::exit;
+use adt_assets::interrupt::{Interrupt, abort_uploads};
 use adt_assets::output::OutputFormat;
+use adt_assets::output::print_json;
 use adt_assets::progress::Bar;
 use adt_assets::setup::{Failure, load_template, primary_store, require_persistence, runtime};
 use adt_datastore::{Connection, Endpoint, Store};
@@ -106,20 +108,27 @@ fn run(args: &Args) -> Result<u8, Failure> {
     };
     let runtime = runtime()?;
     let bar = Arc::new(Bar::new(args.format == OutputFormat::Human));
-    let result = runtime.block_on(adt_replicate::replicate(
+    let interrupt = Interrupt::install(&runtime);
+    let result = runtime.block_on(interrupt.run(adt_replicate::replicate(
         &primary,
         &destinations,
         &buckets,
         &options,
         bar.clone(),
-    ));
+    )));
     bar.finish();
+    let Some(result) = result else {
+        let stores: Vec<&Store> = destinations.iter().map(|d| &d.store).collect();
+        let line = runtime.block_on(abort_uploads(
+            &stores,
+            "objects already copied are whole; rerun adt-replicate to finish",
+        ));
+        eprintln!("adt-replicate: stopped by {}: {line}", interrupt.signal_name());
+        return Ok(interrupt.exit_code());
+    };
     let report = result.map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
     match args.format {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string(&report).expect("a report always serializes")
-        ),
+        OutputFormat::Json => print_json(&report)?,
         OutputFormat::Human => {
             print!("{}", human(&report, primary.endpoint().url(), &destinations));
             for f in &report.failed_destinations {

@@ -5,7 +5,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use adt_assets::exit;
+use adt_assets::interrupt::{Interrupt, abort_uploads};
 use adt_assets::output::OutputFormat;
+use adt_assets::output::print_json;
 use adt_assets::progress::Bar;
 use adt_assets::setup::{Failure, load_template, primary_store, require_persistence, runtime};
 use adt_seeder::{ArchiveSource, SeedOptions, Summary};
@@ -122,14 +124,20 @@ fn run(args: &Args) -> Result<u8, Failure> {
     };
     let runtime = runtime()?;
     let bar = Arc::new(Bar::new(args.format == OutputFormat::Human));
-    let result = runtime.block_on(adt_seeder::seed(&store, &layout, &source, &options, bar.clone()));
+    let interrupt = Interrupt::install(&runtime);
+    let result = runtime.block_on(interrupt.run(adt_seeder::seed(&store, &layout, &source, &options, bar.clone())));
     bar.finish();
+    let Some(result) = result else {
+        let line = runtime.block_on(abort_uploads(
+            &[&store],
+            "objects already uploaded are whole; rerun adt-seed to finish",
+        ));
+        eprintln!("adt-seed: stopped by {}: {line}", interrupt.signal_name());
+        return Ok(interrupt.exit_code());
+    };
     let summary = result.map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
     match args.format {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string(&summary).expect("a summary always serializes")
-        ),
+        OutputFormat::Json => print_json(&summary)?,
         OutputFormat::Human => print!("{}", human(&summary, &source.name())),
     }
     if std::env::var_os("ADT_REPORT_PEAK_RSS").is_some() {
