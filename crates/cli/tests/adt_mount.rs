@@ -37,7 +37,7 @@ fn plans_without_secrets_and_refuses_what_it_cannot_do() {
     ]);
     assert_eq!(code, 0);
     assert!(
-        out.contains("mergerfs -o category.create=rand") && out.contains("/var/www/images2"),
+        out.contains("mergerfs -f -o category.create=rand") && out.contains("/var/www/images2"),
         "{out}"
     );
     assert!(
@@ -69,6 +69,7 @@ fn plans_without_secrets_and_refuses_what_it_cannot_do() {
     let (code, _, err) = adt_mount(&["mount", "--template", fixture("baseline.tmpl").to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(err.contains("PERSIST_ASSETS_TO_DATASTORE is not 1"), "{err}");
+    let webroot = tempfile::tempdir().unwrap();
     let (code, _, err) = adt_mount(&[
         "mount",
         "--template",
@@ -77,6 +78,8 @@ fn plans_without_secrets_and_refuses_what_it_cannot_do() {
         "goofys",
         "--state-dir",
         s,
+        "--webroot",
+        webroot.path().to_str().unwrap(),
     ]);
     assert_eq!(code, 1);
     assert!(err.contains("goofys is not installed"), "{err}");
@@ -178,6 +181,9 @@ fn mounts_reports_status_and_unmounts() {
     assert!(out.contains("unmounted"), "{out}");
     let (code, out, _) = run("mount", &["--purge-retired"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("every file is in the bucket; removed"), "{out}");
+    assert!(
+        out.contains("every file is in the bucket with the same content; removed"),
+        "{out}"
+    );
     run("unmount", &[]);
 }

@@ -123,11 +123,7 @@ fn run(args: &Args) -> Result<u8, Failure> {
         .as_deref()
         .ok_or_else(|| Failure::new(exit::USAGE, "--template PATH is required"))?;
     // Once, here: the mount table and the Layout name real paths.
-    let webroot = &resolve_dir(
-        "--webroot",
-        &args.webroot,
-        matches!(args.command, Command::Mount { .. }),
-    )?;
+    let webroot = &resolve_dir("--webroot", &args.webroot, false)?;
     if args.state_dir.to_str().is_none() || !args.state_dir.is_absolute() {
         return Err(Failure::new(
             exit::USAGE,
@@ -146,6 +142,12 @@ fn run(args: &Args) -> Result<u8, Failure> {
                 "PERSIST_ASSETS_TO_DATASTORE is not 1 in {}: nothing is mounted from the datastore",
                 template.display()
             ),
+        ));
+    }
+    if matches!(args.command, Command::Mount { .. }) && !webroot.is_dir() {
+        return Err(Failure::new(
+            exit::FAILURE,
+            format!("--webroot {} does not exist; nothing was mounted", webroot.display()),
         ));
     }
     let layout = adt_template::Layout::new(&config, webroot).map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
