@@ -120,6 +120,17 @@ impl Swapper {
         }
     }
 
+    /// Waits until the thread has swapped once more (the machine has two
+    /// cores: without this a short loop may finish before it runs).
+    fn step(&self) {
+        let before = self.swaps.load(Ordering::Relaxed);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while self.swaps.load(Ordering::Relaxed) == before {
+            assert!(std::time::Instant::now() < deadline, "the swapping thread is stuck");
+            thread::yield_now();
+        }
+    }
+
     /// Stops the thread; how many swaps it made.
     fn finish(mut self) -> u64 {
         self.stop.store(true, Ordering::Relaxed);
@@ -193,6 +204,7 @@ fn a_directory_swapped_with_a_link_to_a_root_only_directory_is_never_archived() 
     let swapper = Swapper::start(w.join("d"), w.join("l"));
     let mut results = Vec::new();
     for i in 0..40 {
+        swapper.step();
         let archive = out.join(format!("backup-{i}.tar.gz"));
         results.push((archive.clone(), create(&w, &ex, &MountTable::default(), &archive, 1)));
     }
@@ -273,6 +285,7 @@ fn a_racing_swap_never_makes_create_fail() {
     let out = base.join("out.tar.gz");
     let ex = exclusions(&w);
     let swapper = Swapper::start(w.join("d"), w.join("l"));
+    swapper.step();
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     let mut runs = 0;
     let mut error = None;
@@ -309,6 +322,7 @@ fn a_file_swapped_with_a_link_to_a_root_only_file_is_never_archived() {
     let mut failed = 0;
     let mut written = BTreeSet::new();
     for i in 0..40 {
+        swapper.step();
         let archive = out.join(format!("backup-{i}.tar.gz"));
         match create(&w, &ex, &MountTable::default(), &archive, 1) {
             Ok(_) => {
@@ -356,6 +370,7 @@ fn a_racing_file_swap_never_makes_create_fail() {
     let out = base.join("out.tar.gz");
     let ex = exclusions(&w);
     let swapper = Swapper::start(w.join("f"), w.join("l"));
+    swapper.step();
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     let mut runs = 0;
     let mut error = None;
@@ -383,6 +398,7 @@ fn fifos_are_never_opened_for_reading_nor_archived_and_no_temporary_file_is_left
     let mut archived_as_file = 0;
     let mut finals = BTreeSet::new();
     for i in 0..40 {
+        swapper.step();
         let archive = out.join(format!("backup-{i}.tar.gz"));
         let report = create_within(5, &w, &archive).unwrap_or_else(|e| panic!("create {i}: {e}"));
         finals.insert(format!("backup-{i}.tar.gz"));
