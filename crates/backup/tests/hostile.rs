@@ -278,7 +278,6 @@ fn a_directory_swapped_with_a_link_to_a_root_only_directory_is_never_archived() 
 /// `NotADirectory`, so the walk aborts. Fail-closed (nothing outside is
 /// archived), but a webroot user can make every backup fail.
 #[test]
-#[ignore = "fails: a racing swap makes create return Local(Io ENOTDIR) instead of reporting it in `changed`"]
 fn a_racing_swap_never_makes_create_fail() {
     let (_t, base, w) = tempdir();
     racing_webroot(&base, &w);
@@ -363,7 +362,6 @@ fn a_file_swapped_with_a_link_to_a_root_only_file_is_never_archived() {
 /// file back, and `classify` maps "exists, not a link, not a directory" to
 /// `NotADirectory`, which `create` does not treat as a change.
 #[test]
-#[ignore = "fails: a racing file/link swap makes create return Local(NotADirectory) for a regular file"]
 fn a_racing_file_swap_never_makes_create_fail() {
     let (_t, base, w) = tempdir();
     racing_file_webroot(&base, &w);

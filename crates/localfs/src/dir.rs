@@ -115,9 +115,9 @@ impl Dir {
     /// The names in this directory, sorted by bytes, without `.` and `..`.
     pub fn names(&self) -> Result<Vec<OsString>, LocalError> {
         let list = |e: Errno| LocalError::io(&self.path, "read directory", e);
-        let mut reader = rustix::fs::Dir::read_from(&self.fd).map_err(list)?;
+        let reader = rustix::fs::Dir::read_from(&self.fd).map_err(list)?;
         let mut names = Vec::new();
-        while let Some(entry) = reader.next() {
+        for entry in reader {
             let entry = entry.map_err(list)?;
             let bytes = entry.file_name().to_bytes();
             if bytes != b"." && bytes != b".." {
@@ -217,11 +217,15 @@ impl Dir {
     fn classify(&self, name: &OsStr, path: PathBuf, e: Errno, op: &'static str) -> LocalError {
         match e {
             Errno::NOENT => LocalError::Missing { path },
+            // Look again: what is there now says why. When it no longer
+            // explains the error (a swap undone in between), the name
+            // changed under us.
             Errno::LOOP | Errno::NOTDIR | Errno::MLINK => match self.stat_at(name) {
                 Ok(Some(s)) if s.kind == Kind::Symlink => LocalError::Symlink { path },
-                Ok(Some(s)) if s.kind != Kind::Dir => LocalError::NotADirectory { path },
+                Ok(Some(s)) if e == Errno::NOTDIR && s.kind != Kind::Dir => LocalError::NotADirectory { path },
+                Ok(Some(_)) => LocalError::Changed { path },
                 Ok(None) => LocalError::Missing { path },
-                _ => LocalError::io(path, op, e),
+                Err(_) => LocalError::io(path, op, e),
             },
             e => LocalError::io(path, op, e),
         }

@@ -86,13 +86,12 @@ pub enum Flow {
 
 /// Walks everything below `root`, calling `visit` for each event.
 pub fn walk<E: From<LocalError>>(root: &Dir, visit: &mut dyn FnMut(Event<'_>) -> Result<Flow, E>) -> Result<(), E> {
-    let mut rel = Vec::new();
-    walk_dir(root, &mut rel, 0, root.stat().dev, visit).map(|_| ())
+    walk_dir(root, &[], 0, root.stat().dev, visit).map(|_| ())
 }
 
 fn walk_dir<E: From<LocalError>>(
     dir: &Dir,
-    rel: &mut Vec<u8>,
+    rel: &[u8],
     depth: usize,
     dev: u64,
     visit: &mut dyn FnMut(Event<'_>) -> Result<Flow, E>,
@@ -133,8 +132,7 @@ fn walk_dir<E: From<LocalError>>(
                     }
                     Err(e) => return Err(e.into()),
                 };
-                let mut sub_rel = child.clone();
-                let count = walk_dir(&sub, &mut sub_rel, depth + 1, dev, visit)?;
+                let count = walk_dir(&sub, &child, depth + 1, dev, visit)?;
                 visit(Event::Leave(entry, &sub, count))?;
             }
             Kind::File => {

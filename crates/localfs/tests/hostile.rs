@@ -340,7 +340,6 @@ fn a_directory_swapped_with_a_link_during_walks_never_leads_outside() {
 /// outside is read), but any local user who can write in the webroot can
 /// make every backup fail. Expected: `Event::Changed`, the walk goes on.
 #[test]
-#[ignore = "fails: a racing swap makes walk return Io(ENOTDIR) instead of Event::Changed (Dir::classify)"]
 fn a_racing_swap_is_reported_as_changed_never_as_an_error() {
     let (_t, base) = tempdir();
     let (tree, _outside) = racing_tree(&base);
@@ -404,7 +403,6 @@ fn a_file_swapped_with_a_link_is_never_read_through() {
 /// the whole backup with "… is not a directory". Expected: `Changed` (or
 /// `Symlink`).
 #[test]
-#[ignore = "fails: a racing swap makes open_file return NotADirectory for a regular file (Dir::classify)"]
 fn open_file_of_a_swapped_file_says_changed_or_symlink() {
     let (_t, base) = tempdir();
     let (tree, _) = racing_file(&base);
