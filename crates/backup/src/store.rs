@@ -34,23 +34,11 @@ pub struct UploadOptions {
     /// writer on a store that ignores If-None-Match is seen.
     pub settle: Duration,
     pub part_size: usize,
-    /// Who holds the lock: unique per upload (host, pid, time), so that
-    /// `clean_interrupted` releases only this upload's lock.
-    pub owner: String,
 }
 
 impl Default for UploadOptions {
     fn default() -> Self {
         UploadOptions {
-            owner: format!(
-                "{}-{}-{:x}",
-                std::fs::read_to_string("/etc/hostname").unwrap_or_default().trim(),
-                std::process::id(),
-                SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map(|d| d.subsec_nanos())
-                    .unwrap_or(0)
-            ),
             lock_ttl: Duration::from_secs(2 * 3600),
             lock_wait: Duration::from_secs(600),
             settle: Duration::from_secs(2),
@@ -88,7 +76,14 @@ pub async fn upload(
     // A missing archive is bad input: say so before touching the datastore.
     std::fs::File::open(archive).map_err(|e| crate::error::io(archive, e))?;
     store.ensure_bucket(bucket).await?;
-    let owner = opts.owner.as_str();
+    let owner = &format!(
+        "{}{:x}",
+        process_prefix(),
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
+    );
     acquire(store, bucket, owner, opts).await?;
     let tmp = temporary_key(owner);
     let result = rotate_in(store, bucket, archive, &tmp, opts).await;
@@ -99,16 +94,25 @@ pub async fn upload(
     result
 }
 
+/// `HOST-PID-`: how every lock owner and temporary key of this process begins.
+fn process_prefix() -> String {
+    format!(
+        "{}-{}-",
+        std::fs::read_to_string("/etc/hostname").unwrap_or_default().trim(),
+        std::process::id()
+    )
+}
+
 fn temporary_key(owner: &str) -> String {
     format!("{ARCHIVE_KEY}.uploading-{owner}")
 }
 
-/// After an upload with `opts` was stopped (its future dropped on a
-/// signal): aborts its unfinished multipart upload, removes its temporary
-/// key, and releases the lock if it is still this upload's. Returns what
+/// After this process's uploads to `bucket` were stopped (their futures
+/// dropped on a signal): aborts their unfinished multipart uploads, removes
+/// their temporary keys, and releases the lock if this process holds it. Returns what
 /// it did, for the message. The current backup is untouched: it is only
 /// ever replaced by a server-side copy of a checked upload.
-pub async fn clean_interrupted(store: &Store, bucket: &str, opts: &UploadOptions) -> Vec<String> {
+pub async fn clean_interrupted(store: &Store, bucket: &str) -> Vec<String> {
     let mut done = Vec::new();
     let aborted = store.abort_in_flight().await;
     if !aborted.aborted.is_empty() {
@@ -120,14 +124,15 @@ pub async fn clean_interrupted(store: &Store, bucket: &str, opts: &UploadOptions
     for f in aborted.failed {
         done.push(format!("could not abort {f}"));
     }
-    let tmp = temporary_key(&opts.owner);
-    if let Ok(Some(_)) = store.head(bucket, &tmp).await
-        && store.delete(bucket, &tmp).await.is_ok()
-    {
-        done.push(format!("temporary object {tmp} removed"));
+    let mine = process_prefix();
+    let tmp = temporary_key(&mine);
+    for object in store.list(bucket, Some(&tmp)).await.unwrap_or_default() {
+        if store.delete(bucket, &object.key).await.is_ok() {
+            done.push(format!("temporary object {} removed", object.key));
+        }
     }
     if let Ok(Some((o, _))) = read_lock(store, bucket).await
-        && o == opts.owner
+        && o.starts_with(&mine)
     {
         match store.delete(bucket, LOCK_KEY).await {
             Ok(()) => done.push("backup lock released".to_string()),

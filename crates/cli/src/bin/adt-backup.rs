@@ -218,7 +218,7 @@ fn run(args: &Args) -> Result<u8, Failure> {
             let options = adt_backup::UploadOptions::default();
             let result = runtime.block_on(interrupt.run(adt_backup::upload(&store, &bucket, &path, &options)));
             let Some(result) = result else {
-                let done = runtime.block_on(adt_backup::clean_interrupted(&store, &bucket, &options));
+                let done = runtime.block_on(adt_backup::clean_interrupted(&store, &bucket));
                 eprintln!(
                     "adt-backup: stopped by {}: the current backup is unchanged{}",
                     interrupt.signal_name(),
