@@ -22,6 +22,7 @@ use tar::{EntryType, Header};
 
 use crate::error::{BackupError, io};
 use crate::exclude::Exclusions;
+use crate::gzip::ParallelGz;
 
 /// The marker ADT's restore looks for at the archive's root.
 pub const MARKER: &str = "XXXXXX-DO_NOT_REMOVE";
@@ -149,7 +150,7 @@ fn write_archive(
     level: u32,
     stop: &AtomicBool,
 ) -> Result<CreateReport, Failure> {
-    let gz = flate2::write::GzEncoder::new(
+    let gz = ParallelGz::new(
         BufWriter::with_capacity(1 << 20, file),
         flate2::Compression::new(level.clamp(1, 9)),
     );

@@ -18,6 +18,7 @@
 mod create;
 mod error;
 mod exclude;
+mod gzip;
 mod store;
 
 pub use create::{CreateReport, MARKER, create, create_until};

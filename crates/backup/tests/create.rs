@@ -87,7 +87,7 @@ fn expected(w: &Path, exclusions: &Exclusions) -> BTreeMap<String, Item> {
 
 /// The archive's entries (the root and the marker checked and dropped).
 fn archived(path: &Path) -> BTreeMap<String, Item> {
-    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(fs::File::open(path).unwrap()));
+    let mut tar = tar::Archive::new(flate2::read::MultiGzDecoder::new(fs::File::open(path).unwrap()));
     let mut out = BTreeMap::new();
     let mut names = Vec::new();
     for e in tar.entries().unwrap() {

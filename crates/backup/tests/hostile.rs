@@ -48,7 +48,7 @@ struct Entry {
 
 /// The archive's entries, names as raw bytes (GNU long names resolved).
 fn entries(path: &Path) -> Vec<Entry> {
-    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(fs::File::open(path).unwrap()));
+    let mut tar = tar::Archive::new(flate2::read::MultiGzDecoder::new(fs::File::open(path).unwrap()));
     let mut out = Vec::new();
     for e in tar.entries().unwrap() {
         let mut e = e.unwrap();
@@ -64,7 +64,7 @@ fn entries(path: &Path) -> Vec<Entry> {
 /// The whole tar stream, decompressed.
 fn raw_tar(path: &Path) -> Vec<u8> {
     let mut raw = Vec::new();
-    flate2::read::GzDecoder::new(fs::File::open(path).unwrap())
+    flate2::read::MultiGzDecoder::new(fs::File::open(path).unwrap())
         .read_to_end(&mut raw)
         .unwrap();
     raw

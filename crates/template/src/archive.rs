@@ -38,7 +38,7 @@ fn directories(path: &Path) -> Result<BTreeSet<String>, TemplateError> {
         message,
     };
     let file = File::open(path).map_err(|e| fail(e.to_string()))?;
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(BufReader::new(file)));
+    let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(BufReader::new(file)));
     let mut dirs = BTreeSet::new();
     let entries = archive.entries().map_err(|e| fail(e.to_string()))?;
     for entry in entries {
@@ -85,6 +85,35 @@ mod tests {
             dirs.into_iter().collect::<Vec<_>>(),
             ["wp-content", "wp-content/uploads"]
         );
+    }
+
+    #[test]
+    fn every_gzip_member_is_read() {
+        // adt-backup writes one gzip member per 2 MiB chunk, as pigz does.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("multi.tar.gz");
+        let mut tar_bytes = Vec::new();
+        {
+            let mut builder = tar::Builder::new(&mut tar_bytes);
+            let mut header = tar::Header::new_gnu();
+            header.set_size(1);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder
+                .append_data(&mut header.clone(), "first/a.png", &b"x"[..])
+                .unwrap();
+            builder.append_data(&mut header, "second/b.png", &b"x"[..]).unwrap();
+            builder.finish().unwrap();
+        }
+        let mut out = Vec::new();
+        for half in [&tar_bytes[..1024], &tar_bytes[1024..]] {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut gz, half).unwrap();
+            out.extend(gz.finish().unwrap());
+        }
+        std::fs::write(&path, out).unwrap();
+        let dirs = directories(&path).unwrap();
+        assert_eq!(dirs.into_iter().collect::<Vec<_>>(), ["first", "second"]);
     }
 
     #[test]

@@ -601,7 +601,7 @@ fn count_files(dir: &Path) -> usize {
 /// The entry names of a gzip tar.
 fn archive_entries(path: &Path) -> Result<Vec<String>, String> {
     let file = std::fs::File::open(path).map_err(|e| format!("open {}: {e}", path.display()))?;
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(file));
     let mut names = Vec::new();
     for entry in archive.entries().map_err(|e| format!("read {}: {e}", path.display()))? {
         let entry = entry.map_err(|e| format!("read {}: {e}", path.display()))?;
