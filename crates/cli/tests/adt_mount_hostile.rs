@@ -329,3 +329,54 @@ fn a_webroot_through_a_symlink_still_excludes_the_mounts() {
     assert_eq!(report["excluded"], serde_json::json!(["images"]), "{out}");
     assert_eq!(std::fs::metadata(&output).unwrap().permissions().mode() & 0o777, 0o600);
 }
+
+/// Case 2, racing: while adt-mount uploads the local files, another
+/// thread keeps exchanging a subdirectory with a link to a root-only
+/// directory (renameat2 RENAME_EXCHANGE). Whatever the timing, nothing
+/// of the root-only directory reaches the bucket.
+#[test]
+fn a_directory_swapped_for_a_link_during_the_upload_leaks_nothing() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    for round in 0..8 {
+        let Some(site) = Site::new() else { return };
+        let secret = secret_dir(site.dir.path());
+        let sub = site.images().join("sub");
+        std::fs::create_dir_all(&sub).unwrap();
+        for i in 0..40 {
+            std::fs::write(sub.join(format!("f{i}.jpg")), format!("image {i}")).unwrap();
+        }
+        std::os::unix::fs::symlink(&secret, site.images().join("lnk")).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let swapper = {
+            let (stop, images) = (Arc::clone(&stop), site.images());
+            std::thread::spawn(move || {
+                let dir = rustix::fs::open(&images, rustix::fs::OFlags::DIRECTORY, rustix::fs::Mode::empty()).unwrap();
+                let mut swaps = 0u64;
+                while !stop.load(Ordering::SeqCst) {
+                    if rustix::fs::renameat_with(&dir, "sub", &dir, "lnk", rustix::fs::RenameFlags::EXCHANGE).is_ok() {
+                        swaps += 1;
+                    }
+                }
+                swaps
+            })
+        };
+        let (code, out, err) = site.run("mount", &[]);
+        stop.store(true, Ordering::SeqCst);
+        let swaps = swapper.join().unwrap();
+        assert!(swaps > 0, "round {round}: the swapper ran");
+        assert!(code == 0 || code == 1, "round {round}: {out}{err}");
+        let keys = site.keys();
+        assert!(
+            !keys.iter().any(|k| k.contains("secret")),
+            "round {round}: leaked {keys:?}"
+        );
+        let store = common::store(&site.emulator.endpoint());
+        let rt = common::runtime();
+        for k in &keys {
+            if let Ok((_, body)) = rt.block_on(store.get_bytes(&site.bucket(), k)) {
+                assert!(!body.windows(10).any(|w| w == b"TOP-SECRET"), "round {round}: {k}");
+            }
+        }
+    }
+}

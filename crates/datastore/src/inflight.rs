@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::error::DatastoreError;
 use crate::store::Store;
 
 #[derive(Clone, Debug, Default)]
@@ -69,5 +70,32 @@ impl Store {
         out.aborted.sort();
         out.failed.sort();
         out
+    }
+}
+
+impl Store {
+    /// The multipart uploads in progress in `bucket` (any client's), as
+    /// `(key, upload id)`: what an interrupted upload would leave behind.
+    pub async fn list_multipart_uploads(&self, bucket: &str) -> Result<Vec<(String, String)>, DatastoreError> {
+        let out = crate::retry::run(&self.retry, || async {
+            self.client
+                .list_multipart_uploads()
+                .bucket(bucket)
+                .send()
+                .await
+                .map_err(|e| self.fail(&e))
+        })
+        .await
+        .map_err(|f| self.error("ListMultipartUploads", Some(bucket), None, f))?;
+        Ok(out
+            .uploads()
+            .iter()
+            .map(|u| {
+                (
+                    u.key().unwrap_or_default().to_string(),
+                    u.upload_id().unwrap_or_default().to_string(),
+                )
+            })
+            .collect())
     }
 }

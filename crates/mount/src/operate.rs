@@ -390,6 +390,9 @@ fn start_and_wait(
             }
         }
         if let Ok(Some(status)) = child.try_wait() {
+            // Whatever it left running in its group (a forked daemon that
+            // would mount later) goes too.
+            stop_group(&mut child);
             let text = std::fs::read_to_string(&log).unwrap_or_default();
             detach(path)?;
             return Err(MountError::ToolFailed {

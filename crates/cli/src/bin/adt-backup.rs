@@ -111,11 +111,12 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<u8, Failure> {
     // Once, here: the mount table and the Layout name real paths.
-    let webroot = &resolve_dir(
-        "--webroot",
-        &args.webroot,
-        !matches!(args.command, Command::Exclusions { .. }),
-    )?;
+    // It must exist where it is read: an archive made now.
+    let reads_webroot = matches!(
+        args.command,
+        Command::Create { .. } | Command::Upload { archive: None, .. }
+    );
+    let webroot = &resolve_dir("--webroot", &args.webroot, reads_webroot)?;
     let config = match &args.template {
         Some(t) => Some(load_template(t, webroot)?),
         None => None,
