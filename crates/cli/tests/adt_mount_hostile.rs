@@ -380,3 +380,30 @@ fn a_directory_swapped_for_a_link_during_the_upload_leaks_nothing() {
         }
     }
 }
+
+/// Case 4: unit files written as root into a directory another user may
+/// control never write through a link planted at a unit's name.
+#[test]
+fn units_never_write_through_a_planted_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, b"precious").unwrap();
+    let out = dir.path().join("units");
+    std::fs::create_dir(&out).unwrap();
+    let planted = out.join("adt-mount-var-www-html-images.service");
+    std::os::unix::fs::symlink(&victim, &planted).unwrap();
+    let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/templates/clean/merge.tmpl");
+    let (code, out_text, err) = common::output(
+        Command::new(env!("CARGO_BIN_EXE_adt-mount"))
+            .arg("units")
+            .arg("--template")
+            .arg(&template)
+            .arg("--output-dir")
+            .arg(&out),
+    );
+    assert_eq!(code, 0, "{out_text}{err}");
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    let meta = std::fs::symlink_metadata(&planted).unwrap();
+    assert!(meta.file_type().is_file(), "the link was replaced by the unit");
+    assert!(std::fs::read_to_string(&planted).unwrap().contains("[Unit]"));
+}

@@ -179,11 +179,12 @@ fn a_tool_that_would_mount_later_never_covers_the_restored_directory() {
     let url = format!("{}.example.com", unique_bucket("late"));
     let template = template(dir.path(), &url, &emulator.endpoint());
     let real = adt_mount::find_program("s3fs").unwrap();
-    // Like a daemonising tool: returns at once, mounts a few seconds later.
+    // Like a daemonising tool: returns at once, mounts a few seconds later,
+    // over a directory that is not empty (as mergerfs, or s3fs -o nonempty).
     let (path_var, pidfile) = fake_tool(
         dir.path(),
         &format!(
-            "( sleep 3; exec {} \"$@\" ) &\necho $! > {}\nexit 0",
+            "( sleep 3; exec {} \"$@\" -o nonempty ) &\necho $! > {}\nexit 0",
             real.display(),
             dir.path().join("tool.pid").display()
         ),

@@ -24,18 +24,30 @@ pub(crate) fn path(dir: &Path, identity: &str, endpoint: &str, buckets: &[String
     dir.join(format!("{:016x}.json", adt_template::stable_hash(key.as_bytes())))
 }
 
+/// The record, read only from an existing private cache directory (ours,
+/// 0700): anyone else's is ignored; nothing is created.
 pub(crate) fn load(path: &Path) -> Option<Manifest> {
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+    let dir = std::path::absolute(path.parent()?).ok()?;
+    if !dir.is_dir() {
+        return None;
+    }
+    let dir = adt_localfs::ensure_private_dir(&dir).ok()?;
+    let mut file = dir.open_file(path.file_name()?, None).ok()?.file;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut bytes).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
-/// Written to a temporary file and renamed, so a crash leaves no torn record.
+/// Written whole and privately (a fresh 0600 file, `O_EXCL|O_NOFOLLOW`,
+/// renamed into place) in a private cache directory, created 0700 when
+/// missing and refused when open to others.
 pub(crate) fn store(path: &Path, manifest: &Manifest) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, serde_json::to_vec(manifest).map_err(std::io::Error::other)?)?;
-    std::fs::rename(&tmp, path)
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(std::io::Error::other("the cache path names no file"));
+    };
+    let dir = adt_localfs::ensure_private_dir(&std::path::absolute(dir)?).map_err(std::io::Error::other)?;
+    let bytes = serde_json::to_vec(manifest).map_err(std::io::Error::other)?;
+    adt_localfs::write_private(&dir, name, &bytes).map_err(std::io::Error::other)
 }
 
 /// The default cache directory: $XDG_CACHE_HOME/adt-seed, else ~/.cache/adt-seed.
@@ -45,4 +57,30 @@ pub fn default_dir() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
         .map(|d| d.join("adt-seed"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_cache_directory_open_to_others_is_neither_used_nor_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = dir.path().join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let path = open.join("record.json");
+        assert!(store(&path, &Manifest::default()).is_err());
+        std::fs::write(&path, b"{\"objects\":{},\"warnings\":[]}").unwrap();
+        assert!(load(&path).is_none(), "another user's record is ignored");
+        assert_eq!(std::fs::metadata(&open).unwrap().permissions().mode() & 0o777, 0o777);
+
+        let private = dir.path().join("private");
+        let path = private.join("record.json");
+        store(&path, &Manifest::default()).unwrap();
+        assert_eq!(load(&path), Some(Manifest::default()));
+        assert_eq!(std::fs::metadata(&private).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
 }

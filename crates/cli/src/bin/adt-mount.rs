@@ -235,12 +235,16 @@ fn run(args: &Args) -> Result<u8, Failure> {
         Command::Units { output_dir } => {
             let units = adt_mount::units(&plan, &|program| resolve(program));
             if let Some(dir) = output_dir {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| Failure::new(exit::FAILURE, format!("{}: {e}", dir.display())))?;
+                // Written as root into a directory someone else may control:
+                // never through a link planted at a unit's name.
+                let failed = |e: &dyn std::fmt::Display| Failure::new(exit::FAILURE, format!("{}: {e}", dir.display()));
+                std::fs::create_dir_all(dir).map_err(|e| failed(&e))?;
+                let out = adt_localfs::canonical_dir(dir)
+                    .and_then(|d| adt_localfs::Dir::open(&d))
+                    .map_err(|e| failed(&e))?;
                 for u in &units {
-                    let path = dir.join(&u.name);
-                    std::fs::write(&path, &u.text)
-                        .map_err(|e| Failure::new(exit::FAILURE, format!("{}: {e}", path.display())))?;
+                    adt_localfs::write_private(&out, std::ffi::OsStr::new(&u.name), u.text.as_bytes())
+                        .map_err(|e| failed(&e))?;
                 }
                 let names: Vec<&str> = units.iter().map(|u| u.name.as_str()).collect();
                 eprintln!(
