@@ -5,7 +5,6 @@
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{Mode, OFlags};
@@ -118,7 +117,7 @@ pub fn canonical_dir(path: &Path) -> Result<PathBuf, LocalError> {
 /// belong to this process's user and grant nothing to group or others:
 /// otherwise it is refused, never changed.
 pub fn ensure_private_dir(path: &Path) -> Result<Dir, LocalError> {
-    if !path.is_absolute() || path.as_os_str().as_bytes().windows(2).any(|w| w == b"..") {
+    if !path.is_absolute() || path.components().any(|c| c == std::path::Component::ParentDir) {
         return Err(LocalError::NotAbsolute { path: path.into() });
     }
     let parent = path
