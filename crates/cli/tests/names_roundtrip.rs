@@ -136,7 +136,7 @@ fn no_name_loses_a_file_across_mount_purge_and_backup() {
     }
     let emulator = Emulator::start().unwrap();
     let config = ProptestConfig {
-        cases: 8,
+        cases: 24,
         ..ProptestConfig::default()
     };
     proptest!(config, |(names in proptest::collection::vec(name(), 1..8))| {

@@ -17,7 +17,7 @@ pub enum KeyRefusal {
     Control,
     #[error("it is longer than {MAX_KEY_BYTES} bytes")]
     TooLong,
-    #[error("it is empty or has an empty, `.` or `..` segment")]
+    #[error("it is empty or has an empty, blank, `.` or `..` segment")]
     BadSegment,
 }
 
@@ -30,7 +30,9 @@ pub fn object_key(name: &[u8]) -> Result<&str, KeyRefusal> {
     if key.chars().any(char::is_control) {
         return Err(KeyRefusal::Control);
     }
-    if key.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+    // A blank segment (" ") is legal S3, but the SDK refuses a blank key
+    // and tools show such names badly: kept local, named.
+    if key.split('/').any(|s| s.trim().is_empty() || s == "." || s == "..") {
         return Err(KeyRefusal::BadSegment);
     }
     Ok(key)
@@ -50,7 +52,8 @@ mod tests {
         assert_eq!(object_key(b"a\x7fb"), Err(KeyRefusal::Control));
         assert_eq!(object_key(&[b'a'; 1025]), Err(KeyRefusal::TooLong));
         assert!(object_key(&[b'a'; 1024]).is_ok());
-        for bad in [&b""[..], b"a//b", b"./a", b"a/..", b"/a"] {
+        assert_eq!(object_key(b" a/b "), Ok(" a/b "));
+        for bad in [&b""[..], b"a//b", b"./a", b"a/..", b"/a", b" ", b"a/  /b"] {
             assert_eq!(object_key(bad), Err(KeyRefusal::BadSegment), "{bad:?}");
         }
     }
