@@ -49,6 +49,9 @@ pub struct CreateReport {
     pub special: Vec<String>,
     /// Directories nested deeper than the walk goes, not entered.
     pub too_deep: Vec<String>,
+    /// Entries that could not be read (a lease, another user's FUSE mount,
+    /// an I/O error), with why: left out; the rest is archived.
+    pub unreadable: Vec<String>,
 }
 
 /// Writes the backup of `webroot` to `output`. `level` is the gzip level
@@ -116,6 +119,14 @@ pub fn create_until(
     })?;
     partial.persist(&name)?;
     Ok(report)
+}
+
+/// The innermost cause of a local error, for a report line.
+fn cause(e: &LocalError) -> String {
+    match e {
+        LocalError::Io { source, .. } => source.to_string(),
+        other => other.to_string(),
+    }
 }
 
 enum Failure {
@@ -244,7 +255,7 @@ fn write_archive(
                     report.changed.push(shown());
                 }
                 Err(e) if e.is_missing() => report.vanished.push(shown()),
-                Err(e) => return Err(e.into()),
+                Err(e) => report.unreadable.push(format!("{} ({})", shown(), cause(&e))),
             },
             Event::Symlink(_, stat) => match entry.dir.read_link(entry.name) {
                 Ok(target) => {
@@ -266,6 +277,7 @@ fn write_archive(
             Event::Changed(_) => report.changed.push(shown()),
             Event::OtherFilesystem(..) => report.other_filesystems.push(shown()),
             Event::TooDeep(_) => report.too_deep.push(shown()),
+            Event::Unreadable(_, e) => report.unreadable.push(format!("{} ({})", shown(), cause(e))),
         }
         Ok(Flow::Continue)
     };

@@ -109,9 +109,10 @@ fn temporary_key(owner: &str) -> String {
 
 /// After this process's uploads to `bucket` were stopped (their futures
 /// dropped on a signal): aborts their unfinished multipart uploads, removes
-/// their temporary keys, and releases the lock if this process holds it. Returns what
-/// it did, for the message. The current backup is untouched: it is only
-/// ever replaced by a server-side copy of a checked upload.
+/// their temporary keys, and releases the lock if this process holds it.
+/// The current backup is whole whatever the moment: it is only ever
+/// replaced by a server-side copy of a checked upload. Returns what it
+/// did, for the message.
 pub async fn clean_interrupted(store: &Store, bucket: &str) -> Vec<String> {
     let mut done = Vec::new();
     let aborted = store.abort_in_flight().await;
@@ -126,6 +127,12 @@ pub async fn clean_interrupted(store: &Store, bucket: &str) -> Vec<String> {
     }
     let mine = process_prefix();
     let tmp = temporary_key(&mine);
+    // One started just as the signal came may not be in the registry yet.
+    for (key, id) in store.list_multipart_uploads(bucket).await.unwrap_or_default() {
+        if key.starts_with(&tmp) && store.abort_upload(bucket, &key, &id).await.is_ok() {
+            done.push(format!("unfinished multipart upload of {key} aborted"));
+        }
+    }
     for object in store.list(bucket, Some(&tmp)).await.unwrap_or_default() {
         if store.delete(bucket, &object.key).await.is_ok() {
             done.push(format!("temporary object {} removed", object.key));

@@ -2,7 +2,8 @@
 //! binary; it sets a flag the libraries check between steps, and wakes
 //! whoever awaits `stopped()`. The binary then cleans up (aborts unfinished
 //! multipart uploads, releases a lock, puts directories back), says what
-//! was left, and exits 130 (SIGINT) or 143 (SIGTERM).
+//! was left, and exits 130 (SIGINT) or 143 (SIGTERM). A second signal
+//! during the clean-up exits at once.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -37,6 +38,13 @@ impl Interrupt {
             watch.code.store(code, Ordering::SeqCst);
             watch.flag.store(true, Ordering::SeqCst);
             watch.notify.notify_waiters();
+            // A second signal while cleaning up: the user insists.
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            eprintln!("second signal: stopping now, without finishing the clean-up");
+            std::process::exit(i32::from(code));
         });
         me
     }
@@ -85,6 +93,18 @@ impl Interrupt {
             out = work => Some(out),
             _ = self.stopped() => None,
         }
+    }
+}
+
+/// After a signal: stops every task still running on `runtime` (spawned
+/// uploads and copies, which dropping the top-level future does not stop),
+/// then aborts the stores' unfinished multipart uploads on a fresh runtime.
+/// Returns the line to print.
+pub fn stop_and_abort(runtime: tokio::runtime::Runtime, stores: &[&adt_datastore::Store], what_left: &str) -> String {
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(cleanup) => cleanup.block_on(abort_uploads(stores, what_left)),
+        Err(e) => format!("cannot start a runtime to abort unfinished uploads: {e}; {what_left}"),
     }
 }
 

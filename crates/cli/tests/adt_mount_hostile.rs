@@ -407,3 +407,23 @@ fn units_never_write_through_a_planted_link() {
     assert!(meta.file_type().is_file(), "the link was replaced by the unit");
     assert!(std::fs::read_to_string(&planted).unwrap().contains("[Unit]"));
 }
+
+/// Purge touches only the directory that was moved aside: another one
+/// renamed to its name later is left alone, even when its files match.
+#[test]
+fn purge_leaves_a_directory_renamed_to_a_retired_name_alone() {
+    let Some(site) = Site::new() else { return };
+    std::fs::create_dir(site.images()).unwrap();
+    std::fs::write(site.images().join("a.jpg"), b"shared bytes").unwrap();
+    let (code, out, err) = site.run("mount", &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    site.run("unmount", &[]);
+    let retired = site.retired_dirs().pop().unwrap();
+    std::fs::rename(&retired, site.dir.path().join("the-real-one")).unwrap();
+    std::fs::create_dir(&retired).unwrap();
+    std::fs::write(retired.join("a.jpg"), b"shared bytes").unwrap();
+    let (code, out, err) = site.run("mount", &["--purge-retired"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("not the directory that was moved aside"), "{out}");
+    assert_eq!(std::fs::read(retired.join("a.jpg")).unwrap(), b"shared bytes");
+}

@@ -78,7 +78,7 @@ fn sigint_during_a_backup_upload_aborts_it_and_releases_the_lock() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{err}");
     assert!(
-        err.contains("stopped by SIGINT") && err.contains("the current backup is unchanged"),
+        err.contains("stopped by SIGINT") && err.contains("the current backup is whole"),
         "{err}"
     );
     assert!(err.contains("aborted") && err.contains("backup lock released"), "{err}");
@@ -201,6 +201,46 @@ fn a_tool_that_would_mount_later_never_covers_the_restored_directory() {
         table.at(&images).is_none(),
         "nothing mounted over the restored directory"
     );
+    assert_eq!(std::fs::read(images.join("local.jpg")).unwrap(), b"local");
+    assert_eq!(retired(dir.path()), 0);
+}
+
+/// A mount point swapped for a link after adt-mount checked it makes the
+/// tool mount somewhere else: that mount is seen at once and undone,
+/// instead of serving the bucket there until the timeout.
+#[test]
+fn a_mount_that_lands_elsewhere_is_undone_at_once() {
+    if !require_tools(&["s3fs", "fusermount3"], true) {
+        return;
+    }
+    let emulator = Emulator::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let images = site_with_local_file(dir.path());
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let url = format!("{}.example.com", unique_bucket("redir"));
+    let template = template(dir.path(), &url, &emulator.endpoint());
+    let real = adt_mount::find_program("s3fs").unwrap();
+    // As if the path now led to `elsewhere`: the tool mounts there.
+    let (path_var, _) = fake_tool(
+        dir.path(),
+        &format!(
+            "bucket=$1; shift 2\nexec {} \"$bucket\" {} \"$@\"",
+            real.display(),
+            elsewhere.display()
+        ),
+    );
+    let started = Instant::now();
+    let out = mount_command(dir.path(), &template, &path_var, "30").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("was replaced while it was being mounted"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "not after the 30 s timeout"
+    );
+    let table = adt_mount::MountTable::read().unwrap();
+    assert!(table.at(&elsewhere).is_none(), "the stray mount was undone");
     assert_eq!(std::fs::read(images.join("local.jpg")).unwrap(), b"local");
     assert_eq!(retired(dir.path()), 0);
 }

@@ -99,3 +99,25 @@ impl Store {
             .collect())
     }
 }
+
+impl Store {
+    /// Aborts the multipart upload `upload_id` of `key` (one found by
+    /// `list_multipart_uploads`).
+    pub async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<(), DatastoreError> {
+        crate::retry::run(&self.retry, || async {
+            self.client
+                .abort_multipart_upload()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| self.fail(&e))
+        })
+        .await
+        .map_err(|f| self.error("AbortMultipartUpload", Some(bucket), Some(key), f))?;
+        self.in_flight.remove(upload_id);
+        Ok(())
+    }
+}

@@ -101,7 +101,7 @@ impl Store {
         &self,
         bucket: &str,
         key: &str,
-        mut file: std::fs::File,
+        file: std::fs::File,
         path: &std::path::Path,
         opts: &PutOptions,
         if_absent: bool,
@@ -113,11 +113,16 @@ impl Store {
             detail: e.to_string(),
         };
         let size = file.metadata().map_err(local)?.len();
+        // The bytes the file had when opened, no more: a file that grows
+        // while read (or is truncated to a sparse terabyte) cannot make
+        // this read without bound.
+        let mut file = file.take(size);
         let mut hasher = crate::EtagHasher::new(size, part_size);
         if size <= part_size as u64 {
             let mut body = Vec::with_capacity(size as usize);
             file.read_to_end(&mut body).map_err(local)?;
             hasher.update(&body);
+            let size = body.len() as u64;
             let body = Bytes::from(body);
             let outcome = if if_absent {
                 self.put_if_absent(bucket, key, body, opts).await?
@@ -133,6 +138,7 @@ impl Store {
             });
         }
         let mut upload = self.start_multipart(bucket, key, opts).await?;
+        let mut sent = 0u64;
         loop {
             let mut part = Vec::with_capacity(part_size);
             if let Err(e) = (&mut file).take(part_size as u64).read_to_end(&mut part) {
@@ -143,6 +149,7 @@ impl Store {
                 break;
             }
             hasher.update(&part);
+            sent += part.len() as u64;
             if let Err(e) = upload.upload_part(Bytes::from(part)).await {
                 let _ = upload.abort().await;
                 return Err(e);
@@ -157,7 +164,7 @@ impl Store {
         };
         Ok(FileUpload {
             outcome,
-            size,
+            size: sent,
             etag: hasher.finish(),
         })
     }
@@ -227,9 +234,18 @@ impl MultipartUpload<'_> {
     async fn finish_with(self, if_absent: bool, check_first: bool) -> Result<PutOutcome, DatastoreError> {
         let s = self.store;
         // As in put_if_absent: not every store honours If-None-Match.
-        if check_first && s.head(&self.bucket, &self.key).await?.is_some() {
-            let _ = self.abort_ref().await;
-            return Ok(PutOutcome::Exists);
+        if check_first {
+            match s.head(&self.bucket, &self.key).await {
+                Ok(Some(_)) => {
+                    let _ = self.abort_ref().await;
+                    return Ok(PutOutcome::Exists);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let _ = self.abort_ref().await;
+                    return Err(e);
+                }
+            }
         }
         let done = CompletedMultipartUpload::builder()
             .set_parts(Some(self.parts.clone()))
@@ -270,8 +286,7 @@ impl MultipartUpload<'_> {
 
     async fn abort_ref(&self) -> Result<(), DatastoreError> {
         let s = self.store;
-        s.in_flight.remove(&self.upload_id);
-        crate::retry::run(&s.retry, || async {
+        let aborted = crate::retry::run(&s.retry, || async {
             s.client
                 .abort_multipart_upload()
                 .bucket(&self.bucket)
@@ -283,6 +298,12 @@ impl MultipartUpload<'_> {
                 .map_err(|e| s.fail(&e))
         })
         .await
-        .map_err(|f| s.error("AbortMultipartUpload", Some(&self.bucket), Some(&self.key), f))
+        .map_err(|f| s.error("AbortMultipartUpload", Some(&self.bucket), Some(&self.key), f));
+        // One that could not be aborted stays registered for
+        // `Store::abort_in_flight` to try again.
+        if aborted.is_ok() {
+            s.in_flight.remove(&self.upload_id);
+        }
+        aborted
     }
 }

@@ -35,6 +35,16 @@ pub struct Opened {
     pub stat: Stat,
 }
 
+impl Opened {
+    /// `fstat` of the open file now (to see whether it changed since it
+    /// was opened).
+    pub fn restat(&self) -> Result<Stat, LocalError> {
+        rustix::fs::fstat(&self.file)
+            .map(|s| Stat::from_raw(&s))
+            .map_err(|e| LocalError::io("(open file)", "fstat", e))
+    }
+}
+
 impl Dir {
     /// Opens the absolute directory `path` from `/`, one component at a
     /// time: a symbolic link anywhere in it, or a `..`, is refused. Give it

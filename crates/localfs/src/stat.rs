@@ -43,6 +43,9 @@ pub struct Stat {
     pub gid: u32,
     pub mtime: i64,
     pub mtime_nsec: u32,
+    /// Status change time: moves with every write, chmod and rename.
+    pub ctime: i64,
+    pub ctime_nsec: u32,
 }
 
 impl Stat {
@@ -68,12 +71,23 @@ impl Stat {
             gid: s.st_gid as u32,
             mtime: s.st_mtime as i64,
             mtime_nsec: s.st_mtime_nsec as u32,
+            ctime: s.st_ctime as i64,
+            ctime_nsec: s.st_ctime_nsec as u32,
         }
     }
 
     /// True when `other` is the same file (device and inode).
     pub fn same_file(&self, other: &Stat) -> bool {
         self.dev == other.dev && self.ino == other.ino
+    }
+
+    /// True when `other` is the same file, unchanged: same inode, size,
+    /// mtime and ctime.
+    pub fn unchanged(&self, other: &Stat) -> bool {
+        self.same_file(other)
+            && self.size == other.size
+            && (self.mtime, self.mtime_nsec, self.ctime, self.ctime_nsec)
+                == (other.mtime, other.mtime_nsec, other.ctime, other.ctime_nsec)
     }
 
     /// The permission bits alone (`mode & 0o7777`).

@@ -56,6 +56,10 @@ pub enum Event<'a> {
     OtherFilesystem(Entry<'a>, &'a Stat),
     /// A directory deeper than `MAX_DEPTH`; not entered.
     TooDeep(Entry<'a>),
+    /// Could not be read (a lease held by its owner, a socket swapped in,
+    /// another user's FUSE mount, an I/O error): not entered, not read.
+    /// One such entry never stops the walk.
+    Unreadable(Entry<'a>, &'a LocalError),
 }
 
 impl<'a> Event<'a> {
@@ -71,7 +75,8 @@ impl<'a> Event<'a> {
             | Event::Vanished(e)
             | Event::Changed(e)
             | Event::OtherFilesystem(e, _)
-            | Event::TooDeep(e) => e,
+            | Event::TooDeep(e)
+            | Event::Unreadable(e, _) => e,
         }
     }
 }
@@ -85,27 +90,50 @@ pub enum Flow {
 }
 
 /// Walks everything below `root`, calling `visit` for each event.
+/// The root's own listing failing is an error; below it, an unreadable
+/// directory is an event.
 pub fn walk<E: From<LocalError>>(root: &Dir, visit: &mut dyn FnMut(Event<'_>) -> Result<Flow, E>) -> Result<(), E> {
-    walk_dir(root, &[], 0, root.stat().dev, visit).map(|_| ())
+    match walk_dir(root, &[], 0, root.stat().dev, &mut |event| {
+        visit(event).map_err(Listing::Stop)
+    }) {
+        Ok(_) => Ok(()),
+        Err(Listing::Stop(e)) => Err(e),
+        Err(Listing::Unreadable(e)) => Err(e.into()),
+    }
 }
 
-fn walk_dir<E: From<LocalError>>(
+/// Why a directory's walk ended early.
+enum Listing<E> {
+    /// The visitor stopped the walk.
+    Stop(E),
+    /// The directory itself could not be listed.
+    Unreadable(LocalError),
+}
+
+fn walk_dir<E>(
     dir: &Dir,
     rel: &[u8],
     depth: usize,
     dev: u64,
-    visit: &mut dyn FnMut(Event<'_>) -> Result<Flow, E>,
-) -> Result<usize, E> {
-    let names = dir.names()?;
+    visit: &mut dyn FnMut(Event<'_>) -> Result<Flow, Listing<E>>,
+) -> Result<usize, Listing<E>> {
+    let names = dir.names().map_err(Listing::Unreadable)?;
     for name in &names {
         let child = join_rel(rel, name.as_bytes());
         let entry = Entry { dir, name, rel: &child };
         if visit(Event::Name(entry))? == Flow::Skip {
             continue;
         }
-        let Some(stat) = dir.stat_at(name)? else {
-            visit(Event::Vanished(entry))?;
-            continue;
+        let stat = match dir.stat_at(name) {
+            Ok(Some(stat)) => stat,
+            Ok(None) => {
+                visit(Event::Vanished(entry))?;
+                continue;
+            }
+            Err(e) => {
+                visit(Event::Unreadable(entry, &e))?;
+                continue;
+            }
         };
         match stat.kind {
             Kind::Dir => {
@@ -130,9 +158,19 @@ fn walk_dir<E: From<LocalError>>(
                         visit(Event::Vanished(entry))?;
                         continue;
                     }
-                    Err(e) => return Err(e.into()),
+                    Err(e) => {
+                        visit(Event::Unreadable(entry, &e))?;
+                        continue;
+                    }
                 };
-                let count = walk_dir(&sub, &child, depth + 1, dev, visit)?;
+                let count = match walk_dir(&sub, &child, depth + 1, dev, visit) {
+                    Ok(count) => count,
+                    Err(Listing::Unreadable(e)) => {
+                        visit(Event::Unreadable(entry, &e))?;
+                        continue;
+                    }
+                    Err(Listing::Stop(e)) => return Err(Listing::Stop(e)),
+                };
                 visit(Event::Leave(entry, &sub, count))?;
             }
             Kind::File => {

@@ -58,6 +58,7 @@ fn events(root: &Dir) -> Result<Vec<(&'static str, Vec<u8>)>, LocalError> {
             Event::Changed(_) => "changed",
             Event::OtherFilesystem(..) => "other-fs",
             Event::TooDeep(_) => "too-deep",
+            Event::Unreadable(..) => "unreadable",
         };
         out.push((kind, e.entry().rel.to_vec()));
         Ok(Flow::Continue)

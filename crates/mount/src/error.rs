@@ -27,11 +27,13 @@ pub enum MountError {
         seconds: u64,
         detail: String,
     },
-    #[error("entry `{entry}`: {source}; what this run mounted was unmounted and local directories were put back")]
+    #[error("entry `{entry}`: {source}; {undone}")]
     Entry {
         entry: String,
         #[source]
         source: Box<MountError>,
+        /// What undoing the run did, or what it could not undo.
+        undone: String,
     },
     #[error("{path} could not be unmounted: {detail}")]
     Unmount { path: PathBuf, detail: String },
@@ -41,6 +43,8 @@ pub enum MountError {
         key: String,
         detail: String,
     },
+    #[error("{path} was replaced while it was being mounted (the mount landed on {landed}); that mount was undone")]
+    Redirected { path: PathBuf, landed: PathBuf },
     #[error("interrupted")]
     Interrupted,
     #[error(transparent)]

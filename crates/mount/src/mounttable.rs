@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 /// One line of mountinfo.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MountInfo {
+    /// The mount's unique id (field 1).
+    pub id: u64,
     pub mountpoint: PathBuf,
     pub fstype: String,
     pub source: String,
@@ -29,11 +31,13 @@ impl MountTable {
             .lines()
             .filter_map(|line| {
                 let (left, right) = line.split_once(" - ")?;
+                let id = left.split(' ').next()?.parse().ok()?;
                 let mountpoint = left.split(' ').nth(4)?;
                 let mut right = right.split(' ');
                 let fstype = right.next()?;
                 let source = right.next().unwrap_or("");
                 Some(MountInfo {
+                    id,
                     mountpoint: PathBuf::from(unescape(mountpoint)),
                     fstype: unescape(fstype),
                     source: unescape(source),

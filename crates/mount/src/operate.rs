@@ -98,10 +98,15 @@ pub async fn mount(plan: &Plan, store: &Store, keys: &Keys<'_>, stop: &AtomicBoo
         if let Err(e) = result {
             let mut notes = Vec::new();
             rollback(&state, journal, &mut notes);
-            report.warnings.extend(notes);
+            let undone = if notes.is_empty() {
+                "what this run mounted was unmounted and local directories were put back".to_string()
+            } else {
+                format!("undoing this run left: {}", notes.join("; "))
+            };
             return Err(MountError::Entry {
                 entry: entry.entry.clone(),
                 source: Box::new(e),
+                undone,
             });
         }
     }
@@ -257,6 +262,16 @@ async fn mount_one(
         let cache = crate::plan::cache_dir(&site.plan.options.state_dir, bucket);
         std::fs::create_dir_all(&cache).map_err(|e| io(&cache, e))?;
     }
+    // Still the directory checked above, not a link put there since.
+    match parent.stat_at(&name)? {
+        Some(now) if now.kind == adt_localfs::Kind::Dir => {}
+        _ => {
+            return Err(LocalError::Changed {
+                path: path.to_path_buf(),
+            }
+            .into());
+        }
+    }
     journal.push(Step::Mounted(path.to_path_buf()));
     start_and_wait(command, path, site.state, site.plan.options.timeout, site.stop)?;
     report
@@ -318,8 +333,10 @@ async fn retire_local(
         mountpoint: path.clone(),
         retired: retired.clone(),
         buckets: site.dest.layout.mounts.iter().map(|m| m.bucket.clone()).collect(),
+        identity: Some((seen.dev, seen.ino)),
     });
     retire::save(site.state, &record)?;
+    retire::make_mountpoint(parent, name, seen)?;
     report.actions.push(format!(
         "{}: local directory moved aside to {}",
         path.display(),
@@ -368,6 +385,27 @@ fn start_and_wait(
         .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(&log)
         .map_err(|e| io(&log, e))?;
+    // Mounts that exist now; a new one of this tool anywhere but `path`
+    // means the mount point was swapped for a link after it was checked
+    // (the tool resolves the path itself): it is undone at once.
+    let before: std::collections::HashSet<u64> = MountTable::read()
+        .map_err(|e| io(path, e))?
+        .mounts
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    // The tool names its mount with a tag of this run (the source field of
+    // the mount table), so its mount is told from any other.
+    let tag = format!(
+        "adt-mount-{}-{:x}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    );
+    let mut command = command.clone();
+    let tagged = tag_mount(&mut command, &tag);
     let mut child = command
         .command()
         .stdin(Stdio::null())
@@ -380,6 +418,19 @@ fn start_and_wait(
     let mut last = String::new();
     loop {
         let table = MountTable::read().map_err(|e| io(path, e))?;
+        if let Some(stray) = table
+            .mounts
+            .iter()
+            .find(|m| tagged && !before.contains(&m.id) && m.mountpoint != path && m.source == tag)
+        {
+            let landed = stray.mountpoint.clone();
+            stop_group(&mut child);
+            detach(&landed)?;
+            return Err(MountError::Redirected {
+                path: path.to_path_buf(),
+                landed,
+            });
+        }
         if table.at(path).is_some() {
             match answers(path, Duration::from_secs(2)) {
                 Ok(()) => {
@@ -415,7 +466,23 @@ fn start_and_wait(
                 detail: format!("{last} (log: {})", log.display()),
             });
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Adds `tag` as the mount's source name (FUSE `fsname`, rclone
+/// `--devname`) to a tool's command; false for a tool that cannot take one.
+fn tag_mount(command: &mut CommandLine, tag: &str) -> bool {
+    match command.program.as_str() {
+        "s3fs" | "mergerfs" => {
+            command.args.extend(["-o".to_string(), format!("fsname={tag}")]);
+            true
+        }
+        "rclone" => {
+            command.args.extend(["--devname".to_string(), tag.to_string()]);
+            true
+        }
+        _ => false,
     }
 }
 
@@ -606,7 +673,7 @@ fn wait_exit(path: &Path, limit: Duration) -> Vec<u32> {
         if left.is_empty() || started.elapsed() >= limit {
             return left;
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -674,7 +741,7 @@ pub async fn purge_retired(plan: &Plan, store: &Store) -> Result<Report, MountEr
             layout: &entry.layout,
             branch,
         };
-        let left = retire::purge(store, &parent, name, &dest).await?;
+        let left = retire::purge(store, &parent, name, r.identity, &dest).await?;
         if left.is_empty() {
             report.actions.push(format!(
                 "{}: every file is in the bucket with the same content; removed",

@@ -38,6 +38,11 @@ pub struct Retired {
     pub retired: PathBuf,
     /// The bucket(s) its files went to (the branches, for a merge target).
     pub buckets: Vec<String>,
+    /// Device and inode of the moved directory: purge touches only that
+    /// directory, whatever is renamed to its name later (absent in records
+    /// written before they were kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<(u64, u64)>,
 }
 
 /// The record of retired directories in `state_dir` (empty when none).
@@ -122,6 +127,7 @@ fn survey(dir: &Dir, skipped: &mut Vec<String>) -> Result<Vec<Item>, MountError>
             Event::Changed(_) => skipped.push(format!("{} (changed while read)", shown())),
             Event::OtherFilesystem(..) => skipped.push(format!("{} (another filesystem)", shown())),
             Event::TooDeep(_) => skipped.push(format!("{} (nested too deep)", shown())),
+            Event::Unreadable(_, e) => skipped.push(format!("{} (unreadable: {e})", shown())),
         }
         Ok(Flow::Continue)
     })?;
@@ -247,7 +253,12 @@ pub(crate) async fn upload_missing(
                     .push(format!("{} (changed while read)", display_name(rel)));
                 continue;
             }
-            Err(e) => return Err(e.into()),
+            // Kept in the retired directory, named; never fatal, so a user
+            // holding a lease cannot block every mount.
+            Err(e) => {
+                report.skipped.push(format!("{} (unreadable: {e})", display_name(rel)));
+                continue;
+            }
         };
         let bucket = dest.bucket(key);
         if let Some(there) = store.head(bucket, key).await? {
@@ -308,8 +319,8 @@ pub(crate) fn attributes(stat: &Stat) -> BTreeMap<String, String> {
 
 /// Moves `name` in `parent` aside to `.NAME.adt-retired-SECONDS` beside it
 /// (a rename: same filesystem, instant, nothing copied or lost; it never
-/// replaces anything) and makes a new empty directory with the same mode
-/// and owner in its place. Returns the retired name.
+/// replaces anything). Returns the retired name; `make_mountpoint` then
+/// puts an empty directory in its place.
 pub(crate) fn move_aside(parent: &Dir, name: &OsStr, seen: &Stat) -> Result<OsString, MountError> {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -339,9 +350,23 @@ pub(crate) fn move_aside(parent: &Dir, name: &OsStr, seen: &Stat) -> Result<OsSt
             path: parent.child_path(name),
         }));
     }
-    let fresh = parent.create_dir(name, 0o700)?;
-    fresh.set_owner_mode(seen.uid, seen.gid, seen.permissions())?;
     Ok(retired)
+}
+
+/// The empty directory that takes a moved-aside one's place, with its mode
+/// and owner; refused if what was opened is not the directory just made
+/// (someone swapped another in between), so root never chowns a stranger.
+pub(crate) fn make_mountpoint(parent: &Dir, name: &OsStr, seen: &Stat) -> Result<(), MountError> {
+    let fresh = parent.create_dir(name, 0o700)?;
+    let made = fresh.stat();
+    let mine = made.uid == rustix::process::geteuid().as_raw() && made.permissions() & 0o077 == 0;
+    if !mine || has_entries(&fresh)? {
+        return Err(MountError::Local(LocalError::Changed {
+            path: parent.child_path(name),
+        }));
+    }
+    fresh.set_owner_mode(seen.uid, seen.gid, seen.permissions())?;
+    Ok(())
 }
 
 /// Undoes `move_aside`: the (empty) mount point goes, the directory returns.
@@ -368,9 +393,16 @@ pub(crate) async fn purge(
     store: &Store,
     parent: &Dir,
     retired: &OsStr,
+    identity: Option<(u64, u64)>,
     dest: &Destination<'_>,
 ) -> Result<Vec<String>, MountError> {
     let root = parent.open_dir(retired)?;
+    if identity.is_some_and(|(dev, ino)| (root.stat().dev, root.stat().ino) != (dev, ino)) {
+        return Ok(vec![format!(
+            "{} (not the directory that was moved aside: left alone)",
+            display_name(retired.as_bytes())
+        )]);
+    }
     let mut kept = Vec::new();
     let mut items = Vec::new();
     let mut dirs = Vec::new();
@@ -386,6 +418,7 @@ pub(crate) async fn purge(
             Event::Changed(_) => kept.push(format!("{} (changed while read)", shown())),
             Event::OtherFilesystem(..) => kept.push(format!("{} (another filesystem)", shown())),
             Event::TooDeep(_) => kept.push(format!("{} (nested too deep)", shown())),
+            Event::Unreadable(_, e) => kept.push(format!("{} (unreadable: {e})", shown())),
         }
         Ok(Flow::Continue)
     })?;
@@ -413,6 +446,12 @@ pub(crate) async fn purge(
             }
         };
         let local = local_etag(&mut opened.file, opened.stat.size, &path)?;
+        // Written to while it was hashed (a process still holding it open):
+        // what was verified is not what would be deleted.
+        if !opened.restat().is_ok_and(|now| now.unchanged(&opened.stat)) {
+            kept.push(format!("{shown} (changed while read)"));
+            continue;
+        }
         match store.head(dest.bucket(key), key).await? {
             Some(there) if there.etag == local => match dir.remove_file_if(&name, &opened.stat) {
                 Ok(()) => {}

@@ -177,6 +177,7 @@ fn run(args: &Args) -> Result<u8, Failure> {
                     ("on another filesystem, not entered", &report.other_filesystems),
                     ("sockets, fifos or devices, not archived", &report.special),
                     ("nested too deep, not entered", &report.too_deep),
+                    ("unreadable, left out", &report.unreadable),
                 ] {
                     if !list.is_empty() {
                         println!("warning: {what}: {}", list.join(", "));
@@ -221,7 +222,7 @@ fn run(args: &Args) -> Result<u8, Failure> {
             let Some(result) = result else {
                 let done = runtime.block_on(adt_backup::clean_interrupted(&store, &bucket));
                 eprintln!(
-                    "adt-backup: stopped by {}: the current backup is unchanged{}",
+                    "adt-backup: stopped by {}: the current backup is whole (the previous one, or the new one if it had already replaced it){}",
                     interrupt.signal_name(),
                     done.iter().map(|d| format!("; {d}")).collect::<String>()
                 );

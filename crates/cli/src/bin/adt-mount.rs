@@ -210,12 +210,15 @@ fn run(args: &Args) -> Result<u8, Failure> {
             let interrupt = Interrupt::install(&runtime);
             let mounted = runtime.block_on(adt_mount::mount(&plan, &store, &keys, interrupt.flag()));
             if interrupt.is_set() {
-                let what = if mounted.is_ok() {
-                    "after every mount was made; they stay"
-                } else {
-                    "what this run had mounted was unmounted and local directories were put back"
+                let what = match &mounted {
+                    Ok(_) => "after every mount was made; they stay".to_string(),
+                    Err(adt_mount::MountError::Entry { undone, .. }) => undone.clone(),
+                    Err(e) => format!("{e}; nothing had been changed"),
                 };
                 eprintln!("adt-mount: stopped by {}: {what}", interrupt.signal_name());
+                if let Ok(report) = &mounted {
+                    print_report(report, json)?;
+                }
                 return Ok(interrupt.exit_code());
             }
             let mut report = mounted.map_err(fail)?;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use adt_assets::exit;
-use adt_assets::interrupt::{Interrupt, abort_uploads};
+use adt_assets::interrupt::{Interrupt, stop_and_abort};
 use adt_assets::output::OutputFormat;
 use adt_assets::output::print_json;
 use adt_assets::progress::Bar;
@@ -119,10 +119,11 @@ fn run(args: &Args) -> Result<u8, Failure> {
     bar.finish();
     let Some(result) = result else {
         let stores: Vec<&Store> = destinations.iter().map(|d| &d.store).collect();
-        let line = runtime.block_on(abort_uploads(
+        let line = stop_and_abort(
+            runtime,
             &stores,
             "objects already copied are whole; rerun adt-replicate to finish",
-        ));
+        );
         eprintln!("adt-replicate: stopped by {}: {line}", interrupt.signal_name());
         return Ok(interrupt.exit_code());
     };

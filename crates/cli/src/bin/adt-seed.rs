@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use adt_assets::exit;
-use adt_assets::interrupt::{Interrupt, abort_uploads};
+use adt_assets::interrupt::{Interrupt, stop_and_abort};
 use adt_assets::output::OutputFormat;
 use adt_assets::output::print_json;
 use adt_assets::progress::Bar;
@@ -128,10 +128,11 @@ fn run(args: &Args) -> Result<u8, Failure> {
     let result = runtime.block_on(interrupt.run(adt_seeder::seed(&store, &layout, &source, &options, bar.clone())));
     bar.finish();
     let Some(result) = result else {
-        let line = runtime.block_on(abort_uploads(
+        let line = stop_and_abort(
+            runtime,
             &[&store],
             "objects already uploaded are whole; rerun adt-seed to finish",
-        ));
+        );
         eprintln!("adt-seed: stopped by {}: {line}", interrupt.signal_name());
         return Ok(interrupt.exit_code());
     };
