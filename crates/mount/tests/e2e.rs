@@ -270,6 +270,87 @@ async fn merges_show_the_union_and_new_files_land_in_a_branch(tool: Tool) {
     assert_eq!(found, 1, "the new file is in exactly one branch");
 }
 
+/// Runs `script` as `uid` (and its group), without root's capabilities.
+fn as_user(uid: u32, script: &str) -> bool {
+    std::process::Command::new("setpriv")
+        .args([
+            &format!("--reuid={uid}"),
+            &format!("--regid={uid}"),
+            "--clear-groups",
+            "sh",
+            "-c",
+            &format!("{script} 2>/dev/null"),
+        ])
+        .status()
+        .unwrap()
+        .success()
+}
+
+/// Mounted for the web server's user (33), a mount and a merge admit root
+/// and that user, and no one else: the tool's permission options, checked
+/// as `nobody` through each mount (issue 12, case 6).
+async fn only_root_and_the_web_server_user_use_the_mounts(tool: Tool) {
+    use std::os::unix::fs::PermissionsExt;
+    let site = Site::new(tool, &["images", "merge=media2"]);
+    fs::set_permissions(site.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    site.buckets().await;
+    let none = PutOptions::default();
+    for i in 0..site.layout.entries[0].mounts.len() {
+        site.store
+            .put(site.bucket(i), "seen.jpg", Bytes::from_static(b"jpeg"), &none)
+            .await
+            .unwrap();
+    }
+    let options = MountOptions {
+        tool,
+        uid: 33,
+        gid: 33,
+        state_dir: site.dir.path().join("state"),
+        timeout: Duration::from_secs(30),
+    };
+    let target = Target {
+        endpoint: site.t.endpoint.clone(),
+        region: site.t.region.clone(),
+        ca_bundle: None,
+    };
+    let plan = Plan::new(&site.layout, &target, &options);
+    site.mount(&plan).await.unwrap();
+    let www = site.dir.path().join("www");
+    assert!(
+        as_user(65534, &format!("test -d {}", site.webroot().display())),
+        "nobody reaches the webroot"
+    );
+    for dir in [
+        site.webroot().join("images"),
+        site.webroot().join("media"),
+        www.join("media1"),
+    ] {
+        let d = dir.display();
+        let mode = fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & 0o007, 0, "{d}: mode {mode:o}");
+        assert!(
+            as_user(
+                33,
+                &format!("ls {d} >/dev/null && echo hi > {d}/by-www.txt && cat {d}/by-www.txt >/dev/null")
+            ),
+            "{d}: www-data"
+        );
+        if dir.join("seen.jpg").exists() {
+            assert!(!as_user(65534, &format!("cat {d}/seen.jpg")), "{d}: nobody read");
+        }
+        for attempt in [
+            format!("ls {d}"),
+            format!("echo x > {d}/evil.txt"),
+            format!("rm -f {d}/by-www.txt"),
+            format!("mkdir {d}/evil"),
+        ] {
+            assert!(!as_user(65534, &attempt), "{d}: nobody could: {attempt}");
+        }
+        fs::write(dir.join("by-root.txt"), b"root").unwrap();
+    }
+    adt_mount::unmount(&plan, Duration::from_secs(30)).unwrap();
+}
+
 macro_rules! for_tools {
     ($($name:ident),* $(,)?) => {
         mod s3fs {
@@ -297,6 +378,7 @@ for_tools!(
     a_killed_fuse_process_is_stale_and_mount_repairs_it,
     an_unreachable_endpoint_fails_in_time_and_leaves_local_files,
     merges_show_the_union_and_new_files_land_in_a_branch,
+    only_root_and_the_web_server_user_use_the_mounts,
 );
 
 #[test]
