@@ -17,7 +17,6 @@ use std::thread;
 use std::time::Duration;
 
 use adt_backup::{BackupError, CreateReport, Exclusions, create};
-use adt_localfs::LocalError;
 use adt_mount::MountTable;
 use rustix::fs::{CWD, FileType, Mode, RenameFlags};
 
@@ -152,21 +151,6 @@ impl Drop for Swapper {
     }
 }
 
-/// True for the error adt-localfs's classify race causes today (see
-/// `a_racing_swap_never_makes_create_fail`): opening the swapped name
-/// fails with ENOTDIR or ELOOP and the name is seen as a directory again
-/// (an I/O error) or, for a file, reported as "not a directory".
-fn is_known_race_error(e: &BackupError) -> bool {
-    match e {
-        BackupError::Local(LocalError::Io { op: "open", source, .. }) => matches!(
-            source.raw_os_error(),
-            Some(c) if c == rustix::io::Errno::NOTDIR.raw_os_error() || c == rustix::io::Errno::LOOP.raw_os_error()
-        ),
-        BackupError::Local(LocalError::NotADirectory { .. }) => true,
-        _ => false,
-    }
-}
-
 /// `w/d` (a directory holding inside.txt), `w/l` a link to a root-only
 /// directory outside holding SECRET.txt (and a subdirectory with another
 /// secret); the secret's unique content.
@@ -211,7 +195,7 @@ fn a_directory_swapped_with_a_link_to_a_root_only_directory_is_never_archived() 
     let swaps = swapper.finish();
     assert!(swaps > 40, "the race ran ({swaps} swaps)");
 
-    let (mut failed, mut links, mut changed) = (0, 0, 0);
+    let (mut links, mut changed) = (0, 0);
     let mut inside_seen = BTreeSet::new();
     let mut written = BTreeSet::new();
     for (archive, result) in results {
@@ -220,13 +204,7 @@ fn a_directory_swapped_with_a_link_to_a_root_only_directory_is_never_archived() 
                 written.insert(archive.file_name().unwrap().to_string_lossy().into_owned());
                 report
             }
-            Err(e) => {
-                // Only the known, fail-closed error; and nothing left behind.
-                assert!(is_known_race_error(&e), "{}: {e:?}", archive.display());
-                assert!(!archive.exists());
-                failed += 1;
-                continue;
-            }
+            Err(e) => panic!("{}: a racing swap never makes create fail: {e:?}", archive.display()),
         };
         let raw = raw_tar(&archive);
         assert!(
@@ -255,11 +233,8 @@ fn a_directory_swapped_with_a_link_to_a_root_only_directory_is_never_archived() 
         links += report.symlinks;
         changed += report.changed.len();
     }
-    eprintln!(
-        "{swaps} swaps; {failed} of 40 creates failed with the known race error; \
-         {links} links archived, {changed} changed; inside.txt archived as {inside_seen:?}"
-    );
-    assert!(failed < 40 && links > 0);
+    eprintln!("{swaps} swaps; {links} links archived, {changed} changed; inside.txt archived as {inside_seen:?}");
+    assert!(links > 0);
     assert_eq!(
         names_in(&out),
         written,
@@ -269,7 +244,7 @@ fn a_directory_swapped_with_a_link_to_a_root_only_directory_is_never_archived() 
     assert_eq!(fs::metadata(base.join("outside")).unwrap().mode() & 0o7777, 0o700);
 }
 
-/// BUG (adt-localfs `Dir::classify`, reached from adt_backup::create): a
+/// Regression (fixed in adt-localfs `Dir::classify`, reached from adt_backup::create): a
 /// directory swapped with a link while `create` walks it makes `create`
 /// fail with `Local(Io { op: "open", ENOTDIR })` now and then, instead of
 /// reporting the name in `changed` and finishing the backup: when the
@@ -318,7 +293,6 @@ fn a_file_swapped_with_a_link_to_a_root_only_file_is_never_archived() {
     fs::create_dir(&out).unwrap();
     let ex = exclusions(&w);
     let swapper = Swapper::start(w.join("f"), w.join("l"));
-    let mut failed = 0;
     let mut written = BTreeSet::new();
     for i in 0..40 {
         swapper.step();
@@ -336,16 +310,11 @@ fn a_file_swapped_with_a_link_to_a_root_only_file_is_never_archived() {
                     }
                 }
             }
-            Err(e) => {
-                assert!(is_known_race_error(&e), "create {i}: {e:?}");
-                assert!(!archive.exists());
-                failed += 1;
-            }
+            Err(e) => panic!("create {i}: a racing swap never makes create fail: {e:?}"),
         }
     }
     let swaps = swapper.finish();
-    eprintln!("{swaps} swaps; {failed} of 40 creates failed with the known race error");
-    assert!(failed < 40);
+    eprintln!("{swaps} swaps; all 40 creates succeeded");
     assert_eq!(
         names_in(&out),
         written,
@@ -354,7 +323,7 @@ fn a_file_swapped_with_a_link_to_a_root_only_file_is_never_archived() {
     assert_eq!(fs::read(base.join("outside/SECRET.txt")).unwrap(), secret);
 }
 
-/// BUG (adt-localfs `Dir::classify`, file flavour, reached from
+/// Regression (fixed in adt-localfs `Dir::classify`, file flavour, reached from
 /// adt_backup::create): a regular file swapped with a link while `create`
 /// opens it makes `create` fail with `Local(NotADirectory { path })` —
 /// "… is not a directory" for a regular file — instead of reporting the
