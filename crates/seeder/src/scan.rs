@@ -49,6 +49,7 @@ pub(crate) fn scan(reader: impl Read, router: &Router, archive: &str) -> Result<
     let mut link_targets: Vec<(String, String)> = Vec::new();
     let mut sizes: HashMap<String, u64> = HashMap::new();
     let mut regular_seen: HashSet<String> = HashSet::new();
+    let mut bad_keys: Vec<String> = Vec::new();
     for (index, entry) in tar.entries().map_err(|e| corrupt(archive, e))?.enumerate() {
         let entry = entry.map_err(|e| corrupt(archive, e))?;
         let raw = entry.path_bytes();
@@ -85,9 +86,23 @@ pub(crate) fn scan(reader: impl Read, router: &Router, archive: &str) -> Result<
         if !router.inside(&path) {
             continue;
         }
-        let utf8 = std::str::from_utf8(&raw).is_ok();
+        // One key policy for every tool: a name S3 or its listings cannot
+        // carry refuses the archive here, before any bucket is created.
+        let key_problem = match std::str::from_utf8(&raw) {
+            Err(_) => Some(adt_datastore::KeyRefusal::NotUtf8),
+            Ok(_) => router.route(&path, false).and_then(|dest| {
+                adt_datastore::object_key(dest.key.as_bytes()).err().or_else(|| {
+                    // A directory marker is one byte longer (`key/`).
+                    (kind == EntryType::Directory && dest.key.len() + 1 > adt_datastore::MAX_KEY_BYTES)
+                        .then_some(adt_datastore::KeyRefusal::TooLong)
+                })
+            }),
+        };
+        if let Some(why) = key_problem {
+            bad_keys.push(format!("`{}` {why}", adt_localfs::display_name(&raw)));
+            continue;
+        }
         match kind {
-            _ if !utf8 => scan.skipped.push(format!("{path} (name is not UTF-8)")),
             EntryType::Regular | EntryType::Continuous => {
                 scan.last_index.insert(path.clone(), index);
                 sizes.insert(path, entry.size());
@@ -115,6 +130,19 @@ pub(crate) fn scan(reader: impl Read, router: &Router, archive: &str) -> Result<
     // The gzip trailer holds the CRC: read to the end so a damaged archive
     // cannot pass for a whole one.
     std::io::copy(&mut tar.into_inner(), &mut std::io::sink()).map_err(|e| corrupt(archive, e))?;
+    if !bad_keys.is_empty() {
+        let count = bad_keys.len();
+        bad_keys.truncate(5);
+        let mut first = bad_keys.join(", ");
+        if count > 5 {
+            first.push_str(", ...");
+        }
+        return Err(SeedError::BadKeys {
+            archive: archive.to_string(),
+            count,
+            first,
+        });
+    }
 
     for (target, link) in link_targets {
         // A link counts only if it is still the last entry at its path.

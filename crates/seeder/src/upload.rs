@@ -214,7 +214,11 @@ pub(crate) fn read(
         let path = normalize(&entry.path_bytes()).map_err(|_| SeedError::Changed {
             archive: archive.to_string(),
         })?;
-        if !entry.header().entry_type().is_file() {
+        // '7' (contiguous) is a regular file to every tar but the tar crate.
+        if !matches!(
+            entry.header().entry_type(),
+            tar::EntryType::Regular | tar::EntryType::Continuous
+        ) {
             continue;
         }
         let mut dests = Vec::new();

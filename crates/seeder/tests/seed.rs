@@ -318,6 +318,55 @@ async fn unsafe_and_damaged_archives_are_refused_before_any_upload() {
     assert!(matches!(missing, SeedError::Read { .. }), "{missing}");
 }
 
+/// Issue 13, cases 2 and 3: a name S3 listings cannot carry (a control
+/// character), one too long for a key, or one not UTF-8 refuses the
+/// archive in the check pass: no bucket, no object, every name said.
+#[tokio::test]
+async fn names_that_cannot_be_keys_refuse_the_archive_before_any_bucket() {
+    let t = TestEndpoint::from_env();
+    let s = store(&t);
+    let dir = tempfile::tempdir().unwrap();
+    let layout = layout(&["images"]);
+    let bucket = layout.entries[0].mounts[0].bucket.clone();
+    let long = format!("./images/{}.jpg", "n".repeat(1100));
+    for (case, name, shown) in [
+        ("control", b"./images/up\x01load.jpg".to_vec(), "up\\x01load.jpg"),
+        ("long", long.clone().into_bytes(), "longer than 1024 bytes"),
+        ("not-utf8", b"./images/caf\xe9.jpg".to_vec(), "caf\\xe9.jpg"),
+    ] {
+        let path = dir.path().join(format!("{case}.tar.gz"));
+        let mut a = ArchiveBuilder::create(&path);
+        a.file("./images/first.png", 0o644, b"fine")
+            .entry(tar::EntryType::Regular, &name, b"body")
+            .file("./images/last.png", 0o644, b"fine");
+        a.finish();
+        let err = seed(&s, &layout, &path, &options(None)).await.unwrap_err();
+        assert!(matches!(err, SeedError::BadKeys { count: 1, .. }), "{case}: {err}");
+        assert!(err.to_string().contains(shown), "{case}: names it: {err}");
+        assert!(!s.bucket_exists(&bucket).await.unwrap(), "{case}: no bucket made");
+    }
+}
+
+/// Issue 13, case 4: a contiguous file (tar type '7') is a regular file:
+/// seeded like one, not counted and dropped.
+#[tokio::test]
+async fn contiguous_files_are_seeded() {
+    let t = TestEndpoint::from_env();
+    let s = store(&t);
+    let dir = tempfile::tempdir().unwrap();
+    let layout = layout(&["images"]);
+    let bucket = layout.entries[0].mounts[0].bucket.clone();
+    let path = dir.path().join("contiguous.tar.gz");
+    let mut a = ArchiveBuilder::create(&path);
+    a.entry(tar::EntryType::Continuous, b"./images/seven.jpg", b"type 7 body");
+    a.finish();
+    let summary = seed(&s, &layout, &path, &options(None)).await.unwrap();
+    assert_eq!(summary.uploaded(), 1);
+    let (_, body) = s.get_bytes(&bucket, "seven.jpg").await.unwrap();
+    assert_eq!(&body[..], b"type 7 body");
+    cleanup(&s, &layout).await;
+}
+
 #[tokio::test]
 async fn a_dry_run_writes_nothing() {
     let t = TestEndpoint::from_env();

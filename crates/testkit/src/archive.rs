@@ -40,6 +40,17 @@ impl ArchiveBuilder {
         self
     }
 
+    /// A file of entry type `kind` (e.g. `Continuous`, type '7') whose
+    /// name is raw bytes (not UTF-8, control characters, any length).
+    pub fn entry(&mut self, kind: tar::EntryType, name: &[u8], body: &[u8]) -> &mut Self {
+        use std::os::unix::ffi::OsStrExt;
+        let mut h = Self::header(kind, 0o644, body.len() as u64);
+        self.tar
+            .append_data(&mut h, Path::new(std::ffi::OsStr::from_bytes(name)), body)
+            .expect("append an entry");
+        self
+    }
+
     pub fn dir(&mut self, path: &str) -> &mut Self {
         let mut h = Self::header(tar::EntryType::Directory, 0o755, 0);
         self.tar
