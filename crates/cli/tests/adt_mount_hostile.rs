@@ -427,3 +427,40 @@ fn purge_leaves_a_directory_renamed_to_a_retired_name_alone() {
     assert!(out.contains("not the directory that was moved aside"), "{out}");
     assert_eq!(std::fs::read(retired.join("a.jpg")).unwrap(), b"shared bytes");
 }
+
+/// Issue 13, case 7: values that reach the tools' option strings cannot
+/// carry separators: a region with `,` (refused by adt-check and by the
+/// datastore layer), a state directory with `,`.
+#[test]
+fn option_strings_cannot_be_injected() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("site.tmpl");
+    std::fs::write(
+        &template,
+        "WEBSITE_URL=\"www.example.com\"\nBUILD_ARCHIVE_CHOICE=\"hourly\"\nS3_ACCESS_KEY=\"AK\"\nS3_SECRET_KEY=\"SK\"\n\
+         S3_HOST_BASE=\"s3.example.com\"\nS3_LOCATION=\"us-east-1,passwd_file=/etc/other.passwd,curldbg\"\n\
+         DIRECTORIES_TO_MOUNT=\"images\"\nPERSIST_ASSETS_TO_DATASTORE=\"1\"\n",
+    )
+    .unwrap();
+    let (code, out, err) = common::output(
+        Command::new(env!("CARGO_BIN_EXE_adt-mount"))
+            .args(["plan", "--template"])
+            .arg(&template)
+            .arg("--state-dir")
+            .arg(dir.path().join("state")),
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("invalid-region") && !out.contains("passwd_file=/etc/other"),
+        "{out}{err}"
+    );
+    let (code, _, err) = common::output(
+        Command::new(env!("CARGO_BIN_EXE_adt-mount"))
+            .args(["plan", "--template"])
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/templates/clean/merge.tmpl"))
+            .arg("--state-dir")
+            .arg(dir.path().join("state,curldbg")),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("separator"), "{err}");
+}

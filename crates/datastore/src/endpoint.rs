@@ -44,8 +44,14 @@ impl Endpoint {
         if authority.contains('/') || authority.contains('?') || authority.contains('#') {
             return Err(bad("it has a path; give only scheme, host and port"));
         }
-        if authority.contains(char::is_whitespace) || authority.contains('@') {
-            return Err(bad("it is not a host name"));
+        // It goes into the mount tools' option strings (`url=...`): a host
+        // is letters, digits, `.`, `-` (or a bracketed IPv6 address), then
+        // an optional port; a `,` or `=` could inject options.
+        let host_ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']');
+        if !authority.chars().all(host_ok) {
+            return Err(bad(
+                "it is not a host name (only letters, digits, `.` and `-`, then an optional :port)",
+            ));
         }
         if let Some((_, port)) = authority
             .rsplit_once(':')
@@ -57,6 +63,13 @@ impl Endpoint {
         }
         let region = match location.map(str::trim) {
             None | Some("") | Some("US") | Some("us") => "us-east-1".to_string(),
+            // It goes into the mount tools' option strings: nothing but a
+            // region name may (`us-east-1,passwd_file=...` would inject).
+            Some(region) if !adt_template::valid_region(region) => {
+                return Err(bad(&format!(
+                    "its region (S3_LOCATION) `{region}` is not a region name: only letters, digits and `-`"
+                )));
+            }
             Some(region) => region.to_string(),
         };
         Ok(Endpoint {
@@ -163,6 +176,38 @@ impl Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_host_that_could_inject_options_is_refused() {
+        for bad in [
+            "s3.example.com,passwd_file=/x",
+            "s3.example.com=x",
+            "a b.com",
+            "user@host",
+            "h\u{e9}.com",
+        ] {
+            assert!(Endpoint::parse(bad, None).is_err(), "{bad}");
+        }
+        assert!(Endpoint::parse("http://[::1]:9000", None).is_ok());
+        assert!(Endpoint::parse("http://127.0.0.1:9000", None).is_ok());
+    }
+
+    #[test]
+    fn a_region_that_is_not_a_name_is_refused() {
+        for bad in [
+            "us-east-1,passwd_file=/etc/other.passwd,curldbg",
+            "eu west",
+            "a;b",
+            "x\ny",
+        ] {
+            let err = Endpoint::parse("s3.example.com", Some(bad)).unwrap_err();
+            assert!(err.to_string().contains("not a region name"), "{bad}: {err}");
+        }
+        assert_eq!(
+            Endpoint::parse("s3.example.com", Some("gb-lon-1")).unwrap().region(),
+            "gb-lon-1"
+        );
+    }
 
     #[test]
     fn bare_hosts_are_https_and_urls_keep_scheme_and_port() {

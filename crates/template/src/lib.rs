@@ -31,7 +31,7 @@ pub use entry::{EntryError, MountEntry};
 pub use error::TemplateError;
 pub use layout::{BucketMount, DEFAULT_WEBROOT, Layout, LayoutEntry, stable_hash};
 pub use names::{KNOWN_VARIABLES, is_secret_name};
-pub use rules::{CheckOptions, check};
+pub use rules::{CheckOptions, check, valid_region};
 pub use secret::Secret;
 pub use source::{Assignment, Format, Span, Template, Value};
 

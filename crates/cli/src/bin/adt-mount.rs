@@ -130,6 +130,18 @@ fn run(args: &Args) -> Result<u8, Failure> {
             format!("--state-dir {}: give an absolute UTF-8 path", args.state_dir.display()),
         ));
     }
+    // Both reach option strings: s3fs's `-o a,b` and mergerfs's `a:b` branches.
+    for (flag, path) in [("--state-dir", &args.state_dir), ("--webroot", webroot)] {
+        if path.to_string_lossy().contains([',', ':', '=']) {
+            return Err(Failure::new(
+                exit::USAGE,
+                format!(
+                    "{flag} {}: a `,`, `:` or `=` would be read as a separator in the mount tools' options; choose a path without them",
+                    path.display()
+                ),
+            ));
+        }
+    }
     let config = load_template(template, webroot)?;
     let acting = matches!(
         args.command,

@@ -1,4 +1,5 @@
-//! chained-count-mismatch, missing-credentials and invalid-endpoint: the
+//! chained-count-mismatch, missing-credentials, invalid-endpoint and
+//! invalid-region: the
 //! `|`-chained S3 settings, datastore i from token i of each. Messages never
 //! quote a key or secret, only which token of which variable.
 
@@ -34,6 +35,26 @@ pub(super) fn check(t: &Template, out: &mut Vec<Diagnostic>) {
                     format!("give {name} one value per datastore, separated by `|`, in the same order as {reference}"),
                 ));
             }
+        }
+    }
+
+    if let Some(a) = t.get("S3_LOCATION").filter(|a| !a.value.text.is_empty()) {
+        let mut offset = 0;
+        for (i, token) in tokens(&a.value.text).iter().enumerate() {
+            let len = token.chars().count();
+            if !token.is_empty() && !valid_region(token) {
+                out.push(Diagnostic::new(
+                    Rule::InvalidRegion,
+                    Severity::Error,
+                    a.value.sub_span(offset, len),
+                    format!(
+                        "S3_LOCATION value {} is not a region name: only letters, digits and `-` (it reaches the mount tools' option strings)",
+                        i + 1
+                    ),
+                    "write the provider's region, e.g. us-east-1, gb-lon-1, ams3",
+                ));
+            }
+            offset += len + 1;
         }
     }
 
@@ -110,6 +131,12 @@ fn endpoint(token: &str, span: crate::source::Span, out: &mut Vec<Diagnostic>) {
             "use https (write the bare host name, https is implied) unless this is a local test endpoint",
         ));
     }
+}
+
+/// A region name as providers spell them: letters, digits and `-`, at
+/// most 63 characters. Nothing else may reach an option string.
+pub fn valid_region(region: &str) -> bool {
+    !region.is_empty() && region.len() <= 63 && region.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
 fn is_ip(host: &str) -> bool {

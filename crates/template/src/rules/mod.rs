@@ -2,6 +2,7 @@
 //! part of the template; `check` runs them all and attaches snippets.
 
 mod datastores;
+pub use datastores::valid_region;
 mod mounts;
 mod settings;
 mod variables;
