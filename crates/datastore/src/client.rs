@@ -112,6 +112,14 @@ where
                 detail: message,
             }
         }
+        // A certificate, a name that does not resolve, or TLS spoken to a
+        // plain port: no retry cures them; one line says which.
+        SdkError::DispatchFailure(_) if let Some(problem) = transport_problem(&detail) => Failure {
+            transient: false,
+            status: None,
+            code: None,
+            detail: problem.to_string(),
+        },
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => Failure {
             transient: true,
             status: None,
@@ -124,5 +132,43 @@ where
             code: None,
             detail,
         },
+    }
+}
+
+/// A connection failure that retrying cannot cure, read from the SDK's
+/// error text (the TLS and DNS errors arrive as opaque I/O errors), as one
+/// line with the fix.
+fn transport_problem(text: &str) -> Option<&'static str> {
+    let has = |needle: &str| text.contains(needle);
+    if has("InvalidCertificate") || has("invalid peer certificate") || has("UnknownIssuer") {
+        Some(
+            "TLS: the endpoint's certificate is not trusted or not valid for its host name; check S3_HOST_BASE, or set AWS_CA_BUNDLE to the CA that signed it",
+        )
+    } else if has("failed to lookup address") || has("dns error") || has("Name or service not known") {
+        Some("DNS: the endpoint's host name does not resolve; check S3_HOST_BASE and the resolver")
+    } else if has("InvalidContentType") || has("CorruptMessage") || has("received corrupt message") {
+        Some(
+            "TLS: the endpoint does not speak TLS on this port; use http:// for a plain endpoint, or the provider's https port",
+        )
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::transport_problem;
+
+    #[test]
+    fn permanent_transport_failures_are_recognised() {
+        let tls = "dispatch failure: io error: invalid peer certificate: UnknownIssuer (DispatchFailure(...))";
+        assert!(
+            transport_problem(tls)
+                .unwrap()
+                .starts_with("TLS: the endpoint's certificate")
+        );
+        let dns = "dispatch failure: other: client error (Connect): dns error: failed to lookup address information";
+        assert!(transport_problem(dns).unwrap().starts_with("DNS:"));
+        assert!(transport_problem("dispatch failure: io error: connection refused").is_none());
     }
 }

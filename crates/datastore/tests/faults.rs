@@ -275,3 +275,86 @@ async fn copies_cross_two_emulators() {
         "the source is untouched"
     );
 }
+
+/// Issue 13, case 9: an untrusted certificate, a name that does not
+/// resolve, and TLS spoken to a plain port fail at the first attempt, in
+/// one line that says what to fix (they were retried and printed as a
+/// kilobyte of debug text).
+#[tokio::test]
+async fn tls_and_dns_failures_are_permanent_and_said_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (Debian's openssl package) makes a test certificate");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new("openssl")
+        .args([
+            "s_server",
+            "-quiet",
+            "-www",
+            "-accept",
+            &format!("127.0.0.1:{port}"),
+            "-cert",
+        ])
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "openssl s_server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let emulator = Emulator::start().unwrap();
+    let plain_port = emulator.endpoint().rsplit(':').next().unwrap().to_string();
+    for (endpoint, says) in [
+        (format!("https://127.0.0.1:{port}"), "TLS: the endpoint's certificate"),
+        ("https://adt-test.invalid".to_string(), "DNS:"),
+        (
+            format!("https://127.0.0.1:{plain_port}"),
+            "TLS: the endpoint does not speak TLS",
+        ),
+    ] {
+        let s = store(&endpoint);
+        let err = s.ensure_bucket("adt-tls").await.unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(err, DatastoreError::Request { .. }),
+            "{endpoint}: not retried: {text}"
+        );
+        assert!(text.contains(says), "{endpoint}: {text}");
+        assert!(
+            !text.contains('\n') && text.len() < 400,
+            "{endpoint}: one short line: {text}"
+        );
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+}
