@@ -17,6 +17,10 @@ pub enum BackupError {
         "webroot {given} must be given as its canonical path {canonical} (no link, no `..`), the path the exclusions and the mount table use"
     )]
     NotCanonical { given: PathBuf, canonical: PathBuf },
+    #[error(
+        "bucket `{bucket}`: the backup lock {key} was taken over by another upload while this one ran; the current backup was left whole"
+    )]
+    LockLost { bucket: String, key: String },
     #[error("interrupted; nothing was written")]
     Interrupted,
     #[error(transparent)]

@@ -86,7 +86,10 @@ pub async fn upload(
     );
     acquire(store, bucket, owner, opts).await?;
     let tmp = temporary_key(owner);
-    let result = rotate_in(store, bucket, archive, &tmp, opts).await;
+    let result = tokio::select! {
+        r = rotate_in(store, bucket, archive, &tmp, opts) => r,
+        lost = keep_renewed(store, bucket, owner, opts) => Err(lost),
+    };
     if result.is_err() {
         let _ = store.delete(bucket, &tmp).await;
     }
@@ -138,8 +141,8 @@ pub async fn clean_interrupted(store: &Store, bucket: &str) -> Vec<String> {
             done.push(format!("temporary object {} removed", object.key));
         }
     }
-    if let Ok(Some((o, _))) = read_lock(store, bucket).await
-        && o.starts_with(&mine)
+    if let Ok(Some(lock)) = read_lock(store, bucket).await
+        && lock.owner.starts_with(&mine)
     {
         match store.delete(bucket, LOCK_KEY).await {
             Ok(()) => done.push("backup lock released".to_string()),
@@ -210,9 +213,19 @@ async fn put_file(
     Ok((up.size, up.etag))
 }
 
+/// The lock object's content: who holds it, until when, and the object's
+/// ETag (to delete exactly that version).
+struct Lock {
+    owner: String,
+    expires: u64,
+    etag: String,
+}
+
 /// Takes the bucket's lock: writes `OWNER EXPIRY` only if no lock is there,
 /// reads it back after `settle` to be sure it is ours, and removes a lock
-/// past its expiry (its upload died).
+/// past its expiry (its upload died) only if it is still that lock. A lock
+/// already holding our own name is ours: the response to our write was lost
+/// and the retry found it.
 async fn acquire(store: &Store, bucket: &str, owner: &str, opts: &UploadOptions) -> Result<(), BackupError> {
     let started = std::time::Instant::now();
     let mut holder = String::new();
@@ -224,17 +237,20 @@ async fn acquire(store: &Store, bucket: &str, owner: &str, opts: &UploadOptions)
         {
             PutOutcome::Created { .. } => {
                 tokio::time::sleep(opts.settle).await;
-                if read_lock(store, bucket).await?.is_some_and(|(o, _)| o == owner) {
+                if read_lock(store, bucket).await?.is_some_and(|l| l.owner == owner) {
                     return Ok(());
                 }
             }
             PutOutcome::Exists => {
-                if let Some((other, expires)) = read_lock(store, bucket).await? {
-                    if expires < now() {
-                        store.delete(bucket, LOCK_KEY).await?;
+                if let Some(lock) = read_lock(store, bucket).await? {
+                    if lock.owner == owner {
+                        return Ok(());
+                    }
+                    if lock.expires < now() {
+                        store.delete_if_match(bucket, LOCK_KEY, &lock.etag).await?;
                         continue;
                     }
-                    holder = other;
+                    holder = lock.owner;
                 }
             }
         }
@@ -248,12 +264,44 @@ async fn acquire(store: &Store, bucket: &str, owner: &str, opts: &UploadOptions)
     })
 }
 
-async fn read_lock(store: &Store, bucket: &str) -> Result<Option<(String, u64)>, BackupError> {
+/// Pushes the lock's expiry forward every quarter of its lifetime while an
+/// upload runs, so a long upload never looks dead to another webserver.
+/// Returns only when the lock is no longer ours (or cannot be renewed).
+async fn keep_renewed(store: &Store, bucket: &str, owner: &str, opts: &UploadOptions) -> BackupError {
+    let every = (opts.lock_ttl / 4).max(Duration::from_millis(250));
+    loop {
+        tokio::time::sleep(every).await;
+        match read_lock(store, bucket).await {
+            Ok(Some(lock)) if lock.owner == owner => {
+                let body = format!("{owner} {}", now() + opts.lock_ttl.as_secs());
+                if let Err(e) = store
+                    .put(bucket, LOCK_KEY, Bytes::from(body), &PutOptions::default())
+                    .await
+                {
+                    return e.into();
+                }
+            }
+            Ok(_) => {
+                return BackupError::LockLost {
+                    bucket: bucket.to_string(),
+                    key: LOCK_KEY.to_string(),
+                };
+            }
+            Err(e) => return e,
+        }
+    }
+}
+
+async fn read_lock(store: &Store, bucket: &str) -> Result<Option<Lock>, BackupError> {
     match store.get_bytes(bucket, LOCK_KEY).await {
-        Ok((_, body)) => {
+        Ok((meta, body)) => {
             let text = String::from_utf8_lossy(&body).into_owned();
             let (owner, expires) = text.split_once(' ').unwrap_or((text.as_str(), "0"));
-            Ok(Some((owner.to_string(), expires.trim().parse().unwrap_or(0))))
+            Ok(Some(Lock {
+                owner: owner.to_string(),
+                expires: expires.trim().parse().unwrap_or(0),
+                etag: meta.etag,
+            }))
         }
         Err(adt_datastore::DatastoreError::NoSuchKey { .. }) => Ok(None),
         Err(e) => Err(e.into()),
@@ -261,10 +309,10 @@ async fn read_lock(store: &Store, bucket: &str) -> Result<Option<(String, u64)>,
 }
 
 async fn release(store: &Store, bucket: &str, owner: &str) {
-    if let Ok(Some((o, _))) = read_lock(store, bucket).await
-        && o == owner
+    if let Ok(Some(lock)) = read_lock(store, bucket).await
+        && lock.owner == owner
     {
-        let _ = store.delete(bucket, LOCK_KEY).await;
+        let _ = store.delete_if_match(bucket, LOCK_KEY, &lock.etag).await;
     }
 }
 
@@ -329,4 +377,37 @@ pub fn check_archive(reader: impl Read, what: &str) -> Result<u64, BackupError> 
         });
     }
     Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 13, case 10: when the response to our lock write is lost, the
+    /// retry finds the lock holding our own name: it is ours, taken at
+    /// once, not waited for until `lock_wait` runs out.
+    #[tokio::test]
+    async fn a_lock_with_our_own_name_is_ours() {
+        let emulator = adt_testkit::Emulator::start().unwrap();
+        let endpoint = adt_datastore::Endpoint::parse(&emulator.endpoint(), None).unwrap();
+        let store = Store::connect(&adt_datastore::Connection::new(
+            endpoint,
+            adt_template::Secret::new(adt_testkit::ACCESS_KEY),
+            adt_template::Secret::new(adt_testkit::SECRET_KEY),
+        ))
+        .unwrap();
+        let bucket = adt_testkit::unique_bucket("adt-bk-own");
+        store.ensure_bucket(&bucket).await.unwrap();
+        let opts = UploadOptions {
+            lock_wait: Duration::from_secs(3),
+            settle: Duration::from_millis(50),
+            ..UploadOptions::default()
+        };
+        acquire(&store, &bucket, "web1-42-abc", &opts).await.unwrap();
+        let started = std::time::Instant::now();
+        acquire(&store, &bucket, "web1-42-abc", &opts).await.unwrap();
+        assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+        release(&store, &bucket, "web1-42-abc").await;
+        assert!(store.head(&bucket, LOCK_KEY).await.unwrap().is_none());
+    }
 }

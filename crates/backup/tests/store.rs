@@ -180,3 +180,52 @@ async fn an_expired_lock_is_taken_over_and_a_live_one_waited_for() {
     assert!(err.to_string().contains("web2-77"), "{err}");
     s.remove_bucket(&bucket).await.unwrap();
 }
+
+/// Issue 13, case 10: the lock's expiry is pushed forward while a long
+/// upload runs, so another webserver never takes it over as dead.
+#[tokio::test]
+async fn the_lock_is_renewed_while_a_long_upload_runs() {
+    let t = TestEndpoint::from_env();
+    let proxy = adt_testkit::FaultProxy::start(&t.endpoint).unwrap();
+    proxy.add(adt_testkit::Fault::Latency(Duration::from_millis(300)));
+    let slow = {
+        let endpoint = Endpoint::parse(&proxy.endpoint(), Some(&t.region)).unwrap();
+        Store::connect(&Connection::new(
+            endpoint,
+            Secret::new(&t.access_key),
+            Secret::new(&t.secret_key),
+        ))
+        .unwrap()
+    };
+    let s = store(&t);
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = unique_bucket("adt-bk-renew");
+    // Incompressible, three 8 MiB parts: a dozen slow requests.
+    let big = dir.path().join("big.tar.gz");
+    let body: Vec<u8> = (0..20 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    std::fs::write(&big, &body).unwrap();
+    let opts = UploadOptions {
+        lock_ttl: Duration::from_secs(2),
+        settle: Duration::from_millis(100),
+        ..options()
+    };
+    let uploading = tokio::spawn({
+        let (slow, bucket, big, opts) = (slow.clone(), bucket.clone(), big.clone(), opts.clone());
+        async move { upload(&slow, &bucket, &big, &opts).await }
+    });
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert!(!uploading.is_finished(), "the upload is still running (slow proxy)");
+    let (_, lock) = s.get_bytes(&bucket, LOCK_KEY).await.unwrap();
+    let text = String::from_utf8_lossy(&lock).into_owned();
+    let expires: u64 = text.split(' ').nth(1).unwrap().trim().parse().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(expires >= now, "renewed: expires {expires}, now {now} ({text})");
+    uploading.await.unwrap().unwrap();
+    assert!(s.head(&bucket, LOCK_KEY).await.unwrap().is_none(), "released");
+    s.remove_bucket(&bucket).await.unwrap();
+}

@@ -202,6 +202,39 @@ impl MultipartUpload<'_> {
         Ok(())
     }
 
+    /// Copies bytes `start..=end` of `source` (`bucket/key`, URL-encoded
+    /// key) on the server as the next part.
+    pub async fn upload_part_copy(&mut self, source: &str, start: u64, end: u64) -> Result<(), DatastoreError> {
+        let number = self.parts.len() as i32 + 1;
+        let s = self.store;
+        let range = format!("bytes={start}-{end}");
+        let etag = crate::retry::run(&s.retry, || async {
+            let out = s
+                .client
+                .upload_part_copy()
+                .bucket(&self.bucket)
+                .key(&self.key)
+                .upload_id(&self.upload_id)
+                .part_number(number)
+                .copy_source(source)
+                .copy_source_range(&range)
+                .send()
+                .await
+                .map_err(|e| s.fail(&e))?;
+            Ok(out
+                .copy_part_result()
+                .and_then(|r| r.e_tag())
+                .unwrap_or_default()
+                .to_string())
+        })
+        .await
+        .map_err(|f| s.error("UploadPartCopy", Some(&self.bucket), Some(&self.key), f))?;
+        self.parts
+            .push(CompletedPart::builder().part_number(number).e_tag(etag).build());
+        self.bytes += end - start + 1;
+        Ok(())
+    }
+
     /// Bytes uploaded so far.
     pub fn bytes(&self) -> u64 {
         self.bytes

@@ -453,7 +453,45 @@ impl Store {
     /// Copies `from` to `to` in the same bucket on the server (CopyObject,
     /// objects up to 5 GiB), metadata included; `to` is replaced at once,
     /// so a reader sees either the old object or the new one.
+    /// Copies `from` to `to` in `bucket` on the server; the target is
+    /// replaced at once. Objects over 5 GiB (CopyObject's limit) are copied
+    /// part by part (UploadPartCopy) and completed in one step.
     pub async fn copy_within(&self, bucket: &str, from: &str, to: &str) -> Result<(), DatastoreError> {
+        const SINGLE_COPY_LIMIT: u64 = 5 * 1024 * 1024 * 1024;
+        match self.head(bucket, from).await? {
+            Some(meta) if meta.size > SINGLE_COPY_LIMIT => {
+                self.copy_within_parts(bucket, from, to, meta.size, 512 * 1024 * 1024)
+                    .await
+            }
+            _ => self.copy_within_once(bucket, from, to).await,
+        }
+    }
+
+    /// `copy_within` in parts of `part_size` bytes (at least 5 MiB), for
+    /// objects of `size` bytes: the parts are copied on the server.
+    pub async fn copy_within_parts(
+        &self,
+        bucket: &str,
+        from: &str,
+        to: &str,
+        size: u64,
+        part_size: u64,
+    ) -> Result<(), DatastoreError> {
+        let source = format!("{bucket}/{}", encode_key(from));
+        let mut upload = self.start_multipart(bucket, to, &PutOptions::default()).await?;
+        let mut start = 0;
+        while start < size {
+            let end = (start + part_size).min(size) - 1;
+            if let Err(e) = upload.upload_part_copy(&source, start, end).await {
+                let _ = upload.abort().await;
+                return Err(e);
+            }
+            start = end + 1;
+        }
+        upload.complete().await.map(|_| ())
+    }
+
+    async fn copy_within_once(&self, bucket: &str, from: &str, to: &str) -> Result<(), DatastoreError> {
         let source = format!("{bucket}/{}", encode_key(from));
         self.run("CopyObject", bucket, Some(to), || async {
             self.client
@@ -467,6 +505,36 @@ impl Store {
                 .map_err(|e| self.fail(&e))
         })
         .await
+    }
+
+    /// Deletes `key` only while its ETag is `etag`: a HEAD first (some
+    /// stores ignore the header), then DELETE with If-Match, which stores
+    /// that honour it check at the moment of deleting. Returns whether it
+    /// was deleted (false: it changed, or is gone).
+    pub async fn delete_if_match(&self, bucket: &str, key: &str, etag: &str) -> Result<bool, DatastoreError> {
+        match self.head(bucket, key).await? {
+            Some(meta) if meta.etag == etag => {}
+            _ => return Ok(false),
+        }
+        let quoted = format!("\"{etag}\"");
+        let result = self
+            .run("DeleteObject", bucket, Some(key), || async {
+                match self
+                    .client
+                    .delete_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .if_match(&quoted)
+                    .send()
+                    .await
+                {
+                    Ok(_) => Ok(true),
+                    Err(e) if status(&e) == Some(412) => Ok(false),
+                    Err(e) => Err(self.fail(&e)),
+                }
+            })
+            .await?;
+        Ok(result)
     }
 
     pub async fn delete(&self, bucket: &str, key: &str) -> Result<(), DatastoreError> {

@@ -275,3 +275,56 @@ async fn server_side_copies_replace_their_target_with_metadata() {
     assert!(err.to_string().contains(&bucket), "{err}");
     s.remove_bucket(&bucket).await.unwrap();
 }
+
+/// Server-side copies in parts (UploadPartCopy), as backups over 5 GiB
+/// rotate: the copy is byte for byte the source (issue 13, case 10).
+#[tokio::test]
+async fn server_side_copies_in_parts_are_whole() {
+    let t = TestEndpoint::from_env();
+    let s = store(&t);
+    let bucket = unique_bucket("adt-conf-partcopy");
+    s.ensure_bucket(&bucket).await.unwrap();
+    let body: Vec<u8> = (0..(2 * MIN_PART_SIZE + 12345)).map(|i| (i % 251) as u8).collect();
+    s.put(&bucket, "big", Bytes::from(body.clone()), &PutOptions::default())
+        .await
+        .unwrap();
+    s.copy_within_parts(&bucket, "big", "copy", body.len() as u64, MIN_PART_SIZE as u64)
+        .await
+        .unwrap();
+    let (meta, copied) = s.get_bytes(&bucket, "copy").await.unwrap();
+    assert_eq!(meta.size, body.len() as u64);
+    assert!(copied == body, "the copy differs from its source");
+    s.remove_bucket(&bucket).await.unwrap();
+}
+
+/// A conditional delete removes the object only while it is the version
+/// that was read: a lock rewritten in between survives.
+#[tokio::test]
+async fn conditional_deletes_spare_a_changed_object() {
+    let t = TestEndpoint::from_env();
+    let s = store(&t);
+    let bucket = unique_bucket("adt-conf-delif");
+    s.ensure_bucket(&bucket).await.unwrap();
+    let old = s
+        .put(&bucket, "lock", Bytes::from_static(b"old"), &PutOptions::default())
+        .await
+        .unwrap();
+    s.put(
+        &bucket,
+        "lock",
+        Bytes::from_static(b"new owner"),
+        &PutOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(!s.delete_if_match(&bucket, "lock", &old).await.unwrap());
+    assert!(
+        s.head(&bucket, "lock").await.unwrap().is_some(),
+        "the new lock survives"
+    );
+    let current = s.head(&bucket, "lock").await.unwrap().unwrap().etag;
+    assert!(s.delete_if_match(&bucket, "lock", &current).await.unwrap());
+    assert!(s.head(&bucket, "lock").await.unwrap().is_none());
+    assert!(!s.delete_if_match(&bucket, "lock", &current).await.unwrap(), "gone");
+    s.remove_bucket(&bucket).await.unwrap();
+}

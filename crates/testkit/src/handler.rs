@@ -170,7 +170,19 @@ impl S3Handler for Handler {
                     })
                     .await
                 }
-                S3Operation::UploadPartCopy => call(p, c, body, |i| s3.handle_upload_part_copy(i)).await,
+                S3Operation::UploadPartCopy => {
+                    let input = rustack_s3_model::input::UploadPartCopyInput::from_s3_request(
+                        p,
+                        c.bucket.as_deref(),
+                        c.key.as_deref(),
+                        &c.query_params,
+                        body,
+                    )?;
+                    match input.copy_source_range.clone() {
+                        Some(range) => ranged_part_copy(&s3, input, range).await,
+                        None => s3.handle_upload_part_copy(input).await?.into_s3_response(),
+                    }
+                }
                 S3Operation::CompleteMultipartUpload => {
                     call(p, c, body, |i| s3.handle_complete_multipart_upload(i)).await
                 }
@@ -181,4 +193,42 @@ impl S3Handler for Handler {
             }
         })
     }
+}
+
+/// Rustack 0.12 ignores `x-amz-copy-source-range` (every part would be the
+/// whole source): a ranged UploadPartCopy is served as a ranged GetObject
+/// followed by an UploadPart, which is what S3 does on the server.
+async fn ranged_part_copy(s3: &RustackS3, input: rustack_s3_model::input::UploadPartCopyInput, range: String) -> Reply {
+    use rustack_s3_model::input::{GetObjectInput, UploadPartInput};
+    let (bucket, key, _) = rustack_s3_core::utils::parse_copy_source(&input.copy_source)
+        .map_err(rustack_s3_core::error::S3ServiceError::into_s3_error)?;
+    let got = s3
+        .handle_get_object(GetObjectInput {
+            bucket,
+            key,
+            range: Some(range),
+            ..Default::default()
+        })
+        .await?;
+    let data = got.body.map(|b| b.data).unwrap_or_default();
+    let length = data.len() as i64;
+    let part = s3
+        .handle_upload_part(UploadPartInput {
+            bucket: input.bucket,
+            key: input.key,
+            upload_id: input.upload_id,
+            part_number: input.part_number,
+            content_length: Some(length),
+            body: Some(rustack_s3_model::request::StreamingBlob::new(data)),
+            ..Default::default()
+        })
+        .await?;
+    rustack_s3_model::output::UploadPartCopyOutput {
+        copy_part_result: Some(rustack_s3_model::types::CopyPartResult {
+            e_tag: part.e_tag,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+    .into_s3_response()
 }
