@@ -1,8 +1,12 @@
 //! What a backup and a webroot sync leave out: the Layout's mount points
 //! under the webroot (mounted or not), every mount point under the webroot
 //! in the live mount table (any filesystem type), and `--exclude` patterns
-//! anchored at the webroot (ADT's EXCLUDE_FROM_BACKUP: logs, tmp, cache,
-//! configuration.php, ...).
+//! (ADT's EXCLUDE_FROM_BACKUP: logs, tmp, cache, configuration.php, ...)
+//! with rsync's rules: a pattern with a leading `/` is anchored at the
+//! webroot; any other is matched at any depth (against the last name, or,
+//! when it holds a `/`, against the end of the path); `*` and `?` stay
+//! within a name, `**` crosses `/`, `[...]` is a class. Matching is a
+//! compiled automaton (globset), linear in the name's length.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -36,9 +40,25 @@ pub struct Exclusions {
     pub webroot: PathBuf,
     /// Directories left out whole, relative to the webroot.
     pub directories: Vec<Excluded>,
-    /// `--exclude` patterns, anchored at the webroot.
+    /// `--exclude` patterns as normalised, with rsync's meaning (a leading
+    /// `/` anchors at the webroot).
     pub patterns: Vec<String>,
+    #[serde(skip)]
+    matcher: Matcher,
 }
+
+/// The patterns compiled once.
+#[derive(Clone, Debug, Default)]
+struct Matcher(globset::GlobSet);
+
+impl PartialEq for Matcher {
+    fn eq(&self, _: &Matcher) -> bool {
+        // Built from `patterns`, which the derived comparison compares.
+        true
+    }
+}
+
+impl Eq for Matcher {}
 
 impl Exclusions {
     /// The set for `webroot`: mount points of `layout` below it, mounts in
@@ -85,10 +105,32 @@ impl Exclusions {
             .iter()
             .map(|p| normalize_pattern(p))
             .collect::<Result<Vec<_>, _>>()?;
+        let mut set = globset::GlobSetBuilder::new();
+        for p in &patterns {
+            // Anchored: from the webroot. Otherwise: at any depth.
+            let glob = match p.strip_prefix('/') {
+                Some(anchored) => anchored.to_string(),
+                None => format!("**/{p}"),
+            };
+            let glob = globset::GlobBuilder::new(&glob)
+                .literal_separator(true)
+                .backslash_escape(true)
+                .build()
+                .map_err(|e| BackupError::Pattern {
+                    pattern: p.clone(),
+                    reason: glob_reason(&e),
+                })?;
+            set.add(glob);
+        }
+        let matcher = Matcher(set.build().map_err(|e| BackupError::Pattern {
+            pattern: patterns.join(" "),
+            reason: glob_reason(&e),
+        })?);
         Ok(Exclusions {
             webroot: webroot.to_path_buf(),
             directories,
             patterns,
+            matcher,
         })
     }
 
@@ -97,11 +139,25 @@ impl Exclusions {
     /// Names are bytes: a name that is not UTF-8 is matched as it is.
     pub fn excludes(&self, rel: &[u8]) -> bool {
         let under = |dir: &[u8]| rel == dir || rel.strip_prefix(dir).is_some_and(|r| r.starts_with(b"/"));
-        self.directories.iter().any(|d| under(d.path.as_bytes()))
-            || self.patterns.iter().any(|p| pattern_matches(p, rel))
+        if self.directories.iter().any(|d| under(d.path.as_bytes())) {
+            return true;
+        }
+        // The path and every directory above it.
+        let mut end = rel.len();
+        loop {
+            let candidate = globset::Candidate::from_bytes(&rel[..end]);
+            if self.matcher.0.is_match_candidate(&candidate) {
+                return true;
+            }
+            match rel[..end].iter().rposition(|b| *b == b'/') {
+                Some(i) => end = i,
+                None => return false,
+            }
+        }
     }
 
-    /// An rsync filter file: one anchored exclude per line, so that
+    /// An rsync filter file, one exclude per line (directories anchored,
+    /// patterns as given, with the same meaning in rsync), so that
     /// `rsync -a --exclude-from FILE WEBROOT/ DEST` leaves the set out.
     pub fn rsync_filter(&self) -> String {
         let mut out = String::from("# adt-backup exclusions, anchored at the webroot\n");
@@ -109,48 +165,45 @@ impl Exclusions {
             out.push_str(&format!("- /{}\n", escape_rsync(&d.path)));
         }
         for p in &self.patterns {
-            out.push_str(&format!("- /{p}\n"));
+            out.push_str(&format!("- {p}\n"));
         }
         out
     }
 }
 
-/// A pattern relative to the webroot: no leading `/`, no `..`, no empty
-/// segments; `*` and `?` match within one segment, as in rsync.
+/// A pattern as rsync reads it: a leading `/` (kept) anchors it at the
+/// webroot; a trailing `/` is dropped (it matches files and directories
+/// alike here); no `..`, no empty segment.
 fn normalize_pattern(p: &str) -> Result<String, BackupError> {
     let bad = |reason| BackupError::Pattern {
         pattern: p.to_string(),
         reason,
     };
-    let trimmed = p.trim().trim_start_matches('/').trim_end_matches('/');
+    let text = p.trim();
+    let anchored = text.starts_with('/');
+    let trimmed = text.trim_start_matches('/').trim_end_matches('/');
     if trimmed.is_empty() {
         return Err(bad("it is empty"));
-    }
-    if trimmed.contains("**") || trimmed.contains('[') {
-        return Err(bad("only * and ? wildcards are supported"));
     }
     for seg in trimmed.split('/') {
         if seg.is_empty() || seg == "." || seg == ".." {
             return Err(bad("segments must be names, not empty, `.` or `..`"));
         }
     }
-    Ok(trimmed.to_string())
+    Ok(if anchored {
+        format!("/{trimmed}")
+    } else {
+        trimmed.to_string()
+    })
 }
 
-/// Whether anchored `pattern` matches `rel` or a directory above it.
-fn pattern_matches(pattern: &str, rel: &[u8]) -> bool {
-    let p: Vec<&[u8]> = pattern.as_bytes().split(|b| *b == b'/').collect();
-    let r: Vec<&[u8]> = rel.split(|b| *b == b'/').collect();
-    r.len() >= p.len() && p.iter().zip(&r).all(|(p, r)| glob(p, r))
-}
-
-fn glob(p: &[u8], s: &[u8]) -> bool {
-    match (p.first(), s.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => glob(&p[1..], s) || (!s.is_empty() && glob(p, &s[1..])),
-        (Some(b'?'), Some(_)) => glob(&p[1..], &s[1..]),
-        (Some(a), Some(b)) if a == b => glob(&p[1..], &s[1..]),
-        _ => false,
+fn glob_reason(e: &globset::Error) -> &'static str {
+    match e.kind() {
+        globset::ErrorKind::UnclosedClass => "a `[` class is not closed",
+        globset::ErrorKind::InvalidRange(..) => "a `[a-z]` range is backwards",
+        globset::ErrorKind::UnopenedAlternates | globset::ErrorKind::UnclosedAlternates => "`{` and `}` do not pair",
+        globset::ErrorKind::DanglingEscape => "it ends with a lone `\\`",
+        _ => "it is not a valid pattern",
     }
 }
 
@@ -189,37 +242,81 @@ mod tests {
     }
 
     #[test]
-    fn excludes_mounts_and_anchored_patterns() {
+    fn excludes_mounts_and_patterns_with_rsyncs_rules() {
         let e = set(
             &["images", "my files"],
-            &["logs", "cache/*", "configuration.php", "tmp*"],
+            &[
+                "/logs",
+                "cache/*",
+                "configuration.php",
+                "tmp*",
+                "*.log",
+                "/a/**/z",
+                "[ab]c",
+            ],
         );
         assert!(e.excludes(b"images") && e.excludes(b"images/a.png") && e.excludes(b"my files/x"));
         assert!(!e.excludes(b"imagesX/a.png") && !e.excludes(b"a/images/x"));
         assert!(
-            e.excludes(b"logs/error.log") && !e.excludes(b"sub/logs/error.log"),
-            "anchored"
+            e.excludes(b"logs/x") && !e.excludes(b"sub/logs/x"),
+            "a leading / anchors"
         );
-        assert!(e.excludes(b"configuration.php") && !e.excludes(b"configuration.php.bak"));
-        assert!(e.excludes(b"cache/page.html") && !e.excludes(b"cache"));
-        assert!(e.excludes(b"tmp") && e.excludes(b"tmpfiles/x"));
+        assert!(
+            e.excludes(b"configuration.php") && e.excludes(b"sub/configuration.php"),
+            "any depth"
+        );
+        assert!(!e.excludes(b"configuration.php.bak"));
+        assert!(e.excludes(b"cache/page.html") && e.excludes(b"x/cache/page.html") && !e.excludes(b"cache"));
+        assert!(e.excludes(b"tmp") && e.excludes(b"tmpfiles/x") && e.excludes(b"d/tmp2/x"));
+        assert!(
+            e.excludes(b"error.log") && e.excludes(b"w/p/debug.log"),
+            "*.log below the top"
+        );
+        assert!(
+            e.excludes(b"a/z") && e.excludes(b"a/b/c/z") && !e.excludes(b"q/a/z"),
+            "**"
+        );
+        assert!(
+            e.excludes(b"ac") && e.excludes(b"d/bc") && !e.excludes(b"cc"),
+            "classes"
+        );
         assert!(!e.excludes(b"index.php"));
+        assert!(!e.excludes(b"x\xff.txt") && e.excludes(b"x\xff.log"), "bytes");
     }
 
     #[test]
-    fn rsync_filter_is_anchored_and_escaped() {
-        let e = set(&["images", "odd[dir]"], &["logs"]);
+    fn matching_is_linear_in_the_name() {
+        let e = set(&[], &["*a*a*a*a*a*a*a*a*a*a*a*a*b"]);
+        let name = vec![b'a'; 80];
+        let started = std::time::Instant::now();
+        for _ in 0..1000 {
+            assert!(!e.excludes(&name));
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn rsync_filter_has_the_same_meaning() {
+        let e = set(&["images", "odd[dir]"], &["/logs", "*.log"]);
         assert_eq!(
             e.rsync_filter(),
-            "# adt-backup exclusions, anchored at the webroot\n- /images\n- /odd\\[dir]\n- /logs\n"
+            "# adt-backup exclusions, anchored at the webroot\n- /images\n- /odd\\[dir]\n- /logs\n- *.log\n"
         );
     }
 
     #[test]
-    fn refuses_patterns_that_escape() {
-        for bad in ["", "/", "../etc", "a//b", "a/./b", "**/x", "[ab]"] {
+    fn refuses_patterns_that_escape_or_do_not_parse() {
+        for bad in ["", "/", "../etc", "a//b", "a/./b"] {
             assert!(normalize_pattern(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(normalize_pattern("/logs/").unwrap(), "logs");
+        assert_eq!(normalize_pattern("/logs/").unwrap(), "/logs");
+        assert_eq!(normalize_pattern("logs/").unwrap(), "logs");
+        let table = MountTable::default();
+        let err = Exclusions::new(Path::new("/w"), None, &table, &["[ab".to_string()]).unwrap_err();
+        assert!(err.to_string().contains("class"), "{err}");
     }
 }

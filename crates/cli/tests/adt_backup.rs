@@ -30,7 +30,9 @@ fn prints_the_exclusion_set_in_each_format() {
         "--webroot",
         webroot.as_str(),
         "--exclude",
-        "wp-content/cache",
+        "/wp-content/cache",
+        "--exclude",
+        "*.log",
     ];
     let mut args = vec!["exclusions", "--format", "rsync"];
     args.extend(base);
@@ -38,7 +40,7 @@ fn prints_the_exclusion_set_in_each_format() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         out,
-        "# adt-backup exclusions, anchored at the webroot\n- /wp-content/uploads\n- /wp-content/cache\n"
+        "# adt-backup exclusions, anchored at the webroot\n- /wp-content/uploads\n- /wp-content/cache\n- *.log\n"
     );
     let mut args = vec!["exclusions", "--format", "json"];
     args.extend(base);
@@ -47,7 +49,7 @@ fn prints_the_exclusion_set_in_each_format() {
     let json: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(json["directories"][0]["path"], "wp-content/uploads");
     assert_eq!(json["directories"][0]["reason"], "layout");
-    assert_eq!(json["patterns"][0], "wp-content/cache");
+    assert_eq!(json["patterns"], serde_json::json!(["/wp-content/cache", "*.log"]));
 }
 
 #[test]

@@ -36,8 +36,10 @@ struct Args {
     #[arg(long, value_name = "DIR", default_value = adt_template::DEFAULT_WEBROOT, global = true)]
     webroot: PathBuf,
 
-    /// A path to leave out, relative to the webroot (`*` and `?` match
-    /// within a name), e.g. logs, tmp, cache, configuration.php. Repeatable.
+    /// A path to leave out, with rsync's rules: `/logs` is anchored at the
+    /// webroot; `*.log` or `cache/*` match at any depth; `*` and `?` stay
+    /// within a name, `**` crosses directories, `[...]` is a class. E.g.
+    /// /logs, /tmp, /cache, /configuration.php. Repeatable.
     #[arg(long, value_name = "PATTERN", global = true)]
     exclude: Vec<String>,
 }
