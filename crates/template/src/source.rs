@@ -251,5 +251,70 @@ fn mask_secrets(text: &str, assignments: &[Assignment]) -> Vec<String> {
             }
         }
     }
+    let original: Vec<Vec<char>> = text.lines().map(|l| l.chars().collect()).collect();
+    mask_by_value(&original, &mut lines, assignments);
     lines.into_iter().map(|l| l.into_iter().collect()).collect()
+}
+
+/// The positions above come from spans, which some shapes of YAML (flow
+/// mappings, anchors, tags) do not give exactly. So, wherever they are in
+/// the text: every secret value (and each `|`-separated part of one) is
+/// masked where it occurs, and anything after `SECRET_NAME:` or
+/// `SECRET_NAME=` inside a line (a flow mapping's `{KEY: value, ...}`) is
+/// masked up to the next `,` or `}`.
+/// Positions are found in `original` (the text before any masking) and
+/// masked in `lines`.
+fn mask_by_value(original: &[Vec<char>], lines: &mut [Vec<char>], assignments: &[Assignment]) {
+    let secret = |a: &&Assignment| names::is_secret_name(&a.name) || names::is_secret_name(&a.key);
+    let mut values: Vec<Vec<char>> = Vec::new();
+    let mut keys: Vec<Vec<char>> = Vec::new();
+    for a in assignments.iter().filter(secret) {
+        keys.push(a.key.chars().collect());
+        values.push(a.value.text.chars().collect());
+        values.extend(a.value.text.split('|').map(|t| t.trim().chars().collect()));
+    }
+    values.retain(|v| v.len() >= 3);
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    values.dedup();
+    for (source, line) in original.iter().zip(lines.iter_mut()) {
+        for value in &values {
+            let mut at = 0;
+            while at + value.len() <= source.len() {
+                if source[at..at + value.len()] == value[..] {
+                    // `|` separators stay, as above.
+                    for k in at..at + value.len() {
+                        if source[k] != '|' {
+                            line[k] = '*';
+                        }
+                    }
+                    at += value.len();
+                } else {
+                    at += 1;
+                }
+            }
+        }
+        for key in keys.iter().filter(|k| !k.is_empty()) {
+            let mut at = 0;
+            while at + key.len() <= source.len() {
+                if source[at..at + key.len()] != key[..] {
+                    at += 1;
+                    continue;
+                }
+                let mut i = at + key.len();
+                while i < source.len() && matches!(source[i], '"' | '\'' | ' ' | '\t') {
+                    i += 1;
+                }
+                if i < source.len() && matches!(source[i], ':' | '=') {
+                    i += 1;
+                    while i < source.len() && !matches!(source[i], ',' | '}') {
+                        if !source[i].is_whitespace() && !matches!(source[i], '"' | '\'' | '|') {
+                            line[i] = '*';
+                        }
+                        i += 1;
+                    }
+                }
+                at += key.len();
+            }
+        }
+    }
 }

@@ -77,3 +77,69 @@ proptest! {
         }
     }
 }
+
+/// Issue 13, case 6: whatever the template's shape (shell, descriptor,
+/// YAML block, flow mapping, anchor, tag), no line a snippet can show and
+/// no diagnostic holds a secret, or any 8 characters of one.
+fn shapes(secret: &str, access: &str) -> Vec<(&'static str, String)> {
+    let base = "WEBSITE_URL: www.example.com\nPERSIST_ASSETS_TO_DATASTORE: 1\nDIRECTORIES_TO_MOUNT: images\n";
+    vec![
+        (
+            "t.tmpl",
+            format!(
+                "export S3_ACCESS_KEY=\"{access}|{access}x\"\nexport S3_SECRET_KEY=\"{secret}\"\nexport NOPE=\"1\"\n"
+            ),
+        ),
+        ("t.dat", format!("S3ACCESSKEY:{access}\nS3SECRETKEY:{secret}\nNOPE:1\n")),
+        (
+            "t.yaml",
+            format!("{base}S3_ACCESS_KEY: '{access}'\nS3_SECRET_KEY: '{secret}'\nNOPE: 1\n"),
+        ),
+        (
+            "t.yaml",
+            format!(
+                "{{S3_SECRET_KEY: \"{secret}\", S3_ACCESS_KEY: \"{access}\", WEBSITE_URL: \"www.example.com\", NOPE: 1}}\n"
+            ),
+        ),
+        (
+            "t.yaml",
+            format!("{base}S3_SECRET_KEY: &s \"{secret}\"\nS3_ACCESS_KEY: *s\nNOPE: 1\n"),
+        ),
+        (
+            "t.yaml",
+            format!("{base}S3_SECRET_KEY: !!str \"{secret}\"\nS3_ACCESS_KEY: !!str {access}\nNOPE: 1\n"),
+        ),
+    ]
+}
+
+fn leaks(text: &str, secret: &str) -> bool {
+    let chars: Vec<char> = secret.chars().collect();
+    text.contains(secret) || chars.windows(8).any(|w| text.contains(&w.iter().collect::<String>()))
+}
+
+proptest! {
+    #[test]
+    fn secrets_never_show_in_any_shape(
+        secret in "[A-Za-z0-9/+]{12,40}",
+        access in "[A-Z0-9]{16,20}",
+    ) {
+        for (name, text) in shapes(&secret, &access) {
+            let Ok(template) = Template::parse(name, &text) else { continue };
+            let lines = text.lines().count() as u32;
+            for line in 1..=lines {
+                let span = adt_template::Span { line, column: 1, len: 1 };
+                if let Some(snippet) = template.snippet(span) {
+                    for s in [&secret, &access] {
+                        prop_assert!(!leaks(&snippet.line, s), "{}: line {} shows a secret: {}\n{}", name, line, snippet.line, text);
+                    }
+                }
+            }
+            for d in check(&template, &CheckOptions::default()) {
+                let all = format!("{} {} {:?}", d.message, d.help, d.snippet);
+                for s in [&secret, &access] {
+                    prop_assert!(!leaks(&all, s), "{}: {}", name, all);
+                }
+            }
+        }
+    }
+}
