@@ -164,7 +164,10 @@ fn deletions_are_guarded_and_dry_runs_change_nothing() {
     let (code, out, err) = site.run(&["--delete"]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(
-        err.contains("2 of 10 objects") && err.contains("--max-delete 10%") && err.contains(&images),
+        err.contains("of 10 objects")
+            && err.contains("2 deleted")
+            && err.contains("--max-change 10%")
+            && err.contains(&images),
         "{err}"
     );
     assert_eq!(rt.block_on(copy.list(&images, None)).unwrap().len(), 10);
@@ -180,7 +183,14 @@ fn deletions_are_guarded_and_dry_runs_change_nothing() {
 
     let json = site.json(&["--delete", "--max-delete", "20%"], 0);
     assert_eq!(row(&json, &images, 2)["deleted"].as_u64(), Some(2));
-    assert_eq!(rt.block_on(copy.list(&images, None)).unwrap().len(), 8);
+    assert_eq!(row(&json, &images, 2)["preserved"].as_u64(), Some(2));
+    let left = rt.block_on(copy.list(&images, None)).unwrap();
+    let kept: Vec<_> = left.iter().filter(|o| o.key.starts_with(".adt-replaced/")).collect();
+    assert_eq!(
+        (left.len() - kept.len(), kept.len()),
+        (8, 2),
+        "deleted, and kept under .adt-replaced/"
+    );
 }
 
 #[test]
@@ -294,8 +304,8 @@ fn bad_usage_and_refusals() {
     let one = Emulator::start().unwrap();
     let site = Site::new(&[&one.endpoint(), &one.endpoint()], "1");
     for (args, needle) in [
-        (&["--force"][..], "--delete"),
-        (&["--delete", "--max-delete", "200%"][..], "at most 100%"),
+        (&["--keep-replaced", "soon"][..], "--keep-replaced"),
+        (&["--delete", "--max-change", "200%"][..], "at most 100%"),
         (&["--delete", "--max-delete", "many"][..], "a number of objects"),
         (&["--to-region", "eu-west-1"][..], "--to-endpoint"),
         (&["--to-endpoint", "ftp://x"][..], "--to-endpoint"),

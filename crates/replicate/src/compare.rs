@@ -76,8 +76,18 @@ pub struct Diff {
     pub extra: Vec<ObjectInfo>,
 }
 
-/// Compares the primary's listing of a bucket with a destination's.
+/// Where a destination keeps the versions replication replaced or
+/// deleted: `.adt-replaced/RUN/KEY` in the same bucket. Never replicated,
+/// never compared, never deleted as extra; expired by retention.
+pub const REPLACED_PREFIX: &str = ".adt-replaced/";
+
+/// Compares the primary's listing of a bucket with a destination's
+/// (leaving out both sides' `.adt-replaced/` versions).
 pub fn diff(primary: &[ObjectInfo], destination: &[ObjectInfo]) -> Diff {
+    let kept = |o: &&ObjectInfo| !o.key.starts_with(REPLACED_PREFIX);
+    let primary: Vec<ObjectInfo> = primary.iter().filter(kept).cloned().collect();
+    let destination: Vec<ObjectInfo> = destination.iter().filter(kept).cloned().collect();
+    let (primary, destination) = (primary.as_slice(), destination.as_slice());
     let theirs: BTreeMap<&str, &ObjectInfo> = destination.iter().map(|o| (o.key.as_str(), o)).collect();
     let ours: BTreeSet<&str> = primary.iter().map(|o| o.key.as_str()).collect();
     let mut d = Diff::default();

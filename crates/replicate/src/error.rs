@@ -1,12 +1,14 @@
 use adt_datastore::DatastoreError;
 
-/// A destination bucket whose deletions the guard refused.
+/// A destination bucket whose changes the guard refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
     pub bucket: String,
     pub destination: usize,
     pub endpoint: String,
-    /// Objects the run would delete.
+    /// Objects the run would replace with other content.
+    pub replaces: u64,
+    /// Objects the run would delete (with --delete).
     pub deletes: u64,
     /// Objects in the destination bucket.
     pub objects: u64,
@@ -17,9 +19,10 @@ pub struct Refusal {
 /// What stops a whole run. A destination that fails does not stop the
 /// run: it is reported in the [`crate::Report`].
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReplicateError {
-    #[error("{}", refusal_message(.max_delete, .refusals))]
-    TooManyDeletes { max_delete: String, refusals: Vec<Refusal> },
+    #[error("{}", refusal_message(.max_change, .refusals))]
+    TooManyChanges { max_change: String, refusals: Vec<Refusal> },
     #[error(
         "datastore {destination} is the primary's endpoint ({endpoint}); bucket names are the same on every datastore, so it would copy each bucket onto itself"
     )]
@@ -32,18 +35,18 @@ pub enum ReplicateError {
     Primary(DatastoreError),
 }
 
-fn refusal_message(max_delete: &str, refusals: &[Refusal]) -> String {
+fn refusal_message(max_change: &str, refusals: &[Refusal]) -> String {
     let mut m = format!(
-        "refusing to delete more than --max-delete {max_delete} of a destination bucket's objects; nothing was copied or deleted:"
+        "refusing to replace or delete more than --max-change {max_change} of a destination bucket's objects; nothing was copied or deleted:"
     );
     for r in refusals {
         m.push_str(&format!(
-            "\n  datastore {} ({}) bucket `{}`: {} of {} objects are not on the primary (limit {})",
-            r.destination, r.endpoint, r.bucket, r.deletes, r.objects, r.limit
+            "\n  datastore {} ({}) bucket `{}`: {} of {} objects would be replaced with other content and {} deleted (limit {})",
+            r.destination, r.endpoint, r.bucket, r.replaces, r.objects, r.deletes, r.limit
         ));
     }
     m.push_str(
-        "\ncheck that the primary holds what it should; rerun with a higher --max-delete, or --force, to delete them",
+        "\ncheck that the primary holds what it should (a primary overwritten by mistake or by ransomware would be copied over the replica); rerun with a higher --max-change, or --force",
     );
     m
 }

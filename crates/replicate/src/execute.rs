@@ -8,13 +8,15 @@ use adt_datastore::{COPY_PART_SIZE, Copied, DatastoreError, ObjectInfo, Store};
 use futures::StreamExt;
 use tokio::sync::Semaphore;
 
-use crate::compare::SOURCE_ETAG_KEY;
+use crate::compare::{REPLACED_PREFIX, SOURCE_ETAG_KEY};
 use crate::plan::{BucketPlan, Destination, fatal};
 use crate::report::{BucketReport, Report};
 use crate::{Progress, ReplicateOptions};
 
 enum Outcome {
-    Copied(Copied),
+    /// Copied; true when the destination's old version was kept first.
+    Copied(Copied, bool),
+    /// Deleted, its version kept first.
     Deleted,
     /// Gone from the primary between listing and copying: its key.
     Vanished(String),
@@ -48,6 +50,13 @@ pub(crate) async fn execute(
     report: &mut Report,
 ) {
     let dead = Dead(Mutex::new(HashSet::new()));
+    // This run's folder for the versions it replaces or deletes.
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let keep_as = |key: &str| format!("{REPLACED_PREFIX}{run}/{key}");
+    let keep_as = &keep_as;
     let mut rows: Vec<BucketReport> = plans.iter().map(|p| p.row(destinations)).collect();
     let mut first_error: Vec<Option<String>> = vec![None; plans.len()];
 
@@ -92,6 +101,17 @@ pub(crate) async fn execute(
                 if dead.contains(plan.destination) {
                     return (i, Outcome::Abandoned);
                 }
+                // The version about to be replaced is kept first; if that
+                // fails, nothing is replaced.
+                let keep = plan.replaces.contains(&object.key);
+                if keep
+                    && let Err(e) = dest
+                        .store
+                        .copy_within(&plan.bucket, &object.key, &keep_as(&object.key))
+                        .await
+                {
+                    return (i, classify(Err(e), primary, dest, plan.destination, dead));
+                }
                 let result = adt_datastore::copy_object_recording(
                     primary,
                     &plan.bucket,
@@ -102,7 +122,11 @@ pub(crate) async fn execute(
                 )
                 .await;
                 progress.advance(1, object.size);
-                (i, classify(result, primary, dest, plan.destination, dead))
+                let outcome = match classify(result, primary, dest, plan.destination, dead) {
+                    Outcome::Copied(c, _) => Outcome::Copied(c, keep),
+                    other => other,
+                };
+                (i, outcome)
             }
         })
         .buffer_unordered(opts.jobs.max(1))
@@ -126,7 +150,14 @@ pub(crate) async fn execute(
                     if dead.contains(plan.destination) {
                         return (i, Outcome::Abandoned);
                     }
-                    let result = dest.store.delete(&plan.bucket, &object.key).await;
+                    let kept = dest
+                        .store
+                        .copy_within(&plan.bucket, &object.key, &keep_as(&object.key))
+                        .await;
+                    let result = match kept {
+                        Ok(()) => dest.store.delete(&plan.bucket, &object.key).await,
+                        Err(e) => Err(e),
+                    };
                     let outcome = match result {
                         Ok(()) => Outcome::Deleted,
                         Err(e) => {
@@ -143,6 +174,22 @@ pub(crate) async fn execute(
             .collect()
             .await;
         tally(deletes, &mut rows, &mut first_error, &mut report.warnings, plans);
+    }
+
+    // Versions kept longer than the retention go, bucket by bucket.
+    if let Some(keep) = opts.keep_replaced {
+        for (i, plan) in plans.iter().enumerate() {
+            let dest = &destinations[plan.destination];
+            if dead.contains(plan.destination) {
+                continue;
+            }
+            match expire(&dest.store, &plan.bucket, keep).await {
+                Ok(n) => rows[i].expired += n,
+                Err(e) => {
+                    first_error[i].get_or_insert_with(|| e.to_string());
+                }
+            }
+        }
     }
 
     for (i, plan) in plans.iter().enumerate() {
@@ -162,7 +209,7 @@ fn classify(
     dead: &Dead,
 ) -> Outcome {
     match result {
-        Ok(c) => Outcome::Copied(c),
+        Ok(c) => Outcome::Copied(c, false),
         Err(DatastoreError::NoSuchKey { target }) if target.endpoint == primary.endpoint().url() => {
             Outcome::Vanished(target.key.clone().unwrap_or_default())
         }
@@ -185,11 +232,15 @@ fn tally(
 ) {
     for (i, outcome) in outcomes {
         match outcome {
-            Outcome::Copied(c) => {
+            Outcome::Copied(c, kept) => {
                 rows[i].copied += 1;
                 rows[i].bytes += c.bytes;
+                rows[i].preserved += u64::from(kept);
             }
-            Outcome::Deleted => rows[i].deleted += 1,
+            Outcome::Deleted => {
+                rows[i].deleted += 1;
+                rows[i].preserved += 1;
+            }
             Outcome::Vanished(key) => warnings.push(format!(
                 "s3://{}/{key} was deleted from the primary while the run copied it; not copied",
                 plans[i].bucket
@@ -204,4 +255,28 @@ fn tally(
             }
         }
     }
+}
+
+/// Deletes the versions under `.adt-replaced/` of `bucket` kept longer
+/// than `keep`; returns how many.
+async fn expire(store: &Store, bucket: &str, keep: std::time::Duration) -> Result<u64, DatastoreError> {
+    let Ok(limit) = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs().saturating_sub(keep.as_secs()))
+    else {
+        return Ok(0);
+    };
+    let mut expired = 0;
+    for object in store.list(bucket, Some(REPLACED_PREFIX)).await? {
+        // The run's time is in the key: `.adt-replaced/SECONDS/...`.
+        let run = object.key[REPLACED_PREFIX.len()..]
+            .split('/')
+            .next()
+            .and_then(|s| s.parse::<u64>().ok());
+        if run.is_some_and(|r| r < limit) {
+            store.delete(bucket, &object.key).await?;
+            expired += 1;
+        }
+    }
+    Ok(expired)
 }

@@ -26,9 +26,9 @@ use std::sync::Arc;
 
 use adt_datastore::{DatastoreError, ObjectInfo, Store};
 
-pub use compare::{SOURCE_ETAG_KEY, Verdict, compare};
+pub use compare::{REPLACED_PREFIX, SOURCE_ETAG_KEY, Verdict, compare};
 pub use error::{Refusal, ReplicateError};
-pub use guard::MaxDelete;
+pub use guard::MaxChange;
 pub use plan::Destination;
 pub use report::{BucketReport, FailedDestination, Report};
 
@@ -44,10 +44,13 @@ pub struct ReplicateOptions {
     pub dry_run: bool,
     /// Delete destination objects the primary does not have.
     pub delete: bool,
-    /// With `delete`: the most a bucket may lose in one run.
-    pub max_delete: MaxDelete,
-    /// With `delete`: ignore `max_delete`.
+    /// The most objects of a destination bucket one run may replace with
+    /// other content or (with `delete`) delete.
+    pub max_change: MaxChange,
+    /// Ignore `max_change`.
     pub force: bool,
+    /// How long versions kept under `.adt-replaced/` stay (None: forever).
+    pub keep_replaced: Option<std::time::Duration>,
 }
 
 impl Default for ReplicateOptions {
@@ -57,8 +60,9 @@ impl Default for ReplicateOptions {
             memory_budget: 64 * 1024 * 1024,
             dry_run: false,
             delete: false,
-            max_delete: MaxDelete::default(),
+            max_change: MaxChange::default(),
             force: false,
+            keep_replaced: Some(std::time::Duration::from_secs(30 * 24 * 3600)),
         }
     }
 }
@@ -136,21 +140,25 @@ pub async fn replicate(
         }
     }
 
+    // Replacing content and deleting both lose the replica's version (kept
+    // under .adt-replaced/, but a mistake on the primary should stop here).
+    let changes = |p: &plan::BucketPlan| p.replaces.len() as u64 + p.extra.len() as u64;
     let refusals: Vec<Refusal> = plans
         .iter()
-        .filter(|p| opts.delete && !opts.force && !opts.max_delete.allows(p.extra.len() as u64, p.objects))
+        .filter(|p| !opts.force && !opts.max_change.allows(changes(p), p.objects))
         .map(|p| Refusal {
             bucket: p.bucket.clone(),
             destination: destinations[p.destination].number,
             endpoint: destinations[p.destination].endpoint().to_string(),
+            replaces: p.replaces.len() as u64,
             deletes: p.extra.len() as u64,
             objects: p.objects,
-            limit: opts.max_delete.limit(p.objects),
+            limit: opts.max_change.limit(p.objects),
         })
         .collect();
     if !refusals.is_empty() {
-        return Err(ReplicateError::TooManyDeletes {
-            max_delete: opts.max_delete.to_string(),
+        return Err(ReplicateError::TooManyChanges {
+            max_change: opts.max_change.to_string(),
             refusals,
         });
     }

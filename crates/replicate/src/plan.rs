@@ -43,7 +43,11 @@ pub(crate) struct BucketPlan {
     pub skipped: u64,
     /// Objects on the destination the primary does not have.
     pub extra: Vec<ObjectInfo>,
-    /// Objects on the destination before the run.
+    /// Keys among `copies` whose destination object has other content: a
+    /// copy replaces it (the old version is kept under `.adt-replaced/`).
+    pub replaces: std::collections::BTreeSet<String>,
+    /// Objects on the destination before the run (its `.adt-replaced/`
+    /// versions left out).
     pub objects: u64,
 }
 
@@ -111,19 +115,33 @@ async fn plan_bucket(
         Vec::new()
     };
     let diff = compare::diff(primary_objects, &theirs);
+    let present: std::collections::HashSet<&str> = theirs.iter().map(|o| o.key.as_str()).collect();
+    // Copied without a check: missing there, or another size (replaced).
+    let mut replaces: std::collections::BTreeSet<String> = diff
+        .copy
+        .iter()
+        .filter(|o| present.contains(o.key.as_str()))
+        .map(|o| o.key.clone())
+        .collect();
     let mut copies = diff.copy;
     let mut skipped = diff.same;
-    let checked: Vec<Result<Option<ObjectInfo>, DatastoreError>> = futures::stream::iter(diff.check)
+    let checked: Vec<Result<Option<(ObjectInfo, bool)>, DatastoreError>> = futures::stream::iter(diff.check)
         .map(|(src, dst, verdict)| async move {
             let needs_copy = check(primary, &dest.store, bucket, &src, &dst, verdict).await?;
-            Ok(needs_copy.then_some(src))
+            // Same size, other ETag, not our copy of it: other content.
+            Ok(needs_copy.then_some((src, verdict == Verdict::CheckEtag)))
         })
         .buffer_unordered(jobs.max(1))
         .collect()
         .await;
     for c in checked {
         match c? {
-            Some(src) => copies.push(src),
+            Some((src, replaced)) => {
+                if replaced {
+                    replaces.insert(src.key.clone());
+                }
+                copies.push(src)
+            }
             None => skipped += 1,
         }
     }
@@ -135,7 +153,11 @@ async fn plan_bucket(
         copies,
         skipped,
         extra: diff.extra,
-        objects: theirs.len() as u64,
+        replaces,
+        objects: theirs
+            .iter()
+            .filter(|o| !o.key.starts_with(compare::REPLACED_PREFIX))
+            .count() as u64,
     })
 }
 

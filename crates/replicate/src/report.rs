@@ -20,6 +20,11 @@ pub struct BucketReport {
     pub created: bool,
     /// Objects that could not be copied or deleted.
     pub failed: u64,
+    /// Destination versions kept under `.adt-replaced/RUN/` before this run
+    /// replaced (with other content) or deleted them.
+    pub preserved: u64,
+    /// Kept versions older than the retention, removed.
+    pub expired: u64,
     /// In a dry run: the keys that would be copied.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub copy_keys: Vec<String>,

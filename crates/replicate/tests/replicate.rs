@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use adt_datastore::{Connection, Endpoint, PutOptions, RetryPolicy, Store};
-use adt_replicate::{Destination, MaxDelete, NoProgress, ReplicateError, ReplicateOptions, Report, SOURCE_ETAG_KEY};
+use adt_replicate::{
+    Destination, MaxChange, NoProgress, REPLACED_PREFIX, ReplicateError, ReplicateOptions, Report, SOURCE_ETAG_KEY,
+};
 use adt_template::Secret;
 use adt_testkit::{Fault, FaultProxy, S3Target, TestEndpoint, pattern, unique_bucket};
 use bytes::Bytes;
@@ -93,7 +95,8 @@ async fn put_multipart(s: &Store, bucket: &str, key: &str, body: &[u8], o: &PutO
 /// content type and user metadata (besides the recorded source ETag).
 async fn assert_same(p: &Pair, bucket: &str) {
     let ours = p.primary.list(bucket, None).await.unwrap();
-    let theirs = p.destination.list(bucket, None).await.unwrap();
+    let mut theirs = p.destination.list(bucket, None).await.unwrap();
+    theirs.retain(|o| !o.key.starts_with(REPLACED_PREFIX));
     let keys = |l: &[adt_datastore::ObjectInfo]| l.iter().map(|o| o.key.clone()).collect::<Vec<_>>();
     assert_eq!(keys(&ours), keys(&theirs), "same keys in {bucket}");
     for o in &ours {
@@ -212,10 +215,33 @@ fn new_changed_and_deleted_objects() {
         .unwrap();
         s.delete(&images, "banners/").await.unwrap();
 
-        let third = run(&p, &buckets, &opts()).await.unwrap();
+        // Issue 13, case 11: replacing content counts against the guard
+        // like deleting: 2 of 4 objects is over 10%, refused, nothing written.
+        let err = run(&p, &buckets, &opts()).await.unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, ReplicateError::TooManyChanges { .. }), "{text}");
+        assert!(text.contains("2 of 4 objects would be replaced"), "{text}");
+        assert!(
+            p.destination.head(&images, "new.gif").await.unwrap().is_none(),
+            "nothing copied"
+        );
+        let (_, before) = p.destination.get_bytes(&images, "logo.png").await.unwrap();
+
+        let third = run(&p, &buckets, &ReplicateOptions { force: true, ..opts() })
+            .await
+            .unwrap();
         assert!(third.ok(), "{third:?}");
         let row = |r: &Report, b: &str| r.buckets.iter().find(|x| x.bucket == b).unwrap().clone();
         assert_eq!((row(&third, &images).copied, row(&third, &images).deleted), (3, 0));
+        // What it replaced is kept: the old logo, under .adt-replaced/RUN/.
+        assert_eq!(row(&third, &images).preserved, 2);
+        let kept = p.destination.list(&images, Some(REPLACED_PREFIX)).await.unwrap();
+        let old_logo = kept
+            .iter()
+            .find(|o| o.key.ends_with("/logo.png"))
+            .expect("the old logo is kept");
+        let (_, body) = p.destination.get_bytes(&images, &old_logo.key).await.unwrap();
+        assert_eq!(body, before);
         assert_eq!(row(&third, &media).copied, 1, "a metadata-only change is copied");
         assert!(
             p.destination.head(&images, "banners/").await.unwrap().is_some(),
@@ -235,9 +261,12 @@ fn new_changed_and_deleted_objects() {
         let delete = ReplicateOptions { delete: true, ..opts() };
         let err = run(&p, &buckets, &delete).await.unwrap_err();
         let text = err.to_string();
-        assert!(matches!(err, ReplicateError::TooManyDeletes { .. }), "{text}");
+        assert!(matches!(err, ReplicateError::TooManyChanges { .. }), "{text}");
         assert!(
-            text.contains(&images) && text.contains("1 of 5 objects") && text.contains("--force"),
+            text.contains(&images)
+                && text.contains("of 5 objects")
+                && text.contains("1 deleted")
+                && text.contains("--force"),
             "{text}"
         );
         assert!(p.destination.head(&images, "banners/").await.unwrap().is_some());
@@ -248,7 +277,7 @@ fn new_changed_and_deleted_objects() {
 
         // A dry run with a limit that allows it lists and changes nothing.
         let allowed = ReplicateOptions {
-            max_delete: MaxDelete::Count(1),
+            max_change: MaxChange::Count(1),
             dry_run: true,
             ..delete.clone()
         };
@@ -262,8 +291,27 @@ fn new_changed_and_deleted_objects() {
         let forced = ReplicateOptions { force: true, ..delete };
         let done = run(&p, &buckets, &forced).await.unwrap();
         assert_eq!((row(&done, &images).copied, row(&done, &images).deleted), (1, 1));
+        assert_eq!(row(&done, &images).preserved, 1, "the deleted object is kept");
         assert_same(&p, &images).await;
         assert_same(&p, &media).await;
+
+        // Kept versions go once older than the retention; the next run
+        // neither copies nor deletes them.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let expiring = ReplicateOptions {
+            keep_replaced: Some(Duration::ZERO),
+            ..opts()
+        };
+        let cleaned = run(&p, &buckets, &expiring).await.unwrap();
+        assert_eq!(row(&cleaned, &images).expired, 3, "{cleaned:?}");
+        assert_eq!(cleaned.copied(), 0);
+        assert!(
+            p.destination
+                .list(&images, Some(REPLACED_PREFIX))
+                .await
+                .unwrap()
+                .is_empty()
+        );
     });
 }
 

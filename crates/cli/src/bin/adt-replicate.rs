@@ -11,7 +11,7 @@ use adt_assets::output::print_json;
 use adt_assets::progress::Bar;
 use adt_assets::setup::{Failure, load_template, primary_store, require_persistence, runtime};
 use adt_datastore::{Connection, Endpoint, Store};
-use adt_replicate::{Destination, MaxDelete, ReplicateOptions, Report};
+use adt_replicate::{Destination, MaxChange, ReplicateOptions, Report};
 use adt_template::{AssetConfig, Layout, Secret};
 use clap::Parser;
 
@@ -24,11 +24,14 @@ use clap::Parser;
 /// are missing or differ, with their metadata and content type, streamed
 /// (nothing is written to local disk).
 ///
-/// Never deletes unless --delete is given; then it deletes objects the
-/// primary does not have, but refuses the whole run, before changing
-/// anything, when a bucket would lose more than --max-delete of its objects
-/// (unless --force). Safe to interrupt and run again: every object is
-/// written whole, and a rerun copies only what is still missing.
+/// Never deletes unless --delete is given. What a run replaces with other
+/// content or deletes on a destination is kept there first, under
+/// `.adt-replaced/RUN-TIME/KEY` (for --keep-replaced days), and the whole
+/// run is refused, before changing anything, when a bucket would have more
+/// than --max-change of its objects replaced or deleted (unless --force):
+/// a primary overwritten by mistake or by ransomware is not copied over the
+/// replica. Safe to interrupt and run again: every object is written whole,
+/// and a rerun copies only what is still missing.
 ///
 /// For a template with one datastore, --to-endpoint names the destination;
 /// its keys come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
@@ -50,14 +53,20 @@ struct Args {
     #[arg(long)]
     delete: bool,
 
-    /// With --delete: the most objects one destination bucket may lose in a
-    /// run, as a number (25) or a share of its objects (10%).
-    #[arg(long, value_name = "N|P%", default_value = "10%", requires = "delete")]
-    max_delete: MaxDelete,
+    /// The most objects of one destination bucket a run may replace with
+    /// other content or (with --delete) delete, as a number (25) or a share
+    /// of its objects (10%). --max-delete is the older name.
+    #[arg(long, value_name = "N|P%", default_value = "10%", alias = "max-delete")]
+    max_change: MaxChange,
 
-    /// With --delete: delete even beyond --max-delete.
-    #[arg(long, requires = "delete")]
+    /// Replace and delete even beyond --max-change.
+    #[arg(long)]
     force: bool,
+
+    /// Days to keep the versions a run replaced or deleted (under
+    /// `.adt-replaced/` in the destination bucket); 0 keeps them forever.
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    keep_replaced: u32,
 
     /// Objects copied at once (memory stays under about 64 MiB of object
     /// data whatever the number: large objects wait their turn).
@@ -102,8 +111,10 @@ fn run(args: &Args) -> Result<u8, Failure> {
         jobs: usize::from(args.jobs),
         dry_run: args.dry_run,
         delete: args.delete,
-        max_delete: args.max_delete,
+        max_change: args.max_change,
         force: args.force,
+        keep_replaced: (args.keep_replaced > 0)
+            .then(|| std::time::Duration::from_secs(u64::from(args.keep_replaced) * 24 * 3600)),
         ..ReplicateOptions::default()
     };
     let runtime = runtime()?;
@@ -225,15 +236,18 @@ fn human(r: &Report, primary: &str, destinations: &[Destination]) -> String {
     }
     let width = r.buckets.iter().map(|b| b.bucket.len()).max().unwrap_or(6).max(6);
     out.push_str(&format!(
-        "  {:width$}  {:>4} {:>8} {:>8} {:>8} {:>12} {:>6}\n",
-        "bucket", "to", "copied", "skipped", "deleted", "bytes", "failed"
+        "  {:width$}  {:>4} {:>8} {:>8} {:>8} {:>12} {:>6} {:>5}\n",
+        "bucket", "to", "copied", "skipped", "deleted", "bytes", "failed", "kept"
     ));
     for b in &r.buckets {
         let created = if b.created { "  (bucket created)" } else { "" };
         out.push_str(&format!(
-            "  {:width$}  {:>4} {:>8} {:>8} {:>8} {:>12} {:>6}{created}\n",
-            b.bucket, b.destination, b.copied, b.skipped, b.deleted, b.bytes, b.failed
+            "  {:width$}  {:>4} {:>8} {:>8} {:>8} {:>12} {:>6} {:>5}{created}\n",
+            b.bucket, b.destination, b.copied, b.skipped, b.deleted, b.bytes, b.failed, b.preserved
         ));
+    }
+    if r.buckets.iter().any(|b| b.preserved > 0) {
+        out.push_str("  (kept: destination versions replaced or deleted, kept under .adt-replaced/)\n");
     }
     for w in &r.warnings {
         out.push_str(&format!("warning: {w}\n"));
