@@ -94,7 +94,7 @@ impl<R: Read> Reader<R> {
         self.pad = 0;
         let mut long_name: Option<Vec<u8>> = None;
         let mut long_link: Option<Vec<u8>> = None;
-        let mut pax: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut pax: Vec<PaxRecord> = Vec::new();
         loop {
             let number = self.entries + 1;
             let Some(block) = self.read_block()? else {
@@ -225,8 +225,11 @@ fn trim_nul(mut v: Vec<u8>) -> Vec<u8> {
     v
 }
 
+/// One PAX record: key and value, as bytes.
+type PaxRecord = (Vec<u8>, Vec<u8>);
+
 /// PAX records: `LENGTH KEY=VALUE\n`, LENGTH counting the whole record.
-fn parse_pax(data: &[u8], entry: u64) -> Result<Vec<(Vec<u8>, Vec<u8>)>, ArchiveError> {
+fn parse_pax(data: &[u8], entry: u64) -> Result<Vec<PaxRecord>, ArchiveError> {
     let bad = || ArchiveError::corrupt(format!("entry {entry}: a PAX record is malformed"));
     let mut out = Vec::new();
     let mut rest = data;
@@ -250,7 +253,7 @@ fn parse_pax(data: &[u8], entry: u64) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Archive
     Ok(out)
 }
 
-fn apply_pax(h: &mut Header, records: &[(Vec<u8>, Vec<u8>)], entry: u64) -> Result<(), ArchiveError> {
+fn apply_pax(h: &mut Header, records: &[PaxRecord], entry: u64) -> Result<(), ArchiveError> {
     let number = |v: &[u8]| -> Result<u64, ArchiveError> {
         // Times may carry a fraction: the seconds are kept.
         let whole = v.split(|b| *b == b'.').next().unwrap_or_default();

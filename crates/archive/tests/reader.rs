@@ -42,7 +42,10 @@ fn sample_tar() -> Vec<u8> {
     b.into_inner().unwrap()
 }
 
-fn read_all(bytes: &[u8], limits: Limits) -> Result<Vec<(Kind, Vec<u8>, Vec<u8>, Vec<u8>)>, ArchiveError> {
+/// An entry read back: kind, name, link target, body.
+type Read4 = (Kind, Vec<u8>, Vec<u8>, Vec<u8>);
+
+fn read_all(bytes: &[u8], limits: Limits) -> Result<Vec<Read4>, ArchiveError> {
     let mut r = Reader::new(bytes, limits);
     let mut out = Vec::new();
     while let Some(mut e) = r.next_entry()? {

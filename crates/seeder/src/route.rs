@@ -116,13 +116,12 @@ const S_IFREG: u32 = 0o100_000;
 const S_IFDIR: u32 = 0o040_000;
 
 impl Attributes {
-    pub fn from_header(h: &tar::Header, dir: bool) -> Attributes {
-        let perm = h.mode().unwrap_or(if dir { 0o755 } else { 0o644 }) & 0o7777;
+    pub fn from_header(h: &adt_archive::Header, dir: bool) -> Attributes {
         Attributes {
-            mode: perm | if dir { S_IFDIR } else { S_IFREG },
-            uid: h.uid().unwrap_or(0),
-            gid: h.gid().unwrap_or(0),
-            mtime: h.mtime().unwrap_or(0),
+            mode: (h.mode & 0o7777) | if dir { S_IFDIR } else { S_IFREG },
+            uid: h.uid,
+            gid: h.gid,
+            mtime: h.mtime,
         }
     }
 
@@ -215,15 +214,20 @@ mod tests {
 
     #[test]
     fn attributes_carry_file_type_bits() {
-        let mut h = tar::Header::new_gnu();
-        h.set_mode(0o644);
-        h.set_uid(33);
-        h.set_gid(33);
-        h.set_mtime(1_700_000_000);
+        let mut h = adt_archive::Header {
+            name: b"./images/a.png".to_vec(),
+            link: Vec::new(),
+            kind: adt_archive::Kind::File,
+            mode: 0o644,
+            uid: 33,
+            gid: 33,
+            mtime: 1_700_000_000,
+            size: 0,
+        };
         let a = Attributes::from_header(&h, false);
         assert_eq!(a.metadata()["mode"], "33188");
         assert_eq!(Attributes::from_header(&h, true).mode, 0o040_644);
-        h.set_mode(0o755);
+        h.mode = 0o755;
         assert_eq!(Attributes::from_header(&h, true).metadata()["mode"], "16877");
         assert_eq!(a.metadata()["mtime"], "1700000000");
     }

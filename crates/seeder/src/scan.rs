@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
-use tar::EntryType;
+use adt_archive::{ArchiveError, Kind, Limits};
 
 use crate::error::SeedError;
 use crate::route::{Attributes, Router, normalize};
@@ -30,8 +30,22 @@ pub(crate) struct Scan {
     pub bytes: u64,
 }
 
-pub(crate) fn gz_tar<R: Read>(reader: R) -> tar::Archive<flate2::read::MultiGzDecoder<R>> {
-    tar::Archive::new(flate2::read::MultiGzDecoder::new(reader))
+/// The archive reader's error as the seeder's.
+pub(crate) fn unreadable(archive: &str, e: ArchiveError) -> SeedError {
+    match e {
+        ArchiveError::Corrupt(detail) => SeedError::Corrupt {
+            archive: archive.to_string(),
+            detail,
+        },
+        ArchiveError::Io(e) => SeedError::Read {
+            archive: archive.to_string(),
+            detail: e.to_string(),
+        },
+        other => SeedError::Corrupt {
+            archive: archive.to_string(),
+            detail: other.to_string(),
+        },
+    }
 }
 
 pub(crate) fn corrupt(archive: &str, e: impl std::fmt::Display) -> SeedError {
@@ -42,7 +56,7 @@ pub(crate) fn corrupt(archive: &str, e: impl std::fmt::Display) -> SeedError {
 }
 
 pub(crate) fn scan(reader: impl Read, router: &Router, archive: &str) -> Result<Scan, SeedError> {
-    let mut tar = gz_tar(reader);
+    let mut tar = adt_archive::Reader::new(reader, Limits::default());
     let mut scan = Scan::default();
     let mut dirs: Vec<(String, Attributes)> = Vec::new();
     let mut has_children: HashSet<String> = HashSet::new();
@@ -50,18 +64,22 @@ pub(crate) fn scan(reader: impl Read, router: &Router, archive: &str) -> Result<
     let mut sizes: HashMap<String, u64> = HashMap::new();
     let mut regular_seen: HashSet<String> = HashSet::new();
     let mut bad_keys: Vec<String> = Vec::new();
-    for (index, entry) in tar.entries().map_err(|e| corrupt(archive, e))?.enumerate() {
-        let entry = entry.map_err(|e| corrupt(archive, e))?;
-        let raw = entry.path_bytes();
+    let mut index = 0usize;
+    while let Some(entry) = tar.next_entry().map_err(|e| unreadable(archive, e))? {
+        let index = {
+            index += 1;
+            index - 1
+        };
+        let raw = entry.header.name.clone();
         let path = normalize(&raw).map_err(|why| SeedError::Unsafe {
             archive: archive.to_string(),
             entry: String::from_utf8_lossy(&raw).into_owned(),
             why,
         })?;
-        let kind = entry.header().entry_type();
+        let kind = entry.header.kind;
         let target = match kind {
-            EntryType::Link => {
-                let link = entry.link_name_bytes().unwrap_or_default();
+            Kind::HardLink => {
+                let link = entry.header.link.clone();
                 let target = normalize(&link).map_err(|why| SeedError::Unsafe {
                     archive: archive.to_string(),
                     entry: format!(
@@ -75,7 +93,7 @@ pub(crate) fn scan(reader: impl Read, router: &Router, archive: &str) -> Result<
             }
             _ => None,
         };
-        if matches!(kind, EntryType::Regular | EntryType::Continuous) {
+        if kind == Kind::File {
             regular_seen.insert(path.clone());
         }
         if let Some((parent, _)) = path.rsplit_once('/') {
@@ -93,7 +111,7 @@ pub(crate) fn scan(reader: impl Read, router: &Router, archive: &str) -> Result<
             Ok(_) => router.route(&path, false).and_then(|dest| {
                 adt_datastore::object_key(dest.key.as_bytes()).err().or_else(|| {
                     // A directory marker is one byte longer (`key/`).
-                    (kind == EntryType::Directory && dest.key.len() + 1 > adt_datastore::MAX_KEY_BYTES)
+                    (kind == Kind::Dir && dest.key.len() + 1 > adt_datastore::MAX_KEY_BYTES)
                         .then_some(adt_datastore::KeyRefusal::TooLong)
                 })
             }),
@@ -103,11 +121,11 @@ pub(crate) fn scan(reader: impl Read, router: &Router, archive: &str) -> Result<
             continue;
         }
         match kind {
-            EntryType::Regular | EntryType::Continuous => {
+            Kind::File => {
                 scan.last_index.insert(path.clone(), index);
-                sizes.insert(path, entry.size());
+                sizes.insert(path, entry.header.size);
             }
-            EntryType::Link => {
+            Kind::HardLink => {
                 let target = target.unwrap_or_default();
                 if regular_seen.contains(&target) {
                     scan.last_index.insert(path.clone(), index);
@@ -118,18 +136,15 @@ pub(crate) fn scan(reader: impl Read, router: &Router, archive: &str) -> Result<
                     ));
                 }
             }
-            EntryType::Directory => dirs.push((path, Attributes::from_header(entry.header(), true))),
-            EntryType::Symlink => scan.skipped.push(format!("{path} (symbolic link)")),
-            EntryType::Char | EntryType::Block => scan.skipped.push(format!("{path} (device)")),
-            EntryType::Fifo => scan.skipped.push(format!("{path} (fifo)")),
-            other => scan
-                .skipped
-                .push(format!("{path} (tar entry type {:?})", other.as_byte() as char)),
+            Kind::Dir => dirs.push((path, Attributes::from_header(&entry.header, true))),
+            Kind::Symlink => scan.skipped.push(format!("{path} (symbolic link)")),
+            Kind::CharDevice | Kind::BlockDevice => scan.skipped.push(format!("{path} (device)")),
+            Kind::Fifo => scan.skipped.push(format!("{path} (fifo)")),
+            Kind::Other(flag) => scan.skipped.push(format!("{path} (tar entry type {:?})", flag as char)),
         }
     }
-    // The gzip trailer holds the CRC: read to the end so a damaged archive
-    // cannot pass for a whole one.
-    std::io::copy(&mut tar.into_inner(), &mut std::io::sink()).map_err(|e| corrupt(archive, e))?;
+    // The reader read the gzip stream to its end (CRC, length, nothing
+    // after it): a damaged archive cannot pass for a whole one.
     if !bad_keys.is_empty() {
         let count = bad_keys.len();
         bad_keys.truncate(5);

@@ -20,7 +20,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::error::SeedError;
 use crate::route::{Attributes, Dest, Router, normalize};
-use crate::scan::{Scan, corrupt, gz_tar};
+use crate::scan::{Scan, corrupt, unreadable};
 use crate::summary::BucketSummary;
 use crate::{Progress, SeedOptions};
 use adt_datastore::EtagHasher;
@@ -205,20 +205,19 @@ pub(crate) fn read(
     runtime: &tokio::runtime::Handle,
 ) -> Result<(), SeedError> {
     let part_size = shared.options.part_size;
-    let mut tar = gz_tar(reader);
-    for (index, entry) in tar.entries().map_err(|e| corrupt(archive, e))?.enumerate() {
+    let mut tar = adt_archive::Reader::new(reader, adt_archive::Limits::default());
+    let mut next = 0usize;
+    while let Some(mut entry) = tar.next_entry().map_err(|e| unreadable(archive, e))? {
+        let index = next;
+        next += 1;
         if shared.stopped() {
             break;
         }
-        let mut entry = entry.map_err(|e| corrupt(archive, e))?;
-        let path = normalize(&entry.path_bytes()).map_err(|_| SeedError::Changed {
+        let path = normalize(&entry.header.name).map_err(|_| SeedError::Changed {
             archive: archive.to_string(),
         })?;
-        // '7' (contiguous) is a regular file to every tar but the tar crate.
-        if !matches!(
-            entry.header().entry_type(),
-            tar::EntryType::Regular | tar::EntryType::Continuous
-        ) {
+        // Contiguous files ('7') are files too: the reader says File.
+        if entry.header.kind != adt_archive::Kind::File {
             continue;
         }
         let mut dests = Vec::new();
@@ -231,8 +230,8 @@ pub(crate) fn read(
         if dests.is_empty() {
             continue;
         }
-        let size = entry.size();
-        let attributes = Attributes::from_header(entry.header(), false);
+        let size = entry.header.size;
+        let attributes = Attributes::from_header(&entry.header, false);
         let opts = PutOptions {
             content_type: Some(
                 mime_guess::from_path(&path)
@@ -320,9 +319,8 @@ pub(crate) fn read(
         }
         shared.progress.advance(1, 0);
     }
-    if !shared.stopped() {
-        std::io::copy(&mut tar.into_inner(), &mut std::io::sink()).map_err(|e| corrupt(archive, e))?;
-    }
+    // Leaving the loop at the end-of-archive blocks means the reader read
+    // the gzip stream to its end and checked it.
     Ok(())
 }
 

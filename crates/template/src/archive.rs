@@ -38,17 +38,13 @@ fn directories(path: &Path) -> Result<BTreeSet<String>, TemplateError> {
         message,
     };
     let file = File::open(path).map_err(|e| fail(e.to_string()))?;
-    let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(BufReader::new(file)));
+    // The same reader as adt-seed and adt-backup verify: they agree on
+    // which archives are whole.
+    let mut archive = adt_archive::Reader::new(BufReader::new(file), adt_archive::Limits::default());
     let mut dirs = BTreeSet::new();
-    let entries = archive.entries().map_err(|e| fail(e.to_string()))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| fail(format!("corrupt or truncated archive: {e}")))?;
-        let name = entry
-            .path()
-            .map_err(|e| fail(e.to_string()))?
-            .to_string_lossy()
-            .into_owned();
-        let is_dir = entry.header().entry_type().is_dir();
+    while let Some(entry) = archive.next_entry().map_err(|e| fail(e.to_string()))? {
+        let name = String::from_utf8_lossy(&entry.header.name).into_owned();
+        let is_dir = entry.header.kind == adt_archive::Kind::Dir;
         let name = name.trim_start_matches("./").trim_end_matches('/');
         let mut parts: Vec<&str> = name.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
         if !is_dir {
