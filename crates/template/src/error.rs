@@ -7,6 +7,8 @@ use crate::diagnostic::Diagnostic;
 pub enum TemplateError {
     #[error("cannot read template {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
+    #[error("{path} is larger than {limit} bytes; a template is a small text file")]
+    TooLarge { path: PathBuf, limit: u64 },
     #[error("{path} is not UTF-8 text (byte {offset}); a template is a text file")]
     NotText { path: String, offset: usize },
     #[error("{path}:{line}:{column}: not valid YAML: {message}")]

@@ -33,7 +33,7 @@ pub use layout::{BucketMount, DEFAULT_WEBROOT, Layout, LayoutEntry, stable_hash}
 pub use names::{KNOWN_VARIABLES, is_secret_name};
 pub use rules::{CheckOptions, check, valid_region};
 pub use secret::Secret;
-pub use source::{Assignment, Format, Span, Template, Value};
+pub use source::{Assignment, Format, MAX_TEMPLATE_BYTES, Span, Template, Value};
 
 /// Reads a template and returns its asset settings, refusing it when the
 /// checks find any error. This is what the other tools call: a template that

@@ -143,14 +143,32 @@ impl fmt::Debug for Template {
     }
 }
 
+/// The largest template read, in bytes.
+pub const MAX_TEMPLATE_BYTES: u64 = 1024 * 1024;
+
 impl Template {
     /// Reads and parses the file at `path`; the format is detected from its
     /// content, with the file name as a tie-breaker.
     pub fn read(path: &Path) -> Result<Template, TemplateError> {
-        let bytes = std::fs::read(path).map_err(|source| TemplateError::Read {
+        use std::io::Read;
+        let read = |source| TemplateError::Read {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        // ADT's largest templates are a few KiB: memory stays bounded
+        // whatever the file (a device, a huge file) holds.
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .map_err(read)?
+            .take(MAX_TEMPLATE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(read)?;
+        if bytes.len() as u64 > MAX_TEMPLATE_BYTES {
+            return Err(TemplateError::TooLarge {
+                path: path.to_path_buf(),
+                limit: MAX_TEMPLATE_BYTES,
+            });
+        }
         let name = path.display().to_string();
         let text = String::from_utf8(bytes).map_err(|e| TemplateError::NotText {
             path: name.clone(),
