@@ -107,14 +107,31 @@ pub async fn replicate(
         }
     }
     let mut listings: Vec<(String, Vec<ObjectInfo>)> = Vec::new();
+    let mut refused = Vec::new();
     for bucket in unique {
-        let objects = primary.list(bucket, None).await.map_err(|e| match e {
+        let mut objects = primary.list(bucket, None).await.map_err(|e| match e {
             DatastoreError::NoSuchBucket { .. } => ReplicateError::MissingOnPrimary {
                 bucket: bucket.clone(),
                 endpoint: primary.endpoint().url().to_string(),
             },
             other => ReplicateError::Primary(other),
         })?;
+        // The one key policy: a key some clients cannot list is not
+        // spread to more datastores; it is named instead.
+        objects.retain(|o| match adt_datastore::object_key(o.key.as_bytes()) {
+            Ok(_) => true,
+            Err(why)
+                if !o.key.ends_with('/')
+                    || adt_datastore::object_key(o.key.trim_end_matches('/').as_bytes()).is_err() =>
+            {
+                refused.push(format!(
+                    "s3://{bucket}/{} on the primary is not replicated: its name {why}; rename it",
+                    o.key.escape_debug()
+                ));
+                false
+            }
+            Err(_) => true,
+        });
         listings.push((bucket.clone(), objects));
     }
 
@@ -127,6 +144,7 @@ pub async fn replicate(
     .await;
     let mut report = Report {
         dry_run: opts.dry_run,
+        warnings: refused,
         ..Report::default()
     };
     let mut plans = Vec::new();

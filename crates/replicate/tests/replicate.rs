@@ -462,3 +462,33 @@ fn one_destination_down_does_not_stop_another() {
         assert!(!up.bucket_exists(&missing).await.unwrap(), "nothing created");
     });
 }
+
+/// The one key policy (issue 13): a primary key the tools refuse (a blank
+/// part, say, which some clients cannot show) is named in a warning and
+/// not spread to the replicas.
+#[test]
+fn keys_outside_the_policy_are_named_not_replicated() {
+    let p = pair();
+    let rt = runtime();
+    let bucket = unique_bucket("keys");
+    rt.block_on(async {
+        p.primary.ensure_bucket(&bucket).await.unwrap();
+        for key in ["fine.jpg", "a/ /blank.jpg"] {
+            p.primary
+                .put(&bucket, key, Bytes::from_static(b"x"), &PutOptions::default())
+                .await
+                .unwrap();
+        }
+        let report = run(&p, std::slice::from_ref(&bucket), &opts()).await.unwrap();
+        assert_eq!(report.copied(), 1, "{report:?}");
+        assert!(
+            report
+                .warnings
+                .iter()
+                .any(|w| w.contains("a/ /blank.jpg") && w.contains("not replicated")),
+            "{:?}",
+            report.warnings
+        );
+        assert!(p.destination.head(&bucket, "a/ /blank.jpg").await.unwrap().is_none());
+    });
+}
