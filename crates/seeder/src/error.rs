@@ -23,6 +23,8 @@ pub enum SeedError {
         /// The first few, each with why.
         first: String,
     },
+    #[error("{archive} is refused: {detail}; nothing was uploaded")]
+    Refused { archive: String, detail: String },
     #[error("{archive} is corrupt or truncated: {detail}; nothing from it is reported as seeded")]
     Corrupt { archive: String, detail: String },
     #[error("cannot read {archive}: {detail}")]

@@ -41,7 +41,7 @@ pub(crate) fn unreadable(archive: &str, e: ArchiveError) -> SeedError {
             archive: archive.to_string(),
             detail: e.to_string(),
         },
-        other => SeedError::Corrupt {
+        other => SeedError::Refused {
             archive: archive.to_string(),
             detail: other.to_string(),
         },
