@@ -42,7 +42,7 @@ impl Default for UploadOptions {
             lock_ttl: Duration::from_secs(2 * 3600),
             lock_wait: Duration::from_secs(600),
             settle: Duration::from_secs(2),
-            part_size: 8 * 1024 * 1024,
+            part_size: adt_datastore::PART_SIZE,
         }
     }
 }

@@ -11,7 +11,9 @@ use crate::store::{PutOptions, Store};
 /// Parts of this size are read from the source and written to the
 /// destination; objects smaller than one part go in a single PUT. One copy
 /// holds at most this much of the object in memory.
-pub const COPY_PART_SIZE: usize = 8 * 1024 * 1024;
+/// The part size of streamed copies: the upload part size, so a copy's
+/// multipart ETag is the one the tools compute.
+pub const COPY_PART_SIZE: usize = crate::PART_SIZE;
 const PART: usize = COPY_PART_SIZE;
 
 /// Copies `key` from `src_bucket` on `src` to `dst_bucket` on `dst`,

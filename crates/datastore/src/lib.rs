@@ -26,6 +26,13 @@ mod reader;
 mod retry;
 mod store;
 
+/// The part size of every multipart upload the tools make (8 MiB). It is a
+/// format rule, not a tuning knob: a multipart ETag depends on it, and the
+/// seeder's conflict check, the mount's content check and the backup's
+/// upload check compute ETags with it to compare local bytes with objects
+/// without downloading them.
+pub const PART_SIZE: usize = 8 * 1024 * 1024;
+
 pub use copy::{COPY_PART_SIZE, Copied, copy_object, copy_object_recording};
 pub use endpoint::{Connection, Endpoint, Timeouts};
 pub use error::{DatastoreError, Target};

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{MountError, io};
 
-const PART: usize = 8 * 1024 * 1024;
+const PART: usize = adt_datastore::PART_SIZE;
 const RECORD: &str = "retired.json";
 
 /// One retired local directory.

@@ -63,7 +63,7 @@ impl Default for SeedOptions {
             jobs: 16,
             dry_run: false,
             overwrite: false,
-            part_size: 8 * 1024 * 1024,
+            part_size: adt_datastore::PART_SIZE,
             memory_budget: 48 * 1024 * 1024,
             cache_dir: manifest::default_dir(),
         }
