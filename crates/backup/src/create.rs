@@ -246,14 +246,7 @@ fn write_archive(
                 }
                 // Replaced by a link, a FIFO or a device since the listing:
                 // never followed, never read.
-                Err(
-                    LocalError::Symlink { .. }
-                    | LocalError::NotRegular { .. }
-                    | LocalError::Changed { .. }
-                    | LocalError::NotADirectory { .. },
-                ) => {
-                    report.changed.push(shown());
-                }
+                Err(e) if e.was_replaced() => report.changed.push(shown()),
                 Err(e) if e.is_missing() => report.vanished.push(shown()),
                 Err(e) => report.unreadable.push(format!("{} ({})", shown(), cause(&e))),
             },

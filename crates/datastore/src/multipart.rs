@@ -61,6 +61,53 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The multipart uploads in progress in `bucket` (any client's), as
+    /// `(key, upload id)`: what an interrupted upload would leave behind.
+    pub async fn list_multipart_uploads(&self, bucket: &str) -> Result<Vec<(String, String)>, DatastoreError> {
+        let out = self
+            .run("ListMultipartUploads", bucket, None, || async {
+                self.client
+                    .list_multipart_uploads()
+                    .bucket(bucket)
+                    .send()
+                    .await
+                    .map_err(|e| self.fail(&e))
+            })
+            .await?;
+        Ok(out
+            .uploads()
+            .iter()
+            .map(|u| {
+                (
+                    u.key().unwrap_or_default().to_string(),
+                    u.upload_id().unwrap_or_default().to_string(),
+                )
+            })
+            .collect())
+    }
+
+    /// Aborts the multipart upload `upload_id` of `key` (with retries);
+    /// once aborted, it leaves the registry of uploads in flight. One that
+    /// could not be aborted stays registered for `abort_in_flight`.
+    pub async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<(), DatastoreError> {
+        self.run("AbortMultipartUpload", bucket, Some(key), || async {
+            self.client
+                .abort_multipart_upload()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| self.fail(&e))
+        })
+        .await?;
+        self.in_flight.remove(upload_id);
+        Ok(())
+    }
+}
+
 /// The result of `Store::put_file`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileUpload {
@@ -318,25 +365,6 @@ impl MultipartUpload<'_> {
     }
 
     async fn abort_ref(&self) -> Result<(), DatastoreError> {
-        let s = self.store;
-        let aborted = crate::retry::run(&s.retry, || async {
-            s.client
-                .abort_multipart_upload()
-                .bucket(&self.bucket)
-                .key(&self.key)
-                .upload_id(&self.upload_id)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| s.fail(&e))
-        })
-        .await
-        .map_err(|f| s.error("AbortMultipartUpload", Some(&self.bucket), Some(&self.key), f));
-        // One that could not be aborted stays registered for
-        // `Store::abort_in_flight` to try again.
-        if aborted.is_ok() {
-            s.in_flight.remove(&self.upload_id);
-        }
-        aborted
+        self.store.abort_upload(&self.bucket, &self.key, &self.upload_id).await
     }
 }

@@ -157,7 +157,13 @@ impl Store {
         }
     }
 
-    async fn run<T, F, Fut>(&self, op: &'static str, bucket: &str, key: Option<&str>, f: F) -> Result<T, DatastoreError>
+    pub(crate) async fn run<T, F, Fut>(
+        &self,
+        op: &'static str,
+        bucket: &str,
+        key: Option<&str>,
+        f: F,
+    ) -> Result<T, DatastoreError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Attempt<T>>,
@@ -557,27 +563,8 @@ impl Store {
         for object in self.list(bucket, None).await? {
             self.delete(bucket, &object.key).await?;
         }
-        let uploads = self
-            .run("ListMultipartUploads", bucket, None, || async {
-                self.client
-                    .list_multipart_uploads()
-                    .bucket(bucket)
-                    .send()
-                    .await
-                    .map_err(|e| self.fail(&e))
-            })
-            .await?;
-        for upload in uploads.uploads() {
-            if let (Some(key), Some(id)) = (upload.key(), upload.upload_id()) {
-                let _ = self
-                    .client
-                    .abort_multipart_upload()
-                    .bucket(bucket)
-                    .key(key)
-                    .upload_id(id)
-                    .send()
-                    .await;
-            }
+        for (key, id) in self.list_multipart_uploads(bucket).await? {
+            let _ = self.abort_upload(bucket, &key, &id).await;
         }
         self.run("DeleteBucket", bucket, None, || async {
             self.client

@@ -39,6 +39,19 @@ impl LocalError {
         }
     }
 
+    /// True when what was opened is not what the walk saw: the name was
+    /// swapped for a link, a FIFO, a device or another file meanwhile.
+    /// Callers report it and go on; it was never followed or read.
+    pub fn was_replaced(&self) -> bool {
+        matches!(
+            self,
+            LocalError::Symlink { .. }
+                | LocalError::NotRegular { .. }
+                | LocalError::Changed { .. }
+                | LocalError::NotADirectory { .. }
+        )
+    }
+
     /// True when the path was not there (it vanished, or never existed).
     pub fn is_missing(&self) -> bool {
         match self {

@@ -242,12 +242,7 @@ pub(crate) async fn upload_missing(
         let opened = match parent.open_file(&name, None) {
             Ok(o) => o,
             Err(e) if e.is_missing() => continue,
-            Err(
-                LocalError::Symlink { .. }
-                | LocalError::NotRegular { .. }
-                | LocalError::Changed { .. }
-                | LocalError::NotADirectory { .. },
-            ) => {
+            Err(e) if e.was_replaced() => {
                 report
                     .skipped
                     .push(format!("{} (changed while read)", display_name(rel)));
