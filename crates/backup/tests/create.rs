@@ -50,6 +50,29 @@ fn layout(webroot: &Path, dirs: &[&str]) -> Layout {
     Layout::new(&config, webroot).unwrap()
 }
 
+/// Files and patterns exercising rsync's rules: anchored, any depth, a `/`
+/// inside, `**`, a class. Returns the patterns.
+fn rsync_rule_corpus(w: &Path) -> Vec<String> {
+    fs::create_dir_all(w.join("a/b/logs")).unwrap();
+    fs::write(w.join("a/b/logs/deep.txt"), b"d").unwrap();
+    fs::write(w.join("a/b/trace.log"), b"t").unwrap();
+    fs::write(w.join("a/b/keep.txt"), b"k").unwrap();
+    fs::create_dir_all(w.join("x/cache")).unwrap();
+    fs::write(w.join("x/cache/page.html"), b"p").unwrap();
+    fs::write(w.join("x/ac"), b"c").unwrap();
+    [
+        "/logs",
+        "configuration.php",
+        "*.log",
+        "cache/*",
+        "/a/**/deep.txt",
+        "[ab]c",
+    ]
+    .iter()
+    .map(|p| p.to_string())
+    .collect()
+}
+
 /// The webroot as it should appear in the backup.
 fn expected(w: &Path, exclusions: &Exclusions) -> BTreeMap<String, Item> {
     let mut out = BTreeMap::new();
@@ -125,26 +148,7 @@ fn archived(path: &Path) -> BTreeMap<String, Item> {
 fn the_archive_is_the_webroot_minus_the_exclusions() {
     let dir = tempfile::tempdir().unwrap();
     let w = webroot(dir.path());
-    // rsync's own rules, compared with rsync itself: anchored, any depth,
-    // a `/` inside, `**`, a class.
-    fs::create_dir_all(w.join("a/b/logs")).unwrap();
-    fs::write(w.join("a/b/logs/deep.txt"), b"d").unwrap();
-    fs::write(w.join("a/b/trace.log"), b"t").unwrap();
-    fs::write(w.join("a/b/keep.txt"), b"k").unwrap();
-    fs::create_dir_all(w.join("x/cache")).unwrap();
-    fs::write(w.join("x/cache/page.html"), b"p").unwrap();
-    fs::write(w.join("x/ac"), b"c").unwrap();
-    let patterns: Vec<String> = [
-        "/logs",
-        "configuration.php",
-        "*.log",
-        "cache/*",
-        "/a/**/deep.txt",
-        "[ab]c",
-    ]
-    .iter()
-    .map(|p| p.to_string())
-    .collect();
+    let patterns = rsync_rule_corpus(&w);
     let ex = Exclusions::new(&w, Some(&layout(&w, &["images"])), &MountTable::default(), &patterns).unwrap();
     let out = dir.path().join("backup.tar.gz");
     let report = create(&w, &ex, &MountTable::default(), &out, 6).unwrap();
@@ -290,26 +294,7 @@ fn the_rsync_filter_leaves_out_the_same_set_in_real_rsync() {
     let w = webroot(dir.path());
     fs::create_dir_all(w.join("odd [name]*")).unwrap();
     fs::write(w.join("odd [name]*/x"), b"x").unwrap();
-    // rsync's own rules, compared with rsync itself: anchored, any depth,
-    // a `/` inside, `**`, a class.
-    fs::create_dir_all(w.join("a/b/logs")).unwrap();
-    fs::write(w.join("a/b/logs/deep.txt"), b"d").unwrap();
-    fs::write(w.join("a/b/trace.log"), b"t").unwrap();
-    fs::write(w.join("a/b/keep.txt"), b"k").unwrap();
-    fs::create_dir_all(w.join("x/cache")).unwrap();
-    fs::write(w.join("x/cache/page.html"), b"p").unwrap();
-    fs::write(w.join("x/ac"), b"c").unwrap();
-    let patterns: Vec<String> = [
-        "/logs",
-        "configuration.php",
-        "*.log",
-        "cache/*",
-        "/a/**/deep.txt",
-        "[ab]c",
-    ]
-    .iter()
-    .map(|p| p.to_string())
-    .collect();
+    let patterns = rsync_rule_corpus(&w);
     let table = MountTable::parse(&format!(
         "1 1 0:1 / {}/odd\\040[name]* rw - tmpfs tmpfs rw\n",
         w.display()

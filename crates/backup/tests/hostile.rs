@@ -10,15 +10,15 @@ use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use adt_testkit::Swapper;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use adt_backup::{BackupError, CreateReport, Exclusions, create};
 use adt_mount::MountTable;
-use rustix::fs::{CWD, FileType, Mode, RenameFlags};
+use rustix::fs::{CWD, FileType, Mode};
 
 /// A tempdir by its canonical path, with an empty webroot `html` in it.
 fn tempdir() -> (tempfile::TempDir, PathBuf, PathBuf) {
@@ -91,63 +91,6 @@ fn create_within(secs: u64, w: &Path, out: &Path) -> Result<CreateReport, Backup
     match rx.recv_timeout(Duration::from_secs(secs)) {
         Ok(r) => r,
         Err(e) => panic!("create did not return within {secs} s: {e}"),
-    }
-}
-
-/// A thread swapping `a` and `b` with RENAME_EXCHANGE until stopped.
-struct Swapper {
-    stop: Arc<AtomicBool>,
-    swaps: Arc<AtomicU64>,
-    handle: Option<thread::JoinHandle<()>>,
-}
-
-impl Swapper {
-    fn start(a: PathBuf, b: PathBuf) -> Swapper {
-        let stop = Arc::new(AtomicBool::new(false));
-        let swaps = Arc::new(AtomicU64::new(0));
-        let (s, n) = (stop.clone(), swaps.clone());
-        let handle = thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                rustix::fs::renameat_with(CWD, &a, CWD, &b, RenameFlags::EXCHANGE).unwrap();
-                n.fetch_add(1, Ordering::Relaxed);
-            }
-        });
-        Swapper {
-            stop,
-            swaps,
-            handle: Some(handle),
-        }
-    }
-
-    /// Waits until the thread has swapped once more (the machine has two
-    /// cores: without this a short loop may finish before it runs).
-    fn step(&self) {
-        let before = self.swaps.load(Ordering::Relaxed);
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while self.swaps.load(Ordering::Relaxed) == before {
-            assert!(std::time::Instant::now() < deadline, "the swapping thread is stuck");
-            thread::yield_now();
-        }
-    }
-
-    /// Stops the thread; how many swaps it made.
-    fn finish(mut self) -> u64 {
-        self.stop.store(true, Ordering::Relaxed);
-        self.handle
-            .take()
-            .unwrap()
-            .join()
-            .expect("the swapping thread panicked");
-        self.swaps.load(Ordering::Relaxed)
-    }
-}
-
-impl Drop for Swapper {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
     }
 }
 

@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use adt_testkit::{ACCESS_KEY, Emulator, SECRET_KEY, require_tools, unique_bucket};
+use adt_testkit::{Emulator, SECRET_KEY, require_tools, unique_bucket};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -127,15 +127,7 @@ fn mounts_reports_status_and_unmounts() {
     std::fs::write(webroot.join("images/local.png"), b"local").unwrap();
     let url = format!("{}.example.com", unique_bucket("cli"));
     let template = dir.path().join("site.tmpl");
-    std::fs::write(
-        &template,
-        format!(
-            "WEBSITE_URL=\"{url}\"\nBUILD_ARCHIVE_CHOICE=\"hourly\"\nS3_ACCESS_KEY=\"{ACCESS_KEY}\"\nS3_SECRET_KEY=\"{SECRET_KEY}\"\n\
-             S3_HOST_BASE=\"{}\"\nDIRECTORIES_TO_MOUNT=\"images\"\nPERSIST_ASSETS_TO_DATASTORE=\"1\"\n",
-            emulator.endpoint()
-        ),
-    )
-    .unwrap();
+    common::images_template(&template, &url, &emulator.endpoint());
     let state = dir.path().join("state");
     let common = [
         "--template",

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use adt_datastore::PutOptions;
-use adt_testkit::{ACCESS_KEY, Emulator, SECRET_KEY, require_tools, unique_bucket};
+use adt_testkit::{Emulator, require_tools, unique_bucket};
 
 struct Site {
     emulator: Emulator,
@@ -32,16 +32,7 @@ impl Site {
         std::fs::create_dir_all(dir.path().join("www/html")).unwrap();
         let url = format!("{}.example.com", unique_bucket("hostile"));
         let site = Site { emulator, dir, url };
-        std::fs::write(
-            site.template(),
-            format!(
-                "WEBSITE_URL=\"{}\"\nBUILD_ARCHIVE_CHOICE=\"hourly\"\nS3_ACCESS_KEY=\"{ACCESS_KEY}\"\nS3_SECRET_KEY=\"{SECRET_KEY}\"\n\
-                 S3_HOST_BASE=\"{}\"\nDIRECTORIES_TO_MOUNT=\"images\"\nPERSIST_ASSETS_TO_DATASTORE=\"1\"\n",
-                site.url,
-                site.emulator.endpoint()
-            ),
-        )
-        .unwrap();
+        common::images_template(&site.template(), &site.url, &site.emulator.endpoint());
         Some(site)
     }
 
@@ -207,21 +198,6 @@ fn names_that_cannot_be_keys_stay_local_and_are_never_purged() {
     assert!(!retired[0].join("ok.jpg").exists(), "the verified file was purged");
 }
 
-fn as_user(uid: u32, script: &str) -> bool {
-    Command::new("setpriv")
-        .args([
-            &format!("--reuid={uid}"),
-            &format!("--regid={uid}"),
-            "--clear-groups",
-            "sh",
-            "-c",
-            script,
-        ])
-        .status()
-        .unwrap()
-        .success()
-}
-
 /// Case 6: through the mount, www-data reads and writes; nobody can't.
 #[test]
 fn only_root_and_the_web_server_user_use_the_mount() {
@@ -234,10 +210,10 @@ fn only_root_and_the_web_server_user_use_the_mount() {
     let mode = std::fs::metadata(&images).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode & 0o007, 0, "mount root mode {mode:o}");
     assert!(
-        as_user(65534, &format!("test -d {}", site.webroot().display())),
+        adt_testkit::run_as(65534, &format!("test -d {}", site.webroot().display())),
         "nobody reaches the webroot"
     );
-    assert!(as_user(
+    assert!(adt_testkit::run_as(
         33,
         &format!("cat {img}/existing.jpg >/dev/null && echo hi > {img}/new.txt")
     ));
@@ -248,10 +224,7 @@ fn only_root_and_the_web_server_user_use_the_mount() {
         format!("rm -f {img}/new.txt"),
         format!("echo x >> {img}/new.txt"),
     ] {
-        assert!(
-            !as_user(65534, &format!("{attempt} 2>/dev/null")),
-            "nobody could: {attempt}"
-        );
+        assert!(!adt_testkit::run_as(65534, &attempt), "nobody could: {attempt}");
     }
     assert_eq!(std::fs::read(images.join("new.txt")).unwrap(), b"hi\n");
     std::fs::write(images.join("root.txt"), b"root writes too").unwrap();

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::process::Command;
 
 use adt_datastore::PutOptions;
-use adt_testkit::{ACCESS_KEY, Emulator, SECRET_KEY, unique_bucket};
+use adt_testkit::{Emulator, unique_bucket};
 
 fn gz(data: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -73,15 +73,7 @@ fn check_seed_and_verify_agree_on_every_archive() {
     for (i, (name, bytes, whole)) in corpus(&good).into_iter().enumerate() {
         let url = format!("{}.example.com", unique_bucket(&format!("agree{i}")));
         let template = dir.path().join(format!("site{i}.tmpl"));
-        std::fs::write(
-            &template,
-            format!(
-                "WEBSITE_URL=\"{url}\"\nBUILD_ARCHIVE_CHOICE=\"hourly\"\nS3_ACCESS_KEY=\"{ACCESS_KEY}\"\nS3_SECRET_KEY=\"{SECRET_KEY}\"\n\
-                 S3_HOST_BASE=\"{}\"\nDIRECTORIES_TO_MOUNT=\"images\"\nPERSIST_ASSETS_TO_DATASTORE=\"1\"\n",
-                emulator.endpoint()
-            ),
-        )
-        .unwrap();
+        common::images_template(&template, &url, &emulator.endpoint());
         let archive = dir.path().join(format!("archive{i}.tar.gz"));
         std::fs::write(&archive, &bytes).unwrap();
         let run =

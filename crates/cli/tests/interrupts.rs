@@ -11,19 +11,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use adt_testkit::{ACCESS_KEY, Emulator, Fault, FaultProxy, SECRET_KEY, require_tools, unique_bucket};
+use adt_testkit::{Emulator, Fault, FaultProxy, require_tools, unique_bucket};
 use rustix::process::{Pid, Signal, kill_process};
 
 fn template(dir: &Path, url: &str, endpoint: &str) -> PathBuf {
     let path = dir.join("site.tmpl");
-    std::fs::write(
-        &path,
-        format!(
-            "WEBSITE_URL=\"{url}\"\nBUILD_ARCHIVE_CHOICE=\"hourly\"\nS3_ACCESS_KEY=\"{ACCESS_KEY}\"\nS3_SECRET_KEY=\"{SECRET_KEY}\"\n\
-             S3_HOST_BASE=\"{endpoint}\"\nDIRECTORIES_TO_MOUNT=\"images\"\nPERSIST_ASSETS_TO_DATASTORE=\"1\"\n"
-        ),
-    )
-    .unwrap();
+    common::images_template(&path, url, endpoint);
     path
 }
 

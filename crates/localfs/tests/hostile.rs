@@ -9,15 +9,15 @@ use std::fs;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use adt_testkit::Swapper;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use adt_localfs::{Dir, Event, Flow, Kind, LocalError, ensure_private_dir, walk};
 use proptest::prelude::*;
-use rustix::fs::{CWD, FileType, Mode, RenameFlags};
+use rustix::fs::{CWD, FileType, Mode};
 
 /// A tempdir by its canonical path (Dir::open refuses links anywhere).
 fn tempdir() -> (tempfile::TempDir, PathBuf) {
@@ -184,63 +184,6 @@ fn inodes(dir: &Path) -> BTreeSet<u64> {
         }
     }
     out
-}
-
-/// A thread swapping `a` and `b` with RENAME_EXCHANGE until stopped.
-struct Swapper {
-    stop: Arc<AtomicBool>,
-    swaps: Arc<AtomicU64>,
-    handle: Option<thread::JoinHandle<()>>,
-}
-
-impl Swapper {
-    fn start(a: PathBuf, b: PathBuf) -> Swapper {
-        let stop = Arc::new(AtomicBool::new(false));
-        let swaps = Arc::new(AtomicU64::new(0));
-        let (s, n) = (stop.clone(), swaps.clone());
-        let handle = thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                rustix::fs::renameat_with(CWD, &a, CWD, &b, RenameFlags::EXCHANGE).unwrap();
-                n.fetch_add(1, Ordering::Relaxed);
-            }
-        });
-        Swapper {
-            stop,
-            swaps,
-            handle: Some(handle),
-        }
-    }
-
-    /// Waits until the thread has swapped once more (the machine has two
-    /// cores: without this a short loop may finish before it runs).
-    fn step(&self) {
-        let before = self.swaps.load(Ordering::Relaxed);
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while self.swaps.load(Ordering::Relaxed) == before {
-            assert!(std::time::Instant::now() < deadline, "the swapping thread is stuck");
-            thread::yield_now();
-        }
-    }
-
-    /// Stops the thread; how many swaps it made.
-    fn finish(mut self) -> u64 {
-        self.stop.store(true, Ordering::Relaxed);
-        self.handle
-            .take()
-            .unwrap()
-            .join()
-            .expect("the swapping thread panicked");
-        self.swaps.load(Ordering::Relaxed)
-    }
-}
-
-impl Drop for Swapper {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
 }
 
 /// The racing tree: `tree/d` (a directory holding inside.txt) and

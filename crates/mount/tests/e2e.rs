@@ -270,22 +270,6 @@ async fn merges_show_the_union_and_new_files_land_in_a_branch(tool: Tool) {
     assert_eq!(found, 1, "the new file is in exactly one branch");
 }
 
-/// Runs `script` as `uid` (and its group), without root's capabilities.
-fn as_user(uid: u32, script: &str) -> bool {
-    std::process::Command::new("setpriv")
-        .args([
-            &format!("--reuid={uid}"),
-            &format!("--regid={uid}"),
-            "--clear-groups",
-            "sh",
-            "-c",
-            &format!("{script} 2>/dev/null"),
-        ])
-        .status()
-        .unwrap()
-        .success()
-}
-
 /// Mounted for the web server's user (33), a mount and a merge admit root
 /// and that user, and no one else: the tool's permission options, checked
 /// as `nobody` through each mount (issue 12, case 6).
@@ -317,7 +301,7 @@ async fn only_root_and_the_web_server_user_use_the_mounts(tool: Tool) {
     site.mount(&plan).await.unwrap();
     let www = site.dir.path().join("www");
     assert!(
-        as_user(65534, &format!("test -d {}", site.webroot().display())),
+        adt_testkit::run_as(65534, &format!("test -d {}", site.webroot().display())),
         "nobody reaches the webroot"
     );
     for dir in [
@@ -329,14 +313,17 @@ async fn only_root_and_the_web_server_user_use_the_mounts(tool: Tool) {
         let mode = fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode & 0o007, 0, "{d}: mode {mode:o}");
         assert!(
-            as_user(
+            adt_testkit::run_as(
                 33,
                 &format!("ls {d} >/dev/null && echo hi > {d}/by-www.txt && cat {d}/by-www.txt >/dev/null")
             ),
             "{d}: www-data"
         );
         if dir.join("seen.jpg").exists() {
-            assert!(!as_user(65534, &format!("cat {d}/seen.jpg")), "{d}: nobody read");
+            assert!(
+                !adt_testkit::run_as(65534, &format!("cat {d}/seen.jpg")),
+                "{d}: nobody read"
+            );
         }
         for attempt in [
             format!("ls {d}"),
@@ -344,7 +331,7 @@ async fn only_root_and_the_web_server_user_use_the_mounts(tool: Tool) {
             format!("rm -f {d}/by-www.txt"),
             format!("mkdir {d}/evil"),
         ] {
-            assert!(!as_user(65534, &attempt), "{d}: nobody could: {attempt}");
+            assert!(!adt_testkit::run_as(65534, &attempt), "{d}: nobody could: {attempt}");
         }
         fs::write(dir.join("by-root.txt"), b"root").unwrap();
     }

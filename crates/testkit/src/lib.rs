@@ -17,6 +17,7 @@ mod moto;
 mod mount;
 mod prereq;
 mod proxy;
+mod race;
 
 pub use archive::{ArchiveBuilder, MTIME, OWNER, pattern};
 pub use backend::{S3Target, TestEndpoint};
@@ -25,6 +26,7 @@ pub use moto::{Moto, moto_server_path};
 pub use mount::{S3fsMount, is_mounted};
 pub use prereq::{require_tools, which};
 pub use proxy::{Fault, FaultProxy};
+pub use race::{Swapper, run_as};
 
 /// A bucket name no other test run will use: `prefix-<pid>-<counter>-<random>`.
 pub fn unique_bucket(prefix: &str) -> String {

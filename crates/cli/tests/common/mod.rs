@@ -31,3 +31,16 @@ pub fn store(endpoint: &str) -> Store {
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Runtime::new().unwrap()
 }
+
+/// Writes to `path` a template for site `url` that persists `images` to
+/// the emulator at `endpoint` (hourly backups, the emulator's keys).
+pub fn images_template(path: &std::path::Path, url: &str, endpoint: &str) {
+    std::fs::write(
+        path,
+        format!(
+            "WEBSITE_URL=\"{url}\"\nBUILD_ARCHIVE_CHOICE=\"hourly\"\nS3_ACCESS_KEY=\"{ACCESS_KEY}\"\nS3_SECRET_KEY=\"{SECRET_KEY}\"\n\
+             S3_HOST_BASE=\"{endpoint}\"\nDIRECTORIES_TO_MOUNT=\"images\"\nPERSIST_ASSETS_TO_DATASTORE=\"1\"\n"
+        ),
+    )
+    .unwrap();
+}
