@@ -96,6 +96,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let detail = scrub.clean(&DisplayErrorContext(err).to_string());
+    let short = scrub.clean(&causes(err));
     match err {
         SdkError::ServiceError(ctx) => {
             let status = ctx.raw().status().as_u16();
@@ -124,7 +125,7 @@ where
             transient: true,
             status: None,
             code: None,
-            detail,
+            detail: short,
         },
         _ => Failure {
             transient: false,
@@ -133,6 +134,21 @@ where
             detail,
         },
     }
+}
+
+/// An error and its causes in one line, without the SDK's debug dump:
+/// "dispatch failure: io error: ...: Connection refused (os error 111)".
+fn causes(err: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next: Option<&dyn std::error::Error> = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
 }
 
 /// A connection failure that retrying cannot cure, read from the SDK's

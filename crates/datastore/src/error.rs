@@ -30,7 +30,9 @@ pub enum DatastoreError {
     InvalidEndpoint { endpoint: String, reason: String },
     #[error("cannot use the CA bundle {path} (AWS_CA_BUNDLE): {reason}")]
     CaBundle { path: PathBuf, reason: String },
-    #[error("{target}: cannot reach the datastore after {attempts} attempt(s): {detail}")]
+    #[error(
+        "{target}: cannot reach the datastore after {attempts} attempt(s): {detail}; check the endpoint (S3_HOST_BASE) and that it is up"
+    )]
     Unreachable {
         target: Box<Target>,
         attempts: u32,

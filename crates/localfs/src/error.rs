@@ -12,7 +12,9 @@ pub enum LocalError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path} is a symbolic link; it is never followed")]
+    #[error(
+        "{path} is a symbolic link; it is never followed (use a real directory there, or give the path it points to)"
+    )]
     Symlink { path: PathBuf },
     #[error("{path} is not a directory")]
     NotADirectory { path: PathBuf },
