@@ -274,7 +274,17 @@ fn a_killed_run_resumes_and_every_object_is_whole() {
             assert_eq!(Some(&body.to_vec()), files.get(&object.key), "{} is whole", object.key);
         }
     };
-    let after_kill = rt.block_on(s.list(&bucket, None)).unwrap();
+    // Requests the killed process had already sent may still complete in
+    // the emulator: wait until the bucket stops changing.
+    let mut after_kill = rt.block_on(s.list(&bucket, None)).unwrap();
+    loop {
+        std::thread::sleep(Duration::from_millis(300));
+        let again = rt.block_on(s.list(&bucket, None)).unwrap();
+        if again.len() == after_kill.len() {
+            break;
+        }
+        after_kill = again;
+    }
     assert!(
         after_kill.len() < files.len(),
         "killed mid-way: {} of {}",
