@@ -1,8 +1,7 @@
 //! `cargo xtask doctor`: what the tests and the mount tools need, what is
 //! present, and the command that installs what is missing.
 
-pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    crate::only_options(args, &[])?;
+pub(crate) fn run() -> Result<(), String> {
     let all = crate::prereq::all();
     let width = all.iter().map(|p| p.name.len()).max().unwrap_or(0);
     let mut missing = 0;

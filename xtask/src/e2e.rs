@@ -11,13 +11,28 @@ const SUITES: &[(&str, &str)] = &[
     ("adt-replicate", "replicate"),
 ];
 
-pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    crate::only_options(args, &["--emulator", "--endpoint"])?;
-    let emulator = crate::option(args, "--emulator")?;
-    let endpoint = crate::option(args, "--endpoint")?;
-    match (emulator, endpoint) {
-        (Some(_), Some(_)) => Err("give --emulator or --endpoint, not both".into()),
-        (None, Some(url)) => {
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// The emulator the suites start
+    #[arg(long, value_enum, default_value_t = Emulator::Embedded, conflicts_with = "endpoint")]
+    pub emulator: Emulator,
+    /// A real S3 endpoint instead: credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY
+    /// (required), region from AWS_REGION (default us-east-1)
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum Emulator {
+    /// The embedded emulator (Rustack's S3), started inside the test processes
+    Embedded,
+    /// moto_server from target/moto-venv, installed there when missing (except under CI=true)
+    Moto,
+}
+
+pub(crate) fn run(args: &Args) -> Result<(), String> {
+    match (args.emulator, args.endpoint.as_deref()) {
+        (_, Some(url)) => {
             for var in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
                 if std::env::var_os(var).is_none() {
                     return Err(format!("--endpoint needs {var} in the environment"));
@@ -25,8 +40,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             }
             suites(&[("ADT_TEST_S3", "external"), ("ADT_TEST_ENDPOINT", url)])
         }
-        (Some("embedded") | None, None) => suites(&[("ADT_TEST_S3", "embedded")]),
-        (Some("moto"), None) => {
+        (Emulator::Embedded, None) => suites(&[("ADT_TEST_S3", "embedded")]),
+        (Emulator::Moto, None) => {
             if !crate::prereq::venv_dir().join("bin/moto_server").exists() {
                 if std::env::var("CI").is_ok_and(|v| v == "true") {
                     return Err("moto_server is missing under CI=true; .ci/run must install it".into());
@@ -36,7 +51,6 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             }
             suites(&[("ADT_TEST_S3", "moto")])
         }
-        (Some(other), None) => Err(format!("--emulator {other}: expected embedded or moto")),
     }
 }
 

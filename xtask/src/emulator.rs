@@ -1,13 +1,15 @@
 //! `cargo xtask emulator [--port P]`: the embedded S3 emulator in the
 //! foreground, for trying the tools by hand or pointing other S3 tools at.
 
-pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    crate::only_options(args, &["--port"])?;
-    let port = match crate::option(args, "--port")? {
-        Some(p) => p.parse::<u16>().map_err(|_| format!("--port {p}: not a port number"))?,
-        None => 0,
-    };
-    let emulator = adt_testkit::Emulator::start_on(port).map_err(|e| format!("cannot start the emulator: {e}"))?;
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// The port to listen on, on 127.0.0.1; 0 takes a free one
+    #[arg(long, value_name = "P", default_value_t = 0)]
+    port: u16,
+}
+
+pub(crate) fn run(args: &Args) -> Result<(), String> {
+    let emulator = adt_testkit::Emulator::start_on(args.port).map_err(|e| format!("cannot start the emulator: {e}"))?;
     println!("AWS_ENDPOINT_URL={}", emulator.endpoint());
     println!("AWS_ACCESS_KEY_ID={}", adt_testkit::ACCESS_KEY);
     println!("AWS_SECRET_ACCESS_KEY={}", adt_testkit::SECRET_KEY);

@@ -11,53 +11,87 @@ mod test;
 
 use std::process::ExitCode;
 
-const HELP: &str = "\
-cargo xtask TASK [OPTIONS]
+use clap::{Parser, Subcommand};
 
-Tasks:
-  demo [--tool s3fs|rclone] [--keep]
-                       the whole job end to end through the real binaries, against two
-                       embedded S3 emulators: check, seed, mount (s3fs or rclone, and
-                       mergerfs), upload through the mount, backup without the mounts,
-                       replicate, unmount. Needs /dev/fuse; as root on Debian it installs
-                       s3fs, mergerfs and fuse3 when missing. Cleans up, also on Ctrl-C
-                       (--keep keeps the working directory).
-  test                 what CI runs: cargo fmt --check, clippy -D warnings, every unit,
-                       integration and snapshot test, then the end-to-end suites against
-                       both emulators. Missing prerequisites fail under CI=true; otherwise
-                       they are installed when running as root on Debian.
-  e2e [--emulator embedded|moto] [--endpoint URL]
-                       the end-to-end suites against the embedded emulator (default), moto,
-                       or a real endpoint (credentials from AWS_ACCESS_KEY_ID,
-                       AWS_SECRET_ACCESS_KEY, region from AWS_REGION)
-  emulator [--port P]  run the embedded S3 emulator in the foreground and print its endpoint
-                       and credentials as shell assignments (eval them); Ctrl-C stops it
-  bench seed [--files N] [--videos N] [--jobs N]
-                       adt-seed against tar xzf + rclone copy on a generated webroot of
-                       20,000 files, then both again with nothing changed
-  bench backup [--files N]
-                       adt-backup create against rsync --exclude-from + tar czf, with the
-                       asset directory an s3fs mount that must not be read
-  doctor               what is present and missing (/dev/fuse, s3fs, rclone, mergerfs,
-                       python3 venv, moto), with the command that installs each
-";
+/// Project automation, run as `cargo xtask TASK` (an alias in .cargo/config.toml).
+#[derive(Parser)]
+#[command(name = "xtask", bin_name = "cargo xtask", arg_required_else_help = true)]
+#[command(subcommand_value_name = "TASK", subcommand_help_heading = "Tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// The whole job end to end through the real binaries, against two embedded S3 emulators;
+    /// cleans up, also on Ctrl-C
+    ///
+    /// Builds the binaries, starts two `cargo xtask emulator` processes (datastores 1 and 2) and
+    /// writes a small Joomla-like site, then: its hourly backup (adt-backup create), adt-check of
+    /// its template, adt-seed of its asset buckets from that backup, adt-mount of the buckets in
+    /// place of images/ and media/ (s3fs or rclone, and mergerfs), a new upload through the mount,
+    /// adt-backup with the mounts left out, adt-replicate to datastore 2, adt-mount unmount. Every
+    /// step checks its outcome. It works in $TMPDIR/adt-demo-PID, removed at the end (also when a
+    /// step fails or on Ctrl-C) unless --keep.
+    ///
+    /// Needs /dev/fuse, and root or `user_allow_other` in /etc/fuse.conf; as root on Debian it
+    /// installs fuse3, mergerfs and the mount tool when missing.
+    Demo(demo::Args),
+    /// What CI runs: prerequisites, fmt, clippy, every test, the S3 suites against moto, then the
+    /// demo, whole and interrupted
+    ///
+    /// In order, stopping at the first failure: the prerequisites (see `cargo xtask doctor`),
+    /// `cargo fmt --all -- --check`, `cargo clippy --workspace --all-targets --locked -- -D
+    /// warnings`, `cargo test --workspace --locked` against the embedded emulator, `cargo xtask
+    /// e2e --emulator moto`, `cargo xtask demo`, then a demo interrupted with Ctrl-C while mounted,
+    /// which must exit 130 and leave nothing mounted or behind.
+    ///
+    /// Under CI=true a missing prerequisite fails the run (as do new or changed snapshots);
+    /// otherwise missing prerequisites are installed when running as root on Debian, or the
+    /// commands that install them are printed.
+    Test,
+    /// The S3 end-to-end and conformance suites against one S3: the embedded emulator (default),
+    /// moto, or a real endpoint
+    ///
+    /// Runs each integration suite that talks to S3 (the list is in xtask/src/e2e.rs) with
+    /// ADT_TEST_S3 set accordingly; each suite creates uniquely named buckets and removes them.
+    E2e(e2e::Args),
+    /// The embedded S3 emulator in the foreground; prints its endpoint and credentials as shell
+    /// assignments (eval them); Ctrl-C stops it
+    ///
+    /// Prints AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION on stdout.
+    /// It listens on 127.0.0.1, path-style, and checks SigV4 signatures. Ctrl-C or SIGTERM stops
+    /// it.
+    Emulator(emulator::Args),
+    /// Benchmarks against the usual tools, each printing a comparison table (recorded by hand in
+    /// docs/benchmarks.md)
+    ///
+    /// Each builds what it measures with the release profile and works under target/bench, where
+    /// the generated input is kept for the next run with the same sizes.
+    #[command(subcommand_value_name = "BENCHMARK", subcommand_help_heading = "Benchmarks")]
+    #[command(arg_required_else_help = true)]
+    Bench {
+        #[command(subcommand)]
+        bench: bench::Bench,
+    },
+    /// What is present and missing (/dev/fuse, fusermount3, s3fs, rclone, mergerfs, rsync, python3
+    /// venv, moto_server), with the command that installs each
+    ///
+    /// Fails when anything is missing; `cargo xtask test` installs what is missing when run as
+    /// root on Debian.
+    Doctor,
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let rest = args.get(1..).unwrap_or_default();
-    let result = match args.first().map(String::as_str) {
-        Some("test") => test::run(rest),
-        Some("demo") => demo::run(rest),
-        Some("e2e") => e2e::run(rest),
-        Some("emulator") => emulator::run(rest),
-        Some("doctor") => doctor::run(rest),
-        Some("bench") => bench::run(rest),
-        Some("-h" | "--help" | "help") => {
-            print!("{HELP}");
-            return ExitCode::SUCCESS;
-        }
-        Some(other) => Err(format!("unknown task `{other}`\n\n{HELP}")),
-        None => Err(HELP.to_string()),
+    let cli = Cli::parse();
+    let result = match cli.task {
+        Task::Test => test::run(),
+        Task::Demo(args) => demo::run(&args),
+        Task::E2e(args) => e2e::run(&args),
+        Task::Emulator(args) => emulator::run(&args),
+        Task::Doctor => doctor::run(),
+        Task::Bench { bench } => bench::run(bench),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -92,31 +126,4 @@ pub(crate) fn workspace_root() -> std::path::PathBuf {
         .parent()
         .expect("xtask lives in the workspace root")
         .to_path_buf()
-}
-
-/// `--name value` from an argument list.
-pub(crate) fn option<'a>(args: &'a [String], name: &str) -> Result<Option<&'a str>, String> {
-    match args.iter().position(|a| a == name) {
-        None => Ok(None),
-        Some(i) => args
-            .get(i + 1)
-            .map(|v| Some(v.as_str()))
-            .ok_or_else(|| format!("{name} needs a value")),
-    }
-}
-
-/// Refuses arguments other than the given `--options` (each with a value).
-pub(crate) fn only_options(args: &[String], allowed: &[&str]) -> Result<(), String> {
-    let mut i = 0;
-    while i < args.len() {
-        if !allowed.contains(&args[i].as_str()) {
-            return Err(format!(
-                "unexpected argument `{}` (accepted: {})",
-                args[i],
-                allowed.join(", ")
-            ));
-        }
-        i += 2;
-    }
-    Ok(())
 }

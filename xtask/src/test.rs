@@ -3,8 +3,7 @@
 //! talk S3 again against moto (the plain test run used the embedded emulator),
 //! then `cargo xtask demo`, whole and interrupted with Ctrl-C while mounted.
 
-pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    crate::only_options(args, &[])?;
+pub(crate) fn run() -> Result<(), String> {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         eprintln!("xtask: CI=true: missing prerequisites and new or changed snapshots fail");
     }
@@ -28,9 +27,12 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         &["test", "--workspace", "--locked"],
         &[("ADT_TEST_S3", "embedded")],
     )?;
-    crate::e2e::run(&["--emulator".to_string(), "moto".to_string()])?;
+    crate::e2e::run(&crate::e2e::Args {
+        emulator: crate::e2e::Emulator::Moto,
+        endpoint: None,
+    })?;
     eprintln!("xtask: the demo, then the demo interrupted while mounted");
-    crate::demo::run(&[])?;
+    crate::demo::run(&crate::demo::Args::default())?;
     crate::demo::check_interrupt()?;
     eprintln!("xtask: all checks passed");
     Ok(())

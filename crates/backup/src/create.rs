@@ -15,17 +15,16 @@ use std::io::{BufWriter, Read};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use adt_localfs::MountTable;
 use adt_localfs::{Dir, Event, Flow, LocalError, Stat, display_name};
-use adt_mount::MountTable;
 use serde::Serialize;
 use tar::{EntryType, Header};
+
+use adt_template::MARKER;
 
 use crate::error::{BackupError, io};
 use crate::exclude::Exclusions;
 use crate::gzip::ParallelGz;
-
-/// The marker ADT's restore looks for at the archive's root.
-pub const MARKER: &str = "XXXXXX-DO_NOT_REMOVE";
 
 /// What `create` put in, and what it met on the way.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

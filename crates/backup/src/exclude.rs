@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use adt_mount::MountTable;
+use adt_localfs::MountTable;
 use adt_template::Layout;
 use serde::Serialize;
 

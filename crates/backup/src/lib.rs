@@ -21,10 +21,7 @@ mod exclude;
 mod gzip;
 mod store;
 
-pub use create::{CreateReport, MARKER, create, create_until};
+pub use create::{CreateReport, create, create_until};
 pub use error::BackupError;
 pub use exclude::{Excluded, Exclusions, Reason};
-pub use store::{
-    ARCHIVE_KEY, LOCK_KEY, PERIODS, PREVIOUS_KEY, UploadOptions, UploadReport, VerifyReport, check_archive,
-    clean_interrupted, upload, verify,
-};
+pub use store::{UploadOptions, UploadReport, VerifyReport, check_archive, clean_interrupted, upload, verify};

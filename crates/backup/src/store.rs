@@ -11,17 +11,9 @@ use adt_datastore::{PutOptions, PutOutcome, Store};
 use bytes::Bytes;
 use serde::Serialize;
 
-use crate::create::MARKER;
-use crate::error::BackupError;
+use adt_template::{ARCHIVE_KEY, LOCK_KEY, MARKER, PREVIOUS_KEY};
 
-/// The current backup's key.
-pub const ARCHIVE_KEY: &str = "applicationsourcecode.tar.gz";
-/// The previous backup's key.
-pub const PREVIOUS_KEY: &str = "applicationsourcecode.tar.gz.BACKUP";
-/// The lock object.
-pub const LOCK_KEY: &str = "applicationsourcecode.tar.gz.lock";
-/// The backup periods ADT uses.
-pub const PERIODS: &[&str] = &["hourly", "daily", "weekly", "monthly", "bimonthly", "shutdown"];
+use crate::error::BackupError;
 
 /// How an upload behaves around other uploads.
 #[derive(Clone, Debug)]

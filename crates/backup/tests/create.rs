@@ -10,8 +10,9 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use adt_backup::{Exclusions, MARKER, create};
-use adt_mount::MountTable;
+use adt_backups::{Exclusions, create};
+use adt_localfs::MountTable;
+use adt_template::MARKER;
 use adt_template::{AssetConfig, Layout, MountEntry};
 use adt_testkit::{ACCESS_KEY, Emulator, FaultProxy, S3fsMount, SECRET_KEY, require_tools, unique_bucket};
 

@@ -1,4 +1,4 @@
-//! adt_backup::create in a webroot whose users are hostile: a directory
+//! adt_backups::create in a webroot whose users are hostile: a directory
 //! swapped with a link to a root-only directory while the backup runs,
 //! FIFOs (also swapped in for a file), a link planted at the output path,
 //! names that are not UTF-8, and webroots given through a link or `..`.
@@ -16,8 +16,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use adt_backup::{BackupError, CreateReport, Exclusions, create};
-use adt_mount::MountTable;
+use adt_backups::{BackupError, CreateReport, Exclusions, create};
+use adt_localfs::MountTable;
 use rustix::fs::{CWD, FileType, Mode};
 
 /// A tempdir by its canonical path, with an empty webroot `html` in it.
@@ -187,7 +187,7 @@ fn a_directory_swapped_with_a_link_to_a_root_only_directory_is_never_archived() 
     assert_eq!(fs::metadata(base.join("outside")).unwrap().mode() & 0o7777, 0o700);
 }
 
-/// Regression (fixed in adt-localfs `Dir::classify`, reached from adt_backup::create): a
+/// Regression (fixed in adt-localfs `Dir::classify`, reached from adt_backups::create): a
 /// directory swapped with a link while `create` walks it makes `create`
 /// fail with `Local(Io { op: "open", ENOTDIR })` now and then, instead of
 /// reporting the name in `changed` and finishing the backup: when the
@@ -267,7 +267,7 @@ fn a_file_swapped_with_a_link_to_a_root_only_file_is_never_archived() {
 }
 
 /// Regression (fixed in adt-localfs `Dir::classify`, file flavour, reached from
-/// adt_backup::create): a regular file swapped with a link while `create`
+/// adt_backups::create): a regular file swapped with a link while `create`
 /// opens it makes `create` fail with `Local(NotADirectory { path })` —
 /// "… is not a directory" for a regular file — instead of reporting the
 /// name in `changed`: `open_file` fails with ELOOP, the exchange puts the

@@ -5,10 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use adt_backup::{ARCHIVE_KEY, BackupError, Exclusions, LOCK_KEY, PREVIOUS_KEY, UploadOptions, create, upload, verify};
+use adt_backups::{BackupError, Exclusions, UploadOptions, create, upload, verify};
+use adt_datastore::Secret;
 use adt_datastore::{Connection, Endpoint, PutOptions, Store};
-use adt_mount::MountTable;
-use adt_template::Secret;
+use adt_localfs::MountTable;
+use adt_template::{ARCHIVE_KEY, LOCK_KEY, PREVIOUS_KEY};
 use adt_testkit::{TestEndpoint, unique_bucket};
 use bytes::Bytes;
 

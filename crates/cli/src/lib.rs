@@ -5,6 +5,7 @@
 //! The logic lives in the library crates; this crate only turns their
 //! results into text, JSON and exit codes.
 
+pub mod args;
 pub mod exit;
 pub mod interrupt;
 pub mod output;

@@ -60,22 +60,12 @@ impl Bar {
     }
 }
 
-impl adt_seeder::Progress for Bar {
-    fn start(&self, files: u64, bytes: u64) {
-        Bar::start(self, files, bytes)
+impl adt_datastore::Progress for Bar {
+    fn start(&self, items: u64, bytes: u64) {
+        Bar::start(self, items, bytes)
     }
 
-    fn advance(&self, files: u64, bytes: u64) {
-        Bar::advance(self, files, bytes)
-    }
-}
-
-impl adt_replicate::Progress for Bar {
-    fn start(&self, objects: u64, bytes: u64) {
-        Bar::start(self, objects, bytes)
-    }
-
-    fn advance(&self, objects: u64, bytes: u64) {
-        Bar::advance(self, objects, bytes)
+    fn advance(&self, items: u64, bytes: u64) {
+        Bar::advance(self, items, bytes)
     }
 }

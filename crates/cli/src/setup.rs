@@ -1,10 +1,10 @@
-//! What every binary does first: read the template (refusing one that
-//! adt-check rejects), and open datastore 1 (or an --endpoint override).
+//! What every binary does first and last: open the site (refusing a
+//! template that adt-check rejects), and turn a failure into a message
+//! and an exit code.
 
 use std::path::Path;
 
-use adt_datastore::{Connection, Store};
-use adt_template::{AssetConfig, Severity, TemplateError};
+use adt_template::{Severity, TemplateError};
 
 use crate::exit;
 
@@ -36,52 +36,50 @@ pub fn conclude(program: &str, result: Result<u8, Failure>) -> std::process::Exi
     }
 }
 
-/// Refuses (exit 1) a template whose assets are not persisted: `what`
-/// says what there is then nothing of to do ("to seed", "to replicate").
-pub fn require_persistence(config: &AssetConfig, template: &Path, what: &str) -> Result<(), Failure> {
-    if config.persist_assets {
-        return Ok(());
-    }
-    Err(Failure::new(
-        exit::FAILURE,
-        format!(
-            "PERSIST_ASSETS_TO_DATASTORE is not 1 in {}: assets are not persisted, so there is nothing {what}",
-            template.display()
-        ),
-    ))
-}
-
-/// The template's asset settings. Unreadable or unparsable input exits 2;
-/// a template with errors exits 1, listing them.
-pub fn load_template(path: &Path, webroot: &Path) -> Result<AssetConfig, Failure> {
-    adt_template::load(path, webroot).map_err(|e| match e {
-        TemplateError::Rejected { path, errors } => {
-            let mut message = format!("{path} has errors; fix them first (adt-check {path} shows each with its fix):");
-            for d in errors.iter().filter(|d| d.severity == Severity::Error) {
-                message.push_str(&format!(
-                    "\n  {path}:{}:{}: {} [{}]",
-                    d.line, d.column, d.message, d.rule
-                ));
+/// The one exit-code map and the one place library errors become words
+/// for people: bad input (an unreadable template, a malformed endpoint, an
+/// unusable path) exits 2, everything else 1; where the fix is a flag,
+/// the message names it.
+impl From<adt_assets::Error> for Failure {
+    fn from(e: adt_assets::Error) -> Failure {
+        use adt_assets::Error;
+        let code = if e.is_bad_input() { exit::USAGE } else { exit::FAILURE };
+        let message = match &e {
+            Error::Template(TemplateError::Rejected { path, errors }) => {
+                let mut message =
+                    format!("{path} has errors; fix them first (adt-check {path} shows each with its fix):");
+                for d in errors.iter().filter(|d| d.severity == Severity::Error) {
+                    message.push_str(&format!(
+                        "\n  {path}:{}:{}: {} [{}]",
+                        d.line, d.column, d.message, d.rule
+                    ));
+                }
+                message
             }
-            Failure::new(exit::FAILURE, message)
-        }
-        other => Failure::new(exit::USAGE, other.to_string()),
-    })
+            Error::NoReplica { .. } => {
+                format!("{e} (give --to-endpoint URL, keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+            }
+            Error::Path { role, path, problem } => {
+                let flag = match *role {
+                    "state directory" => "--state-dir",
+                    "webroot" => "--webroot",
+                    other => other,
+                };
+                format!("{flag} {}: {problem}", path.display())
+            }
+            _ => e.to_string(),
+        };
+        Failure::new(code, message)
+    }
 }
 
-/// The connection to datastore 1 of the template, or to `endpoint` with its keys.
-pub fn primary_connection(config: &AssetConfig, endpoint: Option<&str>) -> Result<Connection, Failure> {
-    let first = config
-        .datastores
-        .first()
-        .ok_or_else(|| Failure::new(exit::FAILURE, "the template names no datastore (S3_HOST_BASE is empty)"))?;
-    Connection::from_datastore(first, endpoint).map_err(|e| Failure::new(exit::USAGE, e.to_string()))
-}
-
-/// A client for datastore 1 of the template, or for `endpoint` with its keys.
-pub fn primary_store(config: &AssetConfig, endpoint: Option<&str>) -> Result<Store, Failure> {
-    let connection = primary_connection(config, endpoint)?;
-    Store::connect(&connection).map_err(|e| Failure::new(exit::FAILURE, e.to_string()))
+/// The site of `template` at `webroot` (datastore 1 at `endpoint` when
+/// given; $AWS_CA_BUNDLE trusted).
+pub fn open_site(template: &Path, webroot: &Path, endpoint: Option<&str>) -> Result<adt_assets::Site, Failure> {
+    let options = adt_assets::SiteOptions::new(webroot)
+        .with_endpoint(endpoint.map(str::to_string))
+        .with_env();
+    Ok(adt_assets::Site::load(template, options)?)
 }
 
 /// The async runtime the binaries drive the libraries with.

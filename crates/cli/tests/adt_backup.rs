@@ -146,7 +146,7 @@ fn uploads_verifies_and_rotates_through_the_binary() {
     assert!(err.contains("no such"), "{err}");
     let (code, out, err) = adt_backup(&["upload", "--template", t, "--webroot", &webroot, "--period", "daily"]);
     assert_eq!(code, 0, "{err}");
-    let bucket = adt_template::backup_bucket_name(&url, "daily");
+    let bucket = adt_template::backup_bucket_name(&url, adt_template::Period::Daily);
     assert!(
         out.contains(&format!("stored s3://{bucket}/applicationsourcecode.tar.gz")),
         "{out}"

@@ -196,7 +196,7 @@ fn seeds_from_the_period_backup_bucket() {
     let site = Site::new(&emulator.endpoint(), "1", "daily", "images");
     let archive = small_archive(site.dir.path());
     let s = store(&emulator.endpoint());
-    let backups = adt_template::backup_bucket_name(&site.url, "daily");
+    let backups = adt_template::backup_bucket_name(&site.url, adt_template::Period::Daily);
     let rt = runtime();
     rt.block_on(async {
         s.ensure_bucket(&backups).await.unwrap();
@@ -219,7 +219,10 @@ fn seeds_from_the_period_backup_bucket() {
     let (code, _, err) = site.run(&["--from-period", "weekly"]);
     assert_eq!(code, 1);
     assert!(
-        err.contains(&adt_template::backup_bucket_name(&site.url, "weekly")),
+        err.contains(&adt_template::backup_bucket_name(
+            &site.url,
+            adt_template::Period::Weekly
+        )),
         "{err}"
     );
 }

@@ -63,9 +63,9 @@ fn check_seed_and_verify_agree_on_every_archive() {
     std::fs::write(webroot.join("index.php"), b"<?php echo 1;").unwrap();
     std::fs::write(webroot.join("images/2024/a.jpg"), vec![7u8; 5000]).unwrap();
     let good_path = dir.path().join("good.tar.gz");
-    let table = adt_mount::MountTable::default();
-    let ex = adt_backup::Exclusions::new(&webroot, None, &table, &[]).unwrap();
-    adt_backup::create(&webroot, &ex, &table, &good_path, 6).unwrap();
+    let table = adt_localfs::MountTable::default();
+    let ex = adt_backups::Exclusions::new(&webroot, None, &table, &[]).unwrap();
+    adt_backups::create(&webroot, &ex, &table, &good_path, 6).unwrap();
     let good = std::fs::read(&good_path).unwrap();
 
     let store = common::store(&emulator.endpoint());
@@ -85,11 +85,11 @@ fn check_seed_and_verify_agree_on_every_archive() {
                 .arg(&template),
         );
         let seed = run(env!("CARGO_BIN_EXE_adt-seed"), &["--backup", a, "--no-cache"]);
-        let bucket = adt_template::backup_bucket_name(&url, "hourly");
+        let bucket = adt_template::backup_bucket_name(&url, adt_template::Period::Hourly);
         rt.block_on(store.ensure_bucket(&bucket)).unwrap();
         rt.block_on(store.put(
             &bucket,
-            adt_backup::ARCHIVE_KEY,
+            adt_template::ARCHIVE_KEY,
             bytes.clone().into(),
             &PutOptions::default(),
         ))

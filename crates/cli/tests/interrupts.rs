@@ -77,7 +77,7 @@ fn sigint_during_a_backup_upload_aborts_it_and_releases_the_lock() {
     assert!(err.contains("aborted") && err.contains("backup lock released"), "{err}");
     let store = common::store(&emulator.endpoint());
     let rt = common::runtime();
-    let bucket = adt_template::backup_bucket_name(&url, "hourly");
+    let bucket = adt_template::backup_bucket_name(&url, adt_template::Period::Hourly);
     let keys: Vec<String> = rt
         .block_on(store.list(&bucket, None))
         .unwrap()
@@ -171,7 +171,7 @@ fn a_tool_that_would_mount_later_never_covers_the_restored_directory() {
     let images = site_with_local_file(dir.path());
     let url = format!("{}.example.com", unique_bucket("late"));
     let template = template(dir.path(), &url, &emulator.endpoint());
-    let real = adt_mount::find_program("s3fs").unwrap();
+    let real = adt_mounts::find_program("s3fs").unwrap();
     // Like a daemonising tool: returns at once, mounts a few seconds later,
     // over a directory that is not empty (as mergerfs, or s3fs -o nonempty).
     let (path_var, pidfile) = fake_tool(
@@ -189,7 +189,7 @@ fn a_tool_that_would_mount_later_never_covers_the_restored_directory() {
     let pid = std::fs::read_to_string(&pidfile).unwrap();
     std::thread::sleep(Duration::from_secs(5));
     assert!(!alive(&pid), "the late tool was stopped with its group");
-    let table = adt_mount::MountTable::read().unwrap();
+    let table = adt_localfs::MountTable::read().unwrap();
     assert!(
         table.at(&images).is_none(),
         "nothing mounted over the restored directory"
@@ -213,7 +213,7 @@ fn a_mount_that_lands_elsewhere_is_undone_at_once() {
     std::fs::create_dir(&elsewhere).unwrap();
     let url = format!("{}.example.com", unique_bucket("redir"));
     let template = template(dir.path(), &url, &emulator.endpoint());
-    let real = adt_mount::find_program("s3fs").unwrap();
+    let real = adt_mounts::find_program("s3fs").unwrap();
     // As if the path now led to `elsewhere`: the tool mounts there.
     let (path_var, _) = fake_tool(
         dir.path(),
@@ -232,7 +232,7 @@ fn a_mount_that_lands_elsewhere_is_undone_at_once() {
         started.elapsed() < Duration::from_secs(15),
         "not after the 30 s timeout"
     );
-    let table = adt_mount::MountTable::read().unwrap();
+    let table = adt_localfs::MountTable::read().unwrap();
     assert!(table.at(&elsewhere).is_none(), "the stray mount was undone");
     assert_eq!(std::fs::read(images.join("local.jpg")).unwrap(), b"local");
     assert_eq!(retired(dir.path()), 0);

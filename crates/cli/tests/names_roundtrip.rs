@@ -13,9 +13,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use adt_datastore::Secret;
 use adt_datastore::{Connection, Endpoint, Store, object_key};
-use adt_mount::{Keys, MountOptions, Plan, Target, Tool};
-use adt_template::{AssetConfig, Layout, MountEntry, Secret};
+use adt_mounts::{Keys, MountOptions, Plan, Target, Tool};
+use adt_template::{AssetConfig, Layout, MountEntry};
 use adt_testkit::{ACCESS_KEY, Emulator, SECRET_KEY, require_tools, unique_bucket};
 use proptest::prelude::*;
 
@@ -74,16 +75,16 @@ fn check(emulator: &Emulator, names: Vec<Vec<u8>>) -> Result<(), TestCaseError> 
         secret: &secret,
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(adt_mount::mount(&plan, &store, &keys, &AtomicBool::new(false)))
+    rt.block_on(adt_mounts::mount(&plan, &store, &keys, &AtomicBool::new(false)))
         .unwrap();
-    adt_mount::unmount(&plan, Duration::from_secs(10)).unwrap();
-    rt.block_on(adt_mount::purge_retired(&plan, &store)).unwrap();
+    adt_mounts::unmount(&plan, Duration::from_secs(10)).unwrap();
+    rt.block_on(adt_mounts::purge_retired(&plan, &store)).unwrap();
 
     // The backup of the webroot (the mount point left out by the Layout).
-    let table = adt_mount::MountTable::read().unwrap();
-    let exclusions = adt_backup::Exclusions::new(&webroot, Some(&layout), &table, &[]).unwrap();
+    let table = adt_localfs::MountTable::read().unwrap();
+    let exclusions = adt_backups::Exclusions::new(&webroot, Some(&layout), &table, &[]).unwrap();
     let archive = dir.path().join("backup.tar.gz");
-    adt_backup::create(&webroot, &exclusions, &table, &archive, 1).unwrap();
+    adt_backups::create(&webroot, &exclusions, &table, &archive, 1).unwrap();
     let mut archived = BTreeMap::new();
     let mut tar = tar::Archive::new(flate2::read::MultiGzDecoder::new(
         std::fs::File::open(&archive).unwrap(),

@@ -5,10 +5,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use adt_template::Secret;
-
 use crate::error::DatastoreError;
 use crate::retry::RetryPolicy;
+use crate::secret::Secret;
 
 /// An S3 endpoint: scheme, host and port, and the region to sign for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,7 +64,7 @@ impl Endpoint {
             None | Some("") | Some("US") | Some("us") => "us-east-1".to_string(),
             // It goes into the mount tools' option strings: nothing but a
             // region name may (`us-east-1,passwd_file=...` would inject).
-            Some(region) if !adt_template::valid_region(region) => {
+            Some(region) if !region_name(region) => {
                 return Err(bad(&format!(
                     "its region (S3_LOCATION) `{region}` is not a region name: only letters, digits and `-`"
                 )));
@@ -143,7 +142,8 @@ pub struct Connection {
     pub secret_key: Secret,
     pub retry: RetryPolicy,
     pub timeouts: Timeouts,
-    /// Extra trusted CA certificates (PEM) for https; defaults to $AWS_CA_BUNDLE.
+    /// Extra trusted CA certificates (PEM) for https (the front door reads
+    /// $AWS_CA_BUNDLE; nothing here reads the environment).
     pub ca_bundle: Option<PathBuf>,
 }
 
@@ -155,22 +155,16 @@ impl Connection {
             secret_key,
             retry: RetryPolicy::default(),
             timeouts: Timeouts::default(),
-            ca_bundle: std::env::var_os("AWS_CA_BUNDLE")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from),
+            ca_bundle: None,
         }
     }
+}
 
-    /// Datastore `d` of a template; `endpoint_override` (from `--endpoint`)
-    /// replaces its S3_HOST_BASE and keeps its region and keys.
-    pub fn from_datastore(
-        d: &adt_template::Datastore,
-        endpoint_override: Option<&str>,
-    ) -> Result<Connection, DatastoreError> {
-        let host = endpoint_override.unwrap_or(&d.host_base);
-        let endpoint = Endpoint::parse(host, d.location.as_deref())?;
-        Ok(Connection::new(endpoint, d.access_key.clone(), d.secret_key.clone()))
-    }
+/// A region name as SigV4 and the mount tools' option strings take it:
+/// letters, digits and `-`, at most 63 (adt-template's check of
+/// S3_LOCATION applies the same rule to a template, with its line).
+fn region_name(region: &str) -> bool {
+    !region.is_empty() && region.len() <= 63 && region.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
 #[cfg(test)]
@@ -246,26 +240,6 @@ mod tests {
         ] {
             assert!(Endpoint::parse(bad, None).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn template_datastores_and_endpoint_overrides() {
-        let t = adt_template::Template::parse(
-            "t.tmpl",
-            "S3_ACCESS_KEY=\"k1|k2\"\nS3_SECRET_KEY=\"s1|s2\"\nS3_HOST_BASE=\"ams3.digitaloceanspaces.com|gb-lon-1.linodeobjects.com\"\nS3_LOCATION=\"ams3|US\"\n",
-        )
-        .unwrap();
-        let config = adt_template::AssetConfig::from_template(&t);
-        let second = Connection::from_datastore(&config.datastores[1], None).unwrap();
-        assert_eq!(second.endpoint.url(), "https://gb-lon-1.linodeobjects.com");
-        assert_eq!(second.endpoint.region(), "us-east-1");
-        assert_eq!(second.secret_key.expose(), "s2");
-        let first = Connection::from_datastore(&config.datastores[0], Some("http://127.0.0.1:9000")).unwrap();
-        assert_eq!(
-            (first.endpoint.url(), first.endpoint.region()),
-            ("http://127.0.0.1:9000", "ams3")
-        );
-        assert_eq!(first.access_key.expose(), "k1");
     }
 
     #[test]

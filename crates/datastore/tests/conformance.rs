@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 
+use adt_datastore::Secret;
 use adt_datastore::{BucketState, Connection, DatastoreError, Endpoint, MIN_PART_SIZE, PutOptions, PutOutcome, Store};
-use adt_template::Secret;
 use adt_testkit::{TestEndpoint, unique_bucket};
 use bytes::Bytes;
 

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use adt_datastore::Secret;
 use adt_datastore::{BucketState, Connection, DatastoreError, Endpoint, PutOptions, RetryPolicy, Store, Timeouts};
-use adt_template::Secret;
 use adt_testkit::{ACCESS_KEY, Emulator, Fault, FaultProxy, SECRET_KEY, unique_bucket};
 use bytes::Bytes;
 use http::Method;

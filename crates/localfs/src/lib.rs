@@ -29,6 +29,7 @@
 
 mod dir;
 mod error;
+mod mounttable;
 mod name;
 mod private;
 mod stat;
@@ -36,6 +37,7 @@ mod walk;
 
 pub use dir::{Dir, Opened};
 pub use error::LocalError;
+pub use mounttable::{MountInfo, MountTable};
 pub use name::{display_name, join_rel};
 pub use private::{PrivateFile, canonical_dir, ensure_private_dir, write_private};
 pub use stat::{Kind, Stat};

@@ -263,7 +263,7 @@ fn a_directory_swapped_with_a_link_during_walks_never_leads_outside() {
 /// back, that lstat says "directory" and `classify` falls through to
 /// `LocalError::Io { op: "open", ENOTDIR }`. `open_dir_expecting` only maps
 /// `Symlink`/`NotADirectory` to `Changed`, so `walk` returns the I/O error
-/// and stops; `adt_backup::create` fails with it. Fail-closed (nothing
+/// and stops; `adt_backups::create` fails with it. Fail-closed (nothing
 /// outside is read), but any local user who can write in the webroot can
 /// make every backup fail. Expected: `Event::Changed`, the walk goes on.
 #[test]
@@ -326,7 +326,7 @@ fn a_file_swapped_with_a_link_is_never_read_through() {
 /// of a regular file that a racing exchange turns into a link fails with
 /// ELOOP; when the lstat in `classify` already sees the regular file back,
 /// the result is `LocalError::NotADirectory` for a regular file. Callers
-/// that handle `Symlink | NotRegular | Changed` (adt_backup::create) fail
+/// that handle `Symlink | NotRegular | Changed` (adt_backups::create) fail
 /// the whole backup with "… is not a directory". Expected: `Changed` (or
 /// `Symlink`).
 #[test]

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use adt_template::Secret;
+use adt_datastore::Secret;
 
 use crate::error::{MountError, io};
 use crate::tool::CredentialFiles;

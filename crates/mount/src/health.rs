@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::mounttable::MountTable;
+use adt_localfs::MountTable;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Health {

@@ -16,7 +16,6 @@
 mod credentials;
 mod error;
 mod health;
-mod mounttable;
 mod operate;
 mod plan;
 mod retire;
@@ -25,7 +24,6 @@ mod units;
 
 pub use error::MountError;
 pub use health::{Health, probe};
-pub use mounttable::{MountInfo, MountTable};
 pub use operate::{Keys, MountState, Report, mount, purge_retired, status, unmount};
 pub use plan::{MountOptions, Plan, PlannedEntry, PlannedMerge, PlannedMount, Target, cache_dir};
 pub use retire::{Retired, load as retired};

@@ -7,18 +7,18 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use adt_datastore::Secret;
 use adt_datastore::Store;
 use adt_localfs::{Dir, LocalError};
-use adt_template::Secret;
 use serde::Serialize;
 
 use crate::credentials;
 use crate::error::{MountError, io};
 use crate::health::{Health, answers, probe};
-use crate::mounttable::MountTable;
 use crate::plan::{Plan, PlannedEntry};
 use crate::retire::{self, Destination, Retired};
 use crate::tool::CommandLine;
+use adt_localfs::MountTable;
 
 /// What a run did, for people and for the JSON output.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

@@ -10,14 +10,13 @@
 //! never purged. "In the bucket" means the same content (the object's ETag
 //! equals the one computed from the local bytes), never just the same size.
 
-use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use adt_datastore::{EtagHasher, PutOptions, PutOutcome, Store, object_key};
+use adt_datastore::{EtagHasher, PosixAttributes, PutOutcome, Store, directory_key, object_key};
 use adt_localfs::{Dir, Event, Flow, LocalError, Stat, display_name};
 use adt_template::LayoutEntry;
 use bytes::Bytes;
@@ -215,11 +214,8 @@ pub(crate) async fn upload_missing(
         };
         if marker {
             let Item::EmptyDir(_, stat) = &item else { continue };
-            let key = format!("{key}/");
-            let opts = PutOptions {
-                content_type: Some("application/x-directory".into()),
-                metadata: attributes(stat),
-            };
+            let key = directory_key(key);
+            let opts = attributes(stat).put_options(&key);
             match store
                 .put_if_absent(dest.bucket(&key), &key, Bytes::new(), &opts)
                 .await?
@@ -265,15 +261,7 @@ pub(crate) async fn upload_missing(
             }
             continue;
         }
-        let opts = PutOptions {
-            content_type: Some(
-                mime_guess::from_path(key)
-                    .first_or_octet_stream()
-                    .essence_str()
-                    .to_string(),
-            ),
-            metadata: attributes(&opened.stat),
-        };
+        let opts = attributes(&opened.stat).put_options(key);
         let up = store
             .put_open_file(bucket, key, opened.file, &path, &opts, true, PART)
             .await?;
@@ -299,17 +287,10 @@ pub(crate) async fn upload_missing(
     Ok(report)
 }
 
-/// Mode (with file-type bits), owner and mtime, as the mount tools read them.
-pub(crate) fn attributes(stat: &Stat) -> BTreeMap<String, String> {
-    [
-        ("mode", stat.mode.to_string()),
-        ("uid", stat.uid.to_string()),
-        ("gid", stat.gid.to_string()),
-        ("mtime", stat.mtime.to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
+/// A local file's attributes as object metadata (adt-datastore's
+/// [`PosixAttributes`] owns the format).
+pub(crate) fn attributes(stat: &Stat) -> PosixAttributes {
+    PosixAttributes::from_stat_mode(stat.mode, u64::from(stat.uid), u64::from(stat.gid), stat.mtime)
 }
 
 /// Moves `name` in `parent` aside to `.NAME.adt-retired-SECONDS` beside it

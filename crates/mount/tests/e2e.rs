@@ -6,9 +6,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use adt_datastore::Secret;
 use adt_datastore::{Connection, Endpoint, PutOptions, Store};
-use adt_mount::{Keys, MountOptions, Plan, Target, Tool};
-use adt_template::{AssetConfig, Layout, MountEntry, Secret};
+use adt_mounts::{Keys, MountOptions, Plan, Target, Tool};
+use adt_template::{AssetConfig, Layout, MountEntry};
 use adt_testkit::{TestEndpoint, is_mounted, require_tools, unique_bucket};
 use bytes::Bytes;
 
@@ -73,13 +74,13 @@ impl Site {
         self.plan_on(&self.t.endpoint, 30)
     }
 
-    async fn mount(&self, plan: &Plan) -> Result<adt_mount::Report, adt_mount::MountError> {
+    async fn mount(&self, plan: &Plan) -> Result<adt_mounts::Report, adt_mounts::MountError> {
         let (access, secret) = (Secret::new(&self.t.access_key), Secret::new(&self.t.secret_key));
         let keys = Keys {
             access: &access,
             secret: &secret,
         };
-        adt_mount::mount(plan, &self.store, &keys, &std::sync::atomic::AtomicBool::new(false)).await
+        adt_mounts::mount(plan, &self.store, &keys, &std::sync::atomic::AtomicBool::new(false)).await
     }
 
     async fn buckets(&self) {
@@ -95,7 +96,7 @@ impl Site {
 
 impl Drop for Site {
     fn drop(&mut self) {
-        let _ = adt_mount::unmount(&self.plan(), Duration::from_secs(5));
+        let _ = adt_mounts::unmount(&self.plan(), Duration::from_secs(5));
     }
 }
 
@@ -132,7 +133,7 @@ async fn bucket_files_appear_and_writes_land(tool: Tool) {
     assert_eq!(fs::read(images.join("banners/a.png")).unwrap(), b"PNG a");
 
     fs::write(images.join("new upload.jpg"), b"JPEG new").unwrap();
-    adt_mount::unmount(&plan, Duration::from_secs(30)).unwrap();
+    adt_mounts::unmount(&plan, Duration::from_secs(30)).unwrap();
     assert!(!is_mounted(&images));
     let (_, body) = site.store.get_bytes(site.bucket(0), "new upload.jpg").await.unwrap();
     assert_eq!(body, Bytes::from_static(b"JPEG new"));
@@ -167,7 +168,7 @@ async fn local_files_end_up_in_the_bucket_and_nothing_is_lost(tool: Tool) {
             .is_some()
     );
     assert!(site.store.head(site.bucket(0), "empty/").await.unwrap().is_some());
-    let retired = adt_mount::retired(&site.dir.path().join("state"));
+    let retired = adt_mounts::retired(&site.dir.path().join("state"));
     assert_eq!(retired.len(), 1);
     assert_eq!(
         fs::read(retired[0].retired.join("2024/01/local.jpg")).unwrap(),
@@ -181,10 +182,10 @@ async fn local_files_end_up_in_the_bucket_and_nothing_is_lost(tool: Tool) {
         again.actions.iter().all(|a| a.ends_with("already mounted")),
         "{again:?}"
     );
-    assert_eq!(adt_mount::retired(&site.dir.path().join("state")).len(), 1);
+    assert_eq!(adt_mounts::retired(&site.dir.path().join("state")).len(), 1);
 
     // Purging checks the bucket first, then removes the retired directory.
-    let purged = adt_mount::purge_retired(&plan, &site.store).await.unwrap();
+    let purged = adt_mounts::purge_retired(&plan, &site.store).await.unwrap();
     assert!(purged.warnings.is_empty(), "{purged:?}");
     assert!(!retired[0].retired.exists());
 }
@@ -202,12 +203,12 @@ async fn a_killed_fuse_process_is_stale_and_mount_repairs_it(tool: Tool) {
         .unwrap();
     assert!(killed.success(), "no {tool} process for {}", site.bucket(0));
     wait_for("the mount to go stale", || {
-        adt_mount::status(&plan).unwrap()[0].state == "stale"
+        adt_mounts::status(&plan).unwrap()[0].state == "stale"
     })
     .await;
     let report = site.mount(&plan).await.unwrap();
     assert!(report.actions.iter().any(|a| a.contains("stale mount")), "{report:?}");
-    assert_eq!(adt_mount::status(&plan).unwrap()[0].state, "mounted");
+    assert_eq!(adt_mounts::status(&plan).unwrap()[0].state, "mounted");
     fs::write(images.join("after-repair.txt"), b"ok").unwrap();
 }
 
@@ -235,7 +236,7 @@ async fn an_unreachable_endpoint_fails_in_time_and_leaves_local_files(tool: Tool
         b"precious",
         "the local directory is back"
     );
-    assert!(adt_mount::retired(&site.dir.path().join("state")).is_empty());
+    assert!(adt_mounts::retired(&site.dir.path().join("state")).is_empty());
 }
 
 async fn merges_show_the_union_and_new_files_land_in_a_branch(tool: Tool) {
@@ -260,7 +261,7 @@ async fn merges_show_the_union_and_new_files_land_in_a_branch(tool: Tool) {
     names.sort();
     assert_eq!(names, ["one.jpg", "two.jpg"]);
     fs::write(media.join("three.jpg"), b"3").unwrap();
-    adt_mount::unmount(&plan, Duration::from_secs(30)).unwrap();
+    adt_mounts::unmount(&plan, Duration::from_secs(30)).unwrap();
     let mut found = 0;
     for i in 0..2 {
         if site.store.head(site.bucket(i), "three.jpg").await.unwrap().is_some() {
@@ -335,7 +336,7 @@ async fn only_root_and_the_web_server_user_use_the_mounts(tool: Tool) {
         }
         fs::write(dir.join("by-root.txt"), b"root").unwrap();
     }
-    adt_mount::unmount(&plan, Duration::from_secs(30)).unwrap();
+    adt_mounts::unmount(&plan, Duration::from_secs(30)).unwrap();
 }
 
 macro_rules! for_tools {
@@ -344,7 +345,7 @@ macro_rules! for_tools {
             $(#[tokio::test(flavor = "multi_thread")]
             async fn $name() {
                 if super::tools_present() {
-                    super::$name(adt_mount::Tool::S3fs).await;
+                    super::$name(adt_mounts::Tool::S3fs).await;
                 }
             })*
         }
@@ -352,7 +353,7 @@ macro_rules! for_tools {
             $(#[tokio::test(flavor = "multi_thread")]
             async fn $name() {
                 if super::tools_present() {
-                    super::$name(adt_mount::Tool::Rclone).await;
+                    super::$name(adt_mounts::Tool::Rclone).await;
                 }
             })*
         }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use adt_mount::{MountOptions, Plan, Target, Tool};
+use adt_mounts::{MountOptions, Plan, Target, Tool};
 
 fn plan(fixture: &str, tool: Tool) -> Plan {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -58,7 +58,7 @@ fn plans() {
 #[test]
 fn units() {
     for (fixture, tool) in [("merge.tmpl", Tool::S3fs), ("opensocial.tmpl", Tool::Rclone)] {
-        let units = adt_mount::units(&plan(fixture, tool), &|p| format!("/usr/bin/{p}"));
+        let units = adt_mounts::units(&plan(fixture, tool), &|p| format!("/usr/bin/{p}"));
         let text: String = units
             .iter()
             .map(|u| format!("# ==> {} <==\n{}\n", u.name, u.text))

@@ -4,9 +4,8 @@
 use std::collections::HashSet;
 use std::sync::Mutex;
 
-use adt_datastore::{COPY_PART_SIZE, Copied, DatastoreError, ObjectInfo, Store};
+use adt_datastore::{COPY_PART_SIZE, Copied, DatastoreError, MemoryBudget, ObjectInfo, Store};
 use futures::StreamExt;
-use tokio::sync::Semaphore;
 
 use crate::compare::{REPLACED_PREFIX, SOURCE_ETAG_KEY};
 use crate::plan::{BucketPlan, Destination, fatal};
@@ -85,8 +84,8 @@ pub(crate) async fn execute(
     // the other jobs sit idle.
     work.sort_by_key(|w| std::cmp::Reverse(w.1.size));
     progress.start(work.len() as u64, work.iter().map(|(_, o)| o.size).sum());
-    // Each copy holds up to one part of its object: KiB permits of a budget.
-    let budget = Semaphore::new((opts.memory_budget.max(COPY_PART_SIZE) / 1024).min(Semaphore::MAX_PERMITS));
+    // Each copy holds up to one part of its object.
+    let budget = MemoryBudget::new(opts.memory_budget.max(COPY_PART_SIZE));
     let copies: Vec<(usize, Outcome)> = futures::stream::iter(work)
         .map(|(i, object)| {
             let plan = &plans[i];
@@ -94,10 +93,7 @@ pub(crate) async fn execute(
             let dead = &dead;
             let budget = &budget;
             async move {
-                let kib = (object.size.min(COPY_PART_SIZE as u64) / 1024 + 1) as u32;
-                let Ok(_held) = budget.acquire_many(kib).await else {
-                    return (i, Outcome::Abandoned);
-                };
+                let _held = budget.take(object.size.min(COPY_PART_SIZE as u64)).await;
                 if dead.contains(plan.destination) {
                     return (i, Outcome::Abandoned);
                 }

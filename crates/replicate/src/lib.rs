@@ -26,6 +26,7 @@ use std::sync::Arc;
 
 use adt_datastore::{DatastoreError, ObjectInfo, Store};
 
+pub use adt_datastore::{NoProgress, Progress};
 pub use compare::{REPLACED_PREFIX, SOURCE_ETAG_KEY, Verdict, compare};
 pub use error::{Refusal, ReplicateError};
 pub use guard::MaxChange;
@@ -66,18 +67,6 @@ impl Default for ReplicateOptions {
         }
     }
 }
-
-/// Hears how the copying goes (a progress bar, say).
-pub trait Progress: Send + Sync {
-    /// The totals, once every destination is planned.
-    fn start(&self, _objects: u64, _bytes: u64) {}
-    /// Objects finished and bytes copied since the last call.
-    fn advance(&self, _objects: u64, _bytes: u64) {}
-}
-
-/// No progress reporting.
-pub struct NoProgress;
-impl Progress for NoProgress {}
 
 /// Brings `buckets` on every destination up to date with `primary`.
 ///

@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use adt_datastore::Secret;
 use adt_datastore::{Connection, Endpoint, PutOptions, RetryPolicy, Store};
-use adt_replicate::{
+use adt_replication::{
     Destination, MaxChange, NoProgress, REPLACED_PREFIX, ReplicateError, ReplicateOptions, Report, SOURCE_ETAG_KEY,
 };
-use adt_template::Secret;
 use adt_testkit::{Fault, FaultProxy, S3Target, TestEndpoint, pattern, unique_bucket};
 use bytes::Bytes;
 
@@ -69,7 +69,7 @@ async fn run(p: &Pair, buckets: &[String], o: &ReplicateOptions) -> Result<Repor
         number: 2,
         store: p.destination.clone(),
     }];
-    adt_replicate::replicate(&p.primary, &dests, buckets, o, Arc::new(NoProgress)).await
+    adt_replication::replicate(&p.primary, &dests, buckets, o, Arc::new(NoProgress)).await
 }
 
 fn with_meta(content_type: &str, mode: &str) -> PutOptions {
@@ -403,7 +403,7 @@ fn one_destination_down_does_not_stop_another() {
                 store: up.clone(),
             },
         ];
-        let report = adt_replicate::replicate(
+        let report = adt_replication::replicate(
             &primary,
             &dests,
             std::slice::from_ref(&bucket),
@@ -432,7 +432,7 @@ fn one_destination_down_does_not_stop_another() {
             number: 2,
             store: primary.clone(),
         }];
-        let err = adt_replicate::replicate(
+        let err = adt_replication::replicate(
             &primary,
             &same,
             std::slice::from_ref(&bucket),
@@ -446,7 +446,7 @@ fn one_destination_down_does_not_stop_another() {
             "{err}"
         );
         let missing = unique_bucket("absent");
-        let err = adt_replicate::replicate(
+        let err = adt_replication::replicate(
             &primary,
             &dests[1..],
             std::slice::from_ref(&missing),

@@ -27,12 +27,12 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
-use adt_datastore::Store;
+use adt_datastore::{MemoryBudget, Store};
 use adt_template::Layout;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 
+pub use adt_datastore::{NoProgress, Progress};
 pub use error::SeedError;
-pub use manifest::default_dir as default_cache_dir;
 pub use source::ArchiveSource;
 pub use summary::{BucketSummary, Summary};
 
@@ -53,7 +53,8 @@ pub struct SeedOptions {
     /// File bytes held in memory at once, at most (at least one part).
     pub memory_budget: usize,
     /// Where records of completed seeds are kept, so a rerun of the same
-    /// archive needs only a listing. None: always read the archive.
+    /// archive needs only a listing. None (the default): always read the
+    /// archive. `adt_assets::seed_cache_dir` gives the usual place.
     pub cache_dir: Option<PathBuf>,
 }
 
@@ -65,22 +66,10 @@ impl Default for SeedOptions {
             overwrite: false,
             part_size: adt_datastore::PART_SIZE,
             memory_budget: 48 * 1024 * 1024,
-            cache_dir: manifest::default_dir(),
+            cache_dir: None,
         }
     }
 }
-
-/// Progress callbacks (files and bytes), for a progress bar.
-pub trait Progress: Send + Sync {
-    /// The totals, once the archive has been checked.
-    fn start(&self, _files: u64, _bytes: u64) {}
-    /// Files finished and bytes read since the last call.
-    fn advance(&self, _files: u64, _bytes: u64) {}
-}
-
-/// No progress reporting.
-pub struct NoProgress;
-impl Progress for NoProgress {}
 
 /// Seeds every bucket of `layout` on `store` from `source`.
 pub async fn seed(
@@ -183,7 +172,7 @@ pub async fn seed(
         ),
         recorded: Mutex::new(vec![Vec::new(); bucket_names.len()]),
         planned: Mutex::new(Vec::new()),
-        budget: Arc::new(Semaphore::new(options.memory_budget.max(options.part_size).max(1))),
+        budget: MemoryBudget::new(options.memory_budget.max(options.part_size)),
         failed: AtomicBool::new(false),
         error: Mutex::new(None),
         progress,

@@ -50,15 +50,6 @@ pub(crate) fn store(path: &Path, manifest: &Manifest) -> std::io::Result<()> {
     adt_localfs::write_private(&dir, name, &bytes).map_err(std::io::Error::other)
 }
 
-/// The default cache directory: $XDG_CACHE_HOME/adt-seed, else ~/.cache/adt-seed.
-pub fn default_dir() -> Option<PathBuf> {
-    std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .map(|d| d.join("adt-seed"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,8 +4,7 @@
 //! buckets by a stable hash of that relative path, so the merged view shows
 //! each file exactly once.
 
-use std::collections::BTreeMap;
-
+use adt_datastore::PosixAttributes;
 use adt_template::Layout;
 
 /// One bucket the seed writes to.
@@ -102,39 +101,14 @@ impl Router {
     }
 }
 
-/// File attributes as the mount tools read them from object metadata
-/// (reference §5): decimal integers, mode with its file-type bits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Attributes {
-    pub mode: u32,
-    pub uid: u64,
-    pub gid: u64,
-    pub mtime: u64,
-}
-
-const S_IFREG: u32 = 0o100_000;
-const S_IFDIR: u32 = 0o040_000;
-
-impl Attributes {
-    pub fn from_header(h: &adt_archive::Header, dir: bool) -> Attributes {
-        Attributes {
-            mode: (h.mode & 0o7777) | if dir { S_IFDIR } else { S_IFREG },
-            uid: h.uid,
-            gid: h.gid,
-            mtime: h.mtime,
-        }
-    }
-
-    pub fn metadata(&self) -> BTreeMap<String, String> {
-        [
-            ("mode", self.mode.to_string()),
-            ("uid", self.uid.to_string()),
-            ("gid", self.gid.to_string()),
-            ("mtime", self.mtime.to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
+/// An archive entry's attributes as object metadata (adt-datastore's
+/// [`PosixAttributes`] owns the format).
+pub(crate) fn attributes(h: &adt_archive::Header, dir: bool) -> PosixAttributes {
+    let mtime = i64::try_from(h.mtime).unwrap_or(i64::MAX);
+    if dir {
+        PosixAttributes::directory(h.mode, h.uid, h.gid, mtime)
+    } else {
+        PosixAttributes::file(h.mode, h.uid, h.gid, mtime)
     }
 }
 
@@ -214,7 +188,7 @@ mod tests {
 
     #[test]
     fn attributes_carry_file_type_bits() {
-        let mut h = adt_archive::Header {
+        let h = adt_archive::Header {
             name: b"./images/a.png".to_vec(),
             link: Vec::new(),
             kind: adt_archive::Kind::File,
@@ -224,11 +198,8 @@ mod tests {
             mtime: 1_700_000_000,
             size: 0,
         };
-        let a = Attributes::from_header(&h, false);
-        assert_eq!(a.metadata()["mode"], "33188");
-        assert_eq!(Attributes::from_header(&h, true).mode, 0o040_644);
-        h.mode = 0o755;
-        assert_eq!(Attributes::from_header(&h, true).metadata()["mode"], "16877");
-        assert_eq!(a.metadata()["mtime"], "1700000000");
+        assert_eq!(attributes(&h, false).metadata()["mode"], "33188");
+        assert_eq!(attributes(&h, true).mode(), 0o040_644);
+        assert_eq!(attributes(&h, false).metadata()["mtime"], "1700000000");
     }
 }

@@ -10,7 +10,9 @@ use std::io::Read;
 use adt_archive::{ArchiveError, Kind, Limits};
 
 use crate::error::SeedError;
-use crate::route::{Attributes, Router, normalize};
+use adt_datastore::PosixAttributes;
+
+use crate::route::{Router, attributes, normalize};
 
 #[derive(Debug, Default)]
 pub(crate) struct Scan {
@@ -21,7 +23,7 @@ pub(crate) struct Scan {
     /// that get its content.
     pub links: HashMap<String, Vec<String>>,
     /// Directories inside asset directories with nothing in them.
-    pub empty_dirs: Vec<(String, Attributes)>,
+    pub empty_dirs: Vec<(String, PosixAttributes)>,
     /// Symlinks, devices, fifos and unnamed entries inside asset
     /// directories: not seeded.
     pub skipped: Vec<String>,
@@ -58,7 +60,7 @@ pub(crate) fn corrupt(archive: &str, e: impl std::fmt::Display) -> SeedError {
 pub(crate) fn scan(reader: impl Read, router: &Router, archive: &str) -> Result<Scan, SeedError> {
     let mut tar = adt_archive::Reader::new(reader, Limits::default());
     let mut scan = Scan::default();
-    let mut dirs: Vec<(String, Attributes)> = Vec::new();
+    let mut dirs: Vec<(String, PosixAttributes)> = Vec::new();
     let mut has_children: HashSet<String> = HashSet::new();
     let mut link_targets: Vec<(String, String)> = Vec::new();
     let mut sizes: HashMap<String, u64> = HashMap::new();
@@ -136,7 +138,7 @@ pub(crate) fn scan(reader: impl Read, router: &Router, archive: &str) -> Result<
                     ));
                 }
             }
-            Kind::Dir => dirs.push((path, Attributes::from_header(&entry.header, true))),
+            Kind::Dir => dirs.push((path, attributes(&entry.header, true))),
             Kind::Symlink => scan.skipped.push(format!("{path} (symbolic link)")),
             Kind::CharDevice | Kind::BlockDevice => scan.skipped.push(format!("{path} (device)")),
             Kind::Fifo => scan.skipped.push(format!("{path} (fifo)")),

@@ -14,12 +14,12 @@ use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use adt_datastore::{DatastoreError, PutOptions, PutOutcome, Store};
+use adt_datastore::{DatastoreError, MemoryBudget, MemoryPermit, PutOptions, PutOutcome, Store};
 use bytes::Bytes;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::mpsc;
 
 use crate::error::SeedError;
-use crate::route::{Attributes, Dest, Router, normalize};
+use crate::route::{Dest, Router, attributes, normalize};
 use crate::scan::{Scan, corrupt, unreadable};
 use crate::summary::BucketSummary;
 use crate::{Progress, SeedOptions};
@@ -37,7 +37,7 @@ pub(crate) struct Shared {
     /// Every object the archive gives each bucket, with its etag.
     pub recorded: Mutex<Vec<Vec<(String, u64, String)>>>,
     pub planned: Mutex<Vec<(String, String, u64)>>,
-    pub budget: Arc<Semaphore>,
+    pub budget: MemoryBudget,
     pub failed: AtomicBool,
     pub error: Mutex<Option<SeedError>>,
     pub progress: Arc<dyn Progress>,
@@ -131,7 +131,7 @@ pub(crate) struct Job {
     dests: Vec<Dest>,
     body: Bytes,
     opts: PutOptions,
-    _permit: OwnedSemaphorePermit,
+    _permit: MemoryPermit,
 }
 
 pub(crate) async fn uploader(shared: Arc<Shared>, jobs: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>) {
@@ -156,7 +156,7 @@ pub(crate) async fn uploader(shared: Arc<Shared>, jobs: Arc<tokio::sync::Mutex<m
 
 /// One part of a large file on its way to a multipart upload.
 enum Part {
-    Data(Bytes, Arc<OwnedSemaphorePermit>),
+    Data(Bytes, Arc<MemoryPermit>),
     /// The whole file was read: complete the upload.
     Done,
 }
@@ -231,16 +231,7 @@ pub(crate) fn read(
             continue;
         }
         let size = entry.header.size;
-        let attributes = Attributes::from_header(&entry.header, false);
-        let opts = PutOptions {
-            content_type: Some(
-                mime_guess::from_path(&path)
-                    .first_or_octet_stream()
-                    .essence_str()
-                    .to_string(),
-            ),
-            metadata: attributes.metadata(),
-        };
+        let opts = attributes(&entry.header, false).put_options(&path);
         let (existing, missing): (Vec<Dest>, Vec<Dest>) = dests
             .into_iter()
             .partition(|d| !shared.options.overwrite && shared.listing[d.bucket].contains_key(&d.key));
@@ -255,9 +246,7 @@ pub(crate) fn read(
         }
 
         if size <= part_size as u64 {
-            let permit = runtime
-                .block_on(Arc::clone(&shared.budget).acquire_many_owned(size.max(1) as u32))
-                .map_err(|e| SeedError::Internal(e.to_string()))?;
+            let permit = runtime.block_on(shared.budget.take(size));
             let mut body = Vec::with_capacity(size as usize);
             entry.read_to_end(&mut body).map_err(|e| corrupt(archive, e))?;
             if let Some(h) = hasher.as_mut() {
@@ -293,9 +282,7 @@ pub(crate) fn read(
         let mut left = size;
         while left > 0 && !shared.stopped() {
             let take = left.min(part_size as u64) as usize;
-            let permit = runtime
-                .block_on(Arc::clone(&shared.budget).acquire_many_owned(take as u32))
-                .map_err(|e| SeedError::Internal(e.to_string()))?;
+            let permit = runtime.block_on(shared.budget.take(take as u64));
             let mut part = vec![0u8; take];
             entry.read_exact(&mut part).map_err(|e| corrupt(archive, e))?;
             if let Some(h) = hasher.as_mut() {
@@ -339,10 +326,7 @@ pub(crate) async fn markers(shared: &Arc<Shared>, scan: &Scan, router: &Router) 
             shared.plan(&dest, 0);
             continue;
         }
-        let opts = PutOptions {
-            content_type: Some("application/x-directory".into()),
-            metadata: attributes.metadata(),
-        };
+        let opts = attributes.put_options(&dest.key);
         match shared.put(&dest, Bytes::new(), &opts).await {
             Ok(outcome) => shared.uploaded(&dest, 0, outcome),
             Err(e) => shared.fail(e.into()),

@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use adt_datastore::Secret;
 use adt_datastore::{Connection, Endpoint, PutOptions, Store};
 use adt_seeder::{ArchiveSource, NoProgress, SeedError, SeedOptions, Summary};
-use adt_template::{AssetConfig, Layout, MountEntry, Secret};
+use adt_template::{AssetConfig, Layout, MountEntry};
 use adt_testkit::{ArchiveBuilder, TestEndpoint, pattern, unique_bucket};
 use bytes::Bytes;
 

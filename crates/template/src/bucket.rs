@@ -13,11 +13,6 @@ pub fn derive_bucket_name(url: &str, dir: &str) -> String {
         .to_lowercase()
 }
 
-/// The bucket holding a site's backups for `period` (`hourly` .. `shutdown`).
-pub fn backup_bucket_name(url: &str, period: &str) -> String {
-    format!("{}-{period}", url.replace('.', "-")).to_lowercase()
-}
-
 /// Checks a bucket name against the S3 rules; the error says which one fails.
 pub fn validate_bucket_name(name: &str) -> Result<(), String> {
     let len = name.len();
@@ -74,10 +69,6 @@ mod tests {
         assert_eq!(
             derive_bucket_name("WWW.Example.com", "My_Files"),
             "www-example-com-assets-my-files"
-        );
-        assert_eq!(
-            backup_bucket_name("www.example.com", "hourly"),
-            "www-example-com-hourly"
         );
     }
 

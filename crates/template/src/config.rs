@@ -108,7 +108,7 @@ pub struct Datastore {
 }
 
 /// What the asset tools need from a template.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AssetConfig {
     pub website_url: Option<String>,
     pub application: Option<Application>,

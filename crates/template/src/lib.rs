@@ -11,6 +11,7 @@
 //! diagnostics for people is the binary's job.
 
 mod archive;
+mod backup_format;
 mod bucket;
 mod config;
 mod diagnostic;
@@ -24,7 +25,8 @@ mod secret;
 mod source;
 
 pub use archive::BackupListing;
-pub use bucket::{backup_bucket_name, derive_bucket_name, validate_bucket_name};
+pub use backup_format::{ARCHIVE_KEY, LOCK_KEY, MARKER, PREVIOUS_KEY, Period, UnknownPeriod, backup_bucket_name};
+pub use bucket::{derive_bucket_name, validate_bucket_name};
 pub use config::{Application, ArchiveChoice, AssetConfig, Datastore};
 pub use diagnostic::{Diagnostic, Rule, Severity, Snippet};
 pub use entry::{EntryError, MountEntry};

@@ -54,11 +54,8 @@ impl Drop for S3fsMount {
     }
 }
 
-/// True when `at` is a mount point in /proc/self/mountinfo.
+/// True when `at` is a mount point in /proc/self/mountinfo (read by
+/// adt-localfs, the one parser, escapes decoded).
 pub fn is_mounted(at: &Path) -> bool {
-    let wanted = at.to_string_lossy().to_string();
-    fs::read_to_string("/proc/self/mountinfo")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.split(' ').nth(4) == Some(wanted.as_str()))
+    adt_localfs::MountTable::read().is_ok_and(|t| t.at(at).is_some())
 }

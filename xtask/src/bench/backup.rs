@@ -10,11 +10,15 @@ use std::process::Command;
 
 use super::measure::{self, Measured};
 
-pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    crate::only_options(args, &["--files"])?;
-    let files: usize = crate::option(args, "--files")?
-        .map(|v| v.parse().map_err(|_| format!("--files {v}: not a number")))
-        .unwrap_or(Ok(20_000))?;
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// PHP-like files in the generated webroot
+    #[arg(long, value_name = "N", default_value_t = 20_000)]
+    files: usize,
+}
+
+pub(crate) fn run(args: Args) -> Result<(), String> {
+    let files = args.files;
     for tool in ["rsync", "tar", "s3fs", "fusermount3"] {
         if adt_testkit::which(tool).is_none() {
             return Err(format!("the benchmark needs {tool}: cargo xtask doctor"));

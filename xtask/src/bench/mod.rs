@@ -6,17 +6,41 @@ mod measure;
 mod replicate;
 mod seed;
 
-pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    match args.first().map(String::as_str) {
-        Some("seed") => seed::run(&args[1..]),
-        Some("backup") => backup::run(&args[1..]),
-        Some("replicate") => replicate::run(&args[1..]),
-        Some(other) => Err(format!("unknown benchmark `{other}` (known: seed, backup, replicate)")),
-        None => Err("which benchmark? cargo xtask bench seed|backup|replicate".into()),
+#[derive(clap::Subcommand)]
+pub(crate) enum Bench {
+    /// adt-seed against tar xzf + rclone copy, uploading the images/ of a generated backup to the
+    /// embedded emulator, then each again with nothing changed
+    ///
+    /// The backup (target/bench/seed-FILES-VIDEOS) is made once and reused. First runs are timed
+    /// three times, each against a fresh emulator process, and the median kept. Needs tar and
+    /// rclone.
+    Seed(seed::SeedArgs),
+    /// adt-backup create against rsync -a --exclude-from + tar czf, with images/ an s3fs mount
+    /// that adt-backup must not read
+    ///
+    /// The webroot (target/bench/backup-FILES) is made once and reused; its images/ is an s3fs
+    /// mount of an embedded-emulator bucket, through a proxy that counts requests. Each side runs
+    /// three times and the median is kept. Needs rsync, tar, s3fs and fusermount3.
+    Backup(backup::Args),
+    /// adt-replicate against rclone copy between two emulator processes, then each again with
+    /// nothing changed
+    ///
+    /// Each of three rounds seeds a fresh emulator with adt-seed (not timed), then copies its
+    /// bucket to another fresh one with adt-replicate and to a third with rclone copy; the median
+    /// is kept. The backup (target/bench/seed-FILES-VIDEOS) is shared with `bench seed`. Needs tar
+    /// and rclone.
+    Replicate(replicate::Args),
+}
+
+pub(crate) fn run(bench: Bench) -> Result<(), String> {
+    match bench {
+        Bench::Seed(args) => seed::run(args),
+        Bench::Backup(args) => backup::run(args),
+        Bench::Replicate(args) => replicate::run(args),
     }
 }
 
-/// Builds these binaries of adt-assets (and xtask, for the emulator) with
+/// Builds these binaries of adt-cli (and xtask, for the emulator) with
 /// the release profile; returns target/release.
 fn build_release(bins: &[&str]) -> Result<std::path::PathBuf, String> {
     let mut args = vec![
@@ -24,7 +48,7 @@ fn build_release(bins: &[&str]) -> Result<std::path::PathBuf, String> {
         "--release",
         "--locked",
         "-p",
-        "adt-assets",
+        "adt-cli",
         "-p",
         "xtask",
         "--bin",

@@ -10,8 +10,21 @@ use super::measure::{self, Measured};
 use super::seed::{Config, count, median, prepare};
 use crate::emulator::EmulatorProcess;
 
-pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    let config = Config::parse(args, 5_000, 3, 32)?;
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// Objects in the seeded bucket (files under images/ of the generated backup), videos included
+    #[arg(long, value_name = "N", default_value_t = 5_000)]
+    files: usize,
+    /// How many of those objects are 20 MiB videos
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    videos: usize,
+    /// adt-replicate --jobs, and rclone copy --transfers and --checkers
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    jobs: usize,
+}
+
+pub(crate) fn run(args: Args) -> Result<(), String> {
+    let config = Config::new(args.files, args.videos, args.jobs)?;
     let release = super::build_release(&["adt-seed", "adt-replicate"])?;
     let root = crate::workspace_root();
     let work = root.join(format!("target/bench/seed-{}-{}", config.files, config.videos));

@@ -10,6 +10,20 @@ use std::process::Command;
 use super::measure::{self, Measured};
 use crate::emulator::EmulatorProcess;
 
+#[derive(clap::Args)]
+pub(crate) struct SeedArgs {
+    /// Files under images/ in the generated backup, videos included: what each first run uploads
+    #[arg(long, value_name = "N", default_value_t = 20_000)]
+    files: usize,
+    /// How many of those files are 20 MiB videos
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    videos: usize,
+    /// adt-seed --jobs (rclone copy runs with --transfers 16 --checkers 16)
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    jobs: usize,
+}
+
+/// The sizes `bench seed` and `bench replicate` run with.
 pub(super) struct Config {
     pub files: usize,
     pub videos: usize,
@@ -17,28 +31,17 @@ pub(super) struct Config {
 }
 
 impl Config {
-    /// `--files N --videos N --jobs N`, each defaulting to the given value;
-    /// also checks that the baselines' tar and rclone are there.
-    pub(super) fn parse(args: &[String], files: usize, videos: usize, jobs: usize) -> Result<Config, String> {
-        crate::only_options(args, &["--files", "--videos", "--jobs"])?;
-        let number = |name: &str, default: usize| -> Result<usize, String> {
-            crate::option(args, name)?
-                .map(|v| v.parse().map_err(|_| format!("{name} {v}: not a number")))
-                .unwrap_or(Ok(default))
-        };
+    /// Checks that the baselines' tar and rclone are there.
+    pub(super) fn new(files: usize, videos: usize, jobs: usize) -> Result<Config, String> {
         if adt_testkit::which("rclone").is_none() || adt_testkit::which("tar").is_none() {
             return Err("the baseline needs tar and rclone: apt-get install -y rclone".into());
         }
-        Ok(Config {
-            files: number("--files", files)?,
-            videos: number("--videos", videos)?,
-            jobs: number("--jobs", jobs)?,
-        })
+        Ok(Config { files, videos, jobs })
     }
 }
 
-pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    let config = Config::parse(args, 20_000, 5, 16)?;
+pub(crate) fn run(args: SeedArgs) -> Result<(), String> {
+    let config = Config::new(args.files, args.videos, args.jobs)?;
     super::build_release(&["adt-seed"])?;
     let root = crate::workspace_root();
     let adt_seed = root.join("target/release/adt-seed");

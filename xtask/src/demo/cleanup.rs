@@ -174,7 +174,7 @@ impl Cleanup {
 
 /// Mount points below `dir` (the demo never mounts `dir` itself).
 pub(crate) fn mounts_under(dir: &Path) -> Vec<PathBuf> {
-    adt_mount::MountTable::read()
+    adt_localfs::MountTable::read()
         .map(|t| t.below(dir).into_iter().map(|m| m.mountpoint.clone()).collect())
         .unwrap_or_default()
 }

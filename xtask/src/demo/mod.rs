@@ -15,48 +15,45 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::emulator::EmulatorProcess;
+use adt_datastore::Secret;
 use adt_datastore::{Connection, Endpoint, Store};
-use adt_template::{Layout, Secret};
+use adt_template::Layout;
 
 use cleanup::{Cleanup, UnmountWith, mounts_under};
 
 /// Pause after this step (a number), so a test can interrupt the demo there.
 const PAUSE: &str = "ADT_DEMO_PAUSE_AFTER";
 
-struct Options {
+#[derive(clap::Args, Default)]
+pub(crate) struct Args {
+    /// Mount the buckets with this tool [default: s3fs, or rclone when only rclone is installed]
+    #[arg(long, value_enum)]
+    tool: Option<Tool>,
+    /// Keep the working directory instead of removing it at the end
+    #[arg(long)]
     keep: bool,
-    tool: Option<String>,
 }
 
-fn options(args: &[String]) -> Result<Options, String> {
-    let mut o = Options {
-        keep: false,
-        tool: None,
-    };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--keep" => o.keep = true,
-            "--tool" => match it.next().map(String::as_str) {
-                Some(t @ ("s3fs" | "rclone")) => o.tool = Some(t.to_string()),
-                other => return Err(format!("--tool {}: expected s3fs or rclone", other.unwrap_or(""))),
-            },
-            other => {
-                return Err(format!(
-                    "unexpected argument `{other}` (accepted: --keep, --tool s3fs|rclone)"
-                ));
-            }
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Tool {
+    S3fs,
+    Rclone,
+}
+
+impl Tool {
+    fn name(self) -> &'static str {
+        match self {
+            Tool::S3fs => "s3fs",
+            Tool::Rclone => "rclone",
         }
     }
-    Ok(o)
 }
 
-pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    let opts = options(args)?;
-    let tool = crate::prereq::ensure_demo_tools(opts.tool.as_deref())?;
+pub(crate) fn run(opts: &Args) -> Result<(), String> {
+    let tool = crate::prereq::ensure_demo_tools(opts.tool.map(Tool::name))?;
     crate::cargo(
         "build the binaries",
-        &["build", "--locked", "-p", "adt-assets", "--bins"],
+        &["build", "--locked", "-p", "adt-cli", "--bins"],
         &[],
     )?;
     let bin = target_dir().join("debug");

@@ -4,12 +4,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use adt_assets::exit;
-use adt_assets::interrupt::Interrupt;
-use adt_assets::output::print_json;
-use adt_assets::setup::{Failure, load_template, primary_store, resolve_dir, runtime};
-use adt_backup::Exclusions;
-use adt_mount::MountTable;
+use adt_assets::{Site, SiteOptions};
+use adt_cli::exit;
+use adt_cli::interrupt::Interrupt;
+use adt_cli::output::OutputFormat;
+use adt_cli::output::print_json;
+use adt_cli::setup::{Failure, open_site, resolve_dir, runtime};
+use adt_template::AssetConfig;
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// Back up the webroot without the directories mounted from the datastore.
@@ -63,16 +64,16 @@ enum Command {
         #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=9))]
         level: u32,
         /// human or json.
-        #[arg(long, value_enum, default_value_t = adt_assets::output::OutputFormat::Human)]
-        format: adt_assets::output::OutputFormat,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        format: OutputFormat,
     },
     /// Store a backup as applicationsourcecode.tar.gz in bucket
     /// ${WEBSITE_URL}-PERIOD, keeping the previous one as .BACKUP. It goes
     /// up under a temporary key and is checked before it replaces the
     /// current one; two webservers uploading at once take turns.
     Upload {
-        #[arg(long, value_parser = adt_backup::PERIODS.to_vec())]
-        period: String,
+        #[arg(long, value_parser = adt_cli::args::period())]
+        period: adt_template::Period,
         /// The archive to upload [default: create one now, in a temporary file].
         #[arg(long, value_name = "FILE")]
         archive: Option<PathBuf>,
@@ -80,14 +81,14 @@ enum Command {
         #[arg(long, value_name = "URL")]
         endpoint: Option<String>,
         /// human or json.
-        #[arg(long, value_enum, default_value_t = adt_assets::output::OutputFormat::Human)]
-        format: adt_assets::output::OutputFormat,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        format: OutputFormat,
     },
     /// Check that the stored backup is a complete gzip tar holding the
     /// marker file (streamed; nothing written to disk).
     Verify {
-        #[arg(long, value_parser = adt_backup::PERIODS.to_vec())]
-        period: String,
+        #[arg(long, value_parser = adt_cli::args::period())]
+        period: adt_template::Period,
         /// Check the previous backup (.BACKUP) instead of the current one.
         #[arg(long)]
         previous: bool,
@@ -95,8 +96,8 @@ enum Command {
         #[arg(long, value_name = "URL")]
         endpoint: Option<String>,
         /// human or json.
-        #[arg(long, value_enum, default_value_t = adt_assets::output::OutputFormat::Human)]
-        format: adt_assets::output::OutputFormat,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        format: OutputFormat,
     },
 }
 
@@ -108,7 +109,7 @@ enum ExclusionFormat {
 }
 
 fn main() -> ExitCode {
-    adt_assets::setup::conclude("adt-backup", run(&Args::parse()))
+    adt_cli::setup::conclude("adt-backup", run(&Args::parse()))
 }
 
 fn run(args: &Args) -> Result<u8, Failure> {
@@ -119,22 +120,35 @@ fn run(args: &Args) -> Result<u8, Failure> {
         Command::Create { .. } | Command::Upload { archive: None, .. }
     );
     let webroot = &resolve_dir("--webroot", &args.webroot, reads_webroot)?;
-    let config = match &args.template {
-        Some(t) => Some(load_template(t, webroot)?),
-        None => None,
-    };
-    let layout = match &config {
-        Some(c) if c.persist_assets => {
-            Some(adt_template::Layout::new(c, webroot).map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?)
-        }
+    let endpoint = match &args.command {
+        Command::Upload { endpoint, .. } | Command::Verify { endpoint, .. } => endpoint.as_deref(),
         _ => None,
     };
-    let table = MountTable::read().map_err(|e| Failure::new(exit::FAILURE, format!("/proc/self/mountinfo: {e}")))?;
-    let exclusions = Exclusions::new(webroot, layout.as_ref(), &table, &args.exclude)
-        .map_err(|e| Failure::new(exit::USAGE, e.to_string()))?;
+    let site = match &args.template {
+        Some(t) => Some(open_site(t, webroot, endpoint)?),
+        None => None,
+    };
+    let with_template = || {
+        site.as_ref()
+            .ok_or_else(|| Failure::new(exit::USAGE, "--template PATH is required to reach the datastore"))
+    };
+    let untemplated;
+    let plan_site = match &site {
+        Some(s) => s,
+        None => {
+            untemplated = Site::from_config("(no template)", AssetConfig::default(), SiteOptions::new(webroot));
+            &untemplated
+        }
+    };
+    let plan = plan_site.backup_plan(&args.exclude).map_err(|e| match e {
+        // A bad --exclude is bad usage.
+        adt_assets::Error::Backup(e) => Failure::new(exit::USAGE, e.to_string()),
+        e => Failure::from(e),
+    })?;
+    let exclusions = plan.exclusions();
     match &args.command {
         Command::Exclusions { format } => match format {
-            ExclusionFormat::Json => print_json(&exclusions)?,
+            ExclusionFormat::Json => print_json(exclusions)?,
             ExclusionFormat::Rsync => print!("{}", exclusions.rsync_filter()),
             ExclusionFormat::Human => {
                 for d in &exclusions.directories {
@@ -148,7 +162,7 @@ fn run(args: &Args) -> Result<u8, Failure> {
         Command::Create { output, level, format } => {
             let runtime = runtime()?;
             let interrupt = Interrupt::install(&runtime);
-            let made = adt_backup::create_until(webroot, &exclusions, &table, output, *level, interrupt.flag());
+            let made = plan.create(output, *level, interrupt.flag());
             if interrupt.is_set() {
                 eprintln!(
                     "adt-backup: stopped by {}: no archive written, no temporary file left",
@@ -156,58 +170,27 @@ fn run(args: &Args) -> Result<u8, Failure> {
                 );
                 return Ok(interrupt.exit_code());
             }
-            let report = made.map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
-            if *format == adt_assets::output::OutputFormat::Json {
+            let report = made?;
+            if *format == OutputFormat::Json {
                 print_json(&report)?;
             } else {
-                println!(
-                    "{}: {} files ({} bytes), {} directories, {} symlinks; left out: {}",
-                    output.display(),
-                    report.files,
-                    report.bytes,
-                    report.directories,
-                    report.symlinks,
-                    if report.excluded.is_empty() {
-                        "nothing".to_string()
-                    } else {
-                        report.excluded.join(", ")
-                    }
-                );
-                for (what, list) in [
-                    ("changed while read", &report.changed),
-                    ("vanished during the walk", &report.vanished),
-                    ("on another filesystem, not entered", &report.other_filesystems),
-                    ("sockets, fifos or devices, not archived", &report.special),
-                    ("nested too deep, not entered", &report.too_deep),
-                    ("unreadable, left out", &report.unreadable),
-                ] {
-                    if !list.is_empty() {
-                        println!("warning: {what}: {}", list.join(", "));
-                    }
-                }
+                print!("{}", created(output, &report));
             }
         }
         Command::Upload {
             period,
             archive,
-            endpoint,
             format,
+            ..
         } => {
-            let (store, bucket) = datastore(config.as_ref(), endpoint.as_deref(), period)?;
+            let backups = with_template()?.backup_bucket_store(*period)?;
             let runtime = runtime()?;
             let interrupt = Interrupt::install(&runtime);
-            // A fresh private directory (0700, unpredictable name) for the
-            // archive made now; removed with what it holds when done.
-            let scratch;
+            let made;
             let path = match archive {
-                Some(path) => path.clone(),
+                Some(path) => path.as_path(),
                 None => {
-                    scratch = tempfile::Builder::new()
-                        .prefix("adt-backup-")
-                        .tempdir()
-                        .map_err(|e| Failure::new(exit::FAILURE, format!("cannot make a temporary directory: {e}")))?;
-                    let made = scratch.path().join("applicationsourcecode.tar.gz");
-                    let created = adt_backup::create_until(webroot, &exclusions, &table, &made, 6, interrupt.flag());
+                    let created = plan.create_temporary(interrupt.flag());
                     if interrupt.is_set() {
                         eprintln!(
                             "adt-backup: stopped by {} while writing the archive; nothing was uploaded",
@@ -215,14 +198,14 @@ fn run(args: &Args) -> Result<u8, Failure> {
                         );
                         return Ok(interrupt.exit_code());
                     }
-                    created.map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
-                    made
+                    made = created?;
+                    made.path()
                 }
             };
-            let options = adt_backup::UploadOptions::default();
-            let result = runtime.block_on(interrupt.run(adt_backup::upload(&store, &bucket, &path, &options)));
+            let options = adt_backups::UploadOptions::default();
+            let result = runtime.block_on(interrupt.run(backups.upload(path, &options)));
             let Some(result) = result else {
-                let done = runtime.block_on(adt_backup::clean_interrupted(&store, &bucket));
+                let done = runtime.block_on(backups.clean_interrupted());
                 eprintln!(
                     "adt-backup: stopped by {}: the current backup is whole (the previous one, or the new one if it had already replaced it){}",
                     interrupt.signal_name(),
@@ -230,8 +213,8 @@ fn run(args: &Args) -> Result<u8, Failure> {
                 );
                 return Ok(interrupt.exit_code());
             };
-            let report = result.map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
-            if *format == adt_assets::output::OutputFormat::Json {
+            let report = result?;
+            if *format == OutputFormat::Json {
                 print_json(&report)?;
             } else {
                 println!(
@@ -250,19 +233,12 @@ fn run(args: &Args) -> Result<u8, Failure> {
         Command::Verify {
             period,
             previous,
-            endpoint,
             format,
+            ..
         } => {
-            let (store, bucket) = datastore(config.as_ref(), endpoint.as_deref(), period)?;
-            let key = if *previous {
-                adt_backup::PREVIOUS_KEY
-            } else {
-                adt_backup::ARCHIVE_KEY
-            };
-            let report = runtime()?
-                .block_on(adt_backup::verify(&store, &bucket, key))
-                .map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
-            if *format == adt_assets::output::OutputFormat::Json {
+            let backups = with_template()?.backup_bucket_store(*period)?;
+            let report = runtime()?.block_on(backups.verify(*previous))?;
+            if *format == OutputFormat::Json {
                 print_json(&report)?;
             } else {
                 println!(
@@ -275,20 +251,31 @@ fn run(args: &Args) -> Result<u8, Failure> {
     Ok(exit::SUCCESS)
 }
 
-/// Datastore 1 and the backup bucket of `period`.
-fn datastore(
-    config: Option<&adt_template::AssetConfig>,
-    endpoint: Option<&str>,
-    period: &str,
-) -> Result<(adt_datastore::Store, String), Failure> {
-    let config =
-        config.ok_or_else(|| Failure::new(exit::USAGE, "--template PATH is required to reach the datastore"))?;
-    let url = config.website_url.as_deref().ok_or_else(|| {
-        Failure::new(
-            exit::FAILURE,
-            "WEBSITE_URL is not set; the backup bucket is named after it",
-        )
-    })?;
-    let store = primary_store(config, endpoint)?;
-    Ok((store, adt_template::backup_bucket_name(url, period)))
+fn created(output: &std::path::Path, report: &adt_backups::CreateReport) -> String {
+    let mut out = format!(
+        "{}: {} files ({} bytes), {} directories, {} symlinks; left out: {}\n",
+        output.display(),
+        report.files,
+        report.bytes,
+        report.directories,
+        report.symlinks,
+        if report.excluded.is_empty() {
+            "nothing".to_string()
+        } else {
+            report.excluded.join(", ")
+        }
+    );
+    for (what, list) in [
+        ("changed while read", &report.changed),
+        ("vanished during the walk", &report.vanished),
+        ("on another filesystem, not entered", &report.other_filesystems),
+        ("sockets, fifos or devices, not archived", &report.special),
+        ("nested too deep, not entered", &report.too_deep),
+        ("unreadable, left out", &report.unreadable),
+    ] {
+        if !list.is_empty() {
+            out.push_str(&format!("warning: {what}: {}\n", list.join(", ")));
+        }
+    }
+    out
 }

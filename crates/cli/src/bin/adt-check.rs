@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use adt_assets::exit;
-use adt_assets::output::{OutputFormat, use_color};
-use adt_assets::render;
+use adt_cli::exit;
+use adt_cli::output::{OutputFormat, use_color};
+use adt_cli::render;
 use adt_template::{BackupListing, CheckOptions, Diagnostic, Severity, Template};
 use clap::Parser;
 

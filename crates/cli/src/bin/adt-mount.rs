@@ -1,15 +1,16 @@
 //! adt-mount: mount the asset buckets in place of the local directories.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use adt_assets::exit;
-use adt_assets::interrupt::Interrupt;
-use adt_assets::output::OutputFormat;
-use adt_assets::output::print_json;
-use adt_assets::setup::{Failure, load_template, primary_connection, resolve_dir, runtime};
-use adt_mount::{Keys, MountOptions, Plan, Target, Tool};
+use adt_assets::MountSettings;
+use adt_cli::exit;
+use adt_cli::interrupt::Interrupt;
+use adt_cli::output::OutputFormat;
+use adt_cli::output::print_json;
+use adt_cli::setup::{Failure, open_site, resolve_dir, runtime};
+use adt_mounts::Tool;
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// Mount each DIRECTORIES_TO_MOUNT bucket in place of its local directory.
@@ -114,7 +115,7 @@ impl ToolArg {
 }
 
 fn main() -> ExitCode {
-    adt_assets::setup::conclude("adt-mount", run(&Args::parse()))
+    adt_cli::setup::conclude("adt-mount", run(&Args::parse()))
 }
 
 fn run(args: &Args) -> Result<u8, Failure> {
@@ -124,73 +125,31 @@ fn run(args: &Args) -> Result<u8, Failure> {
         .ok_or_else(|| Failure::new(exit::USAGE, "--template PATH is required"))?;
     // Once, here: the mount table and the Layout name real paths.
     let webroot = &resolve_dir("--webroot", &args.webroot, false)?;
-    if args.state_dir.to_str().is_none() || !args.state_dir.is_absolute() {
-        return Err(Failure::new(
-            exit::USAGE,
-            format!("--state-dir {}: give an absolute UTF-8 path", args.state_dir.display()),
-        ));
-    }
-    // Both reach option strings: s3fs's `-o a,b` and mergerfs's `a:b` branches.
-    for (flag, path) in [("--state-dir", &args.state_dir), ("--webroot", webroot)] {
-        if path.to_string_lossy().contains([',', ':', '=']) {
-            return Err(Failure::new(
-                exit::USAGE,
-                format!(
-                    "{flag} {}: a `,`, `:` or `=` would be read as a separator in the mount tools' options; choose a path without them",
-                    path.display()
-                ),
-            ));
-        }
-    }
-    let config = load_template(template, webroot)?;
-    let acting = matches!(
+    let site = open_site(template, webroot, args.endpoint.as_deref())?;
+    if matches!(
         args.command,
         Command::Plan | Command::Mount { .. } | Command::Units { .. }
-    );
-    if acting && !config.persist_assets {
-        return Err(Failure::new(
-            exit::FAILURE,
-            format!(
-                "PERSIST_ASSETS_TO_DATASTORE is not 1 in {}: nothing is mounted from the datastore",
-                template.display()
-            ),
-        ));
+    ) {
+        site.require_persistence("to mount")?;
     }
-    if matches!(args.command, Command::Mount { .. }) && !webroot.is_dir() {
-        return Err(Failure::new(
-            exit::FAILURE,
-            format!("--webroot {} does not exist; nothing was mounted", webroot.display()),
-        ));
-    }
-    let layout = adt_template::Layout::new(&config, webroot).map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
-    let connection = primary_connection(&config, args.endpoint.as_deref())?;
-    let (uid, gid) = owner(args.uid, args.gid);
-    let options = MountOptions {
-        tool: args.tool.tool(),
-        uid,
-        gid,
-        state_dir: args.state_dir.clone(),
-        timeout: Duration::from_secs(args.timeout.max(1)),
-    };
-    let target = Target {
-        endpoint: connection.endpoint.url().to_string(),
-        region: connection.endpoint.region().to_string(),
-        ca_bundle: connection.ca_bundle.clone().filter(|_| connection.endpoint.is_https()),
-    };
-    let plan = Plan::new(&layout, &target, &options);
+    let mut settings = MountSettings::new(&args.state_dir);
+    settings.tool = args.tool.tool();
+    settings.uid = args.uid;
+    settings.gid = args.gid;
+    settings.timeout = Duration::from_secs(args.timeout);
+    let job = site.mounts(&settings)?;
     let json = args.format == OutputFormat::Json;
-    let fail = |e: adt_mount::MountError| Failure::new(exit::FAILURE, e.to_string());
     match &args.command {
         Command::Plan => {
             if json {
-                print_json(&plan)?;
+                print_json(job.plan())?;
             } else {
-                print!("{}", plan.render());
+                print!("{}", job.plan().render());
             }
         }
         Command::Status => {
-            let mounts = adt_mount::status(&plan).map_err(fail)?;
-            let retired = adt_mount::retired(&args.state_dir);
+            let mounts = job.status()?;
+            let retired = job.retired();
             if json {
                 print_json(&serde_json::json!({ "mounts": mounts, "retired": retired }))?;
             } else {
@@ -212,19 +171,14 @@ fn run(args: &Args) -> Result<u8, Failure> {
             }
         }
         Command::Mount { purge_retired } => {
-            let store =
-                adt_datastore::Store::connect(&connection).map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
-            let keys = Keys {
-                access: &connection.access_key,
-                secret: &connection.secret_key,
-            };
+            let store = job.store()?;
             let runtime = runtime()?;
             let interrupt = Interrupt::install(&runtime);
-            let mounted = runtime.block_on(adt_mount::mount(&plan, &store, &keys, interrupt.flag()));
+            let mounted = runtime.block_on(job.mount(&store, interrupt.flag()));
             if interrupt.is_set() {
                 let what = match &mounted {
                     Ok(_) => "after every mount was made; they stay".to_string(),
-                    Err(adt_mount::MountError::Entry { undone, .. }) => undone.clone(),
+                    Err(adt_assets::Error::Mount(adt_mounts::MountError::Entry { undone, .. })) => undone.clone(),
                     Err(e) => format!("{e}; nothing had been changed"),
                 };
                 eprintln!("adt-mount: stopped by {}: {what}", interrupt.signal_name());
@@ -233,22 +187,20 @@ fn run(args: &Args) -> Result<u8, Failure> {
                 }
                 return Ok(interrupt.exit_code());
             }
-            let mut report = mounted.map_err(fail)?;
+            let mut report = mounted?;
             if *purge_retired {
-                let purged = runtime
-                    .block_on(adt_mount::purge_retired(&plan, &store))
-                    .map_err(fail)?;
+                let purged = runtime.block_on(job.purge_retired(&store))?;
                 report.actions.extend(purged.actions);
                 report.warnings.extend(purged.warnings);
             }
             print_report(&report, json)?;
         }
         Command::Unmount { grace } => {
-            let report = adt_mount::unmount(&plan, Duration::from_secs(*grace)).map_err(fail)?;
+            let report = job.unmount(Duration::from_secs(*grace))?;
             print_report(&report, json)?;
         }
         Command::Units { output_dir } => {
-            let units = adt_mount::units(&plan, &|program| resolve(program));
+            let units = job.units();
             if let Some(dir) = output_dir {
                 // Written as root into a directory someone else may control:
                 // never through a link planted at a unit's name.
@@ -285,7 +237,7 @@ fn run(args: &Args) -> Result<u8, Failure> {
     Ok(exit::SUCCESS)
 }
 
-fn print_report(report: &adt_mount::Report, json: bool) -> Result<(), Failure> {
+fn print_report(report: &adt_mounts::Report, json: bool) -> Result<(), Failure> {
     if json {
         return print_json(report);
     }
@@ -296,39 +248,4 @@ fn print_report(report: &adt_mount::Report, json: bool) -> Result<(), Failure> {
         println!("warning: {w}");
     }
     Ok(())
-}
-
-/// www-data's uid and gid when that user exists, else this process's.
-fn owner(uid: Option<u32>, gid: Option<u32>) -> (u32, u32) {
-    let www = std::fs::read_to_string("/etc/passwd").ok().and_then(|passwd| {
-        passwd.lines().find_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f.first() == Some(&"www-data") && f.len() > 3).then(|| (f[2].parse().ok(), f[3].parse().ok()))
-        })
-    });
-    let own = || {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find(|l| l.starts_with(name))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0)
-        };
-        (field("Uid:"), field("Gid:"))
-    };
-    let (du, dg) = match www {
-        Some((Some(u), Some(g))) => (u, g),
-        _ => own(),
-    };
-    (uid.unwrap_or(du), gid.unwrap_or(dg))
-}
-
-/// The absolute path systemd should run.
-fn resolve(program: &str) -> String {
-    adt_mount::find_program(program)
-        .unwrap_or_else(|| Path::new("/usr/bin").join(program))
-        .display()
-        .to_string()
 }

@@ -4,15 +4,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use adt_assets::exit;
-use adt_assets::interrupt::{Interrupt, stop_and_abort};
-use adt_assets::output::OutputFormat;
-use adt_assets::output::print_json;
-use adt_assets::progress::Bar;
-use adt_assets::setup::{Failure, load_template, primary_store, require_persistence, runtime};
-use adt_datastore::{Connection, Endpoint, Store};
-use adt_replicate::{Destination, MaxChange, ReplicateOptions, Report};
-use adt_template::{AssetConfig, Layout, Secret};
+use adt_assets::ReplicaTo;
+use adt_cli::exit;
+use adt_cli::interrupt::{Interrupt, stop_and_abort};
+use adt_cli::output::OutputFormat;
+use adt_cli::output::print_json;
+use adt_cli::progress::Bar;
+use adt_cli::setup::{Failure, open_site, runtime};
+use adt_datastore::{Endpoint, Secret, Store};
+use adt_replication::{Destination, MaxChange, ReplicateOptions, Report};
 use clap::Parser;
 
 /// Copy the asset buckets to a second region or provider.
@@ -97,16 +97,12 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    adt_assets::setup::conclude("adt-replicate", run(&Args::parse()))
+    adt_cli::setup::conclude("adt-replicate", run(&Args::parse()))
 }
 
 fn run(args: &Args) -> Result<u8, Failure> {
-    let config = load_template(&args.template, &args.webroot)?;
-    require_persistence(&config, &args.template, "to replicate")?;
-    let layout = Layout::new(&config, &args.webroot).map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
-    let buckets: Vec<String> = layout.mounts().map(|(_, m)| m.bucket.clone()).collect();
-    let primary = primary_store(&config, args.endpoint.as_deref())?;
-    let destinations = destinations(args, &config)?;
+    let site = open_site(&args.template, &args.webroot, args.endpoint.as_deref())?;
+    let job = site.replicate(destination(args)?)?;
     let options = ReplicateOptions {
         jobs: usize::from(args.jobs),
         dry_run: args.dry_run,
@@ -120,16 +116,10 @@ fn run(args: &Args) -> Result<u8, Failure> {
     let runtime = runtime()?;
     let bar = Arc::new(Bar::new(args.format == OutputFormat::Human));
     let interrupt = Interrupt::install(&runtime);
-    let result = runtime.block_on(interrupt.run(adt_replicate::replicate(
-        &primary,
-        &destinations,
-        &buckets,
-        &options,
-        bar.clone(),
-    )));
+    let result = runtime.block_on(interrupt.run(job.run(&options, bar.clone())));
     bar.finish();
     let Some(result) = result else {
-        let stores: Vec<&Store> = destinations.iter().map(|d| &d.store).collect();
+        let stores: Vec<&Store> = job.destinations().iter().map(|d| &d.store).collect();
         let line = stop_and_abort(
             runtime,
             &stores,
@@ -138,11 +128,11 @@ fn run(args: &Args) -> Result<u8, Failure> {
         eprintln!("adt-replicate: stopped by {}: {line}", interrupt.signal_name());
         return Ok(interrupt.exit_code());
     };
-    let report = result.map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
+    let report = result?;
     match args.format {
         OutputFormat::Json => print_json(&report)?,
         OutputFormat::Human => {
-            print!("{}", human(&report, primary.endpoint().url(), &destinations));
+            print!("{}", human(&report, job.primary().endpoint().url(), job.destinations()));
             for f in &report.failed_destinations {
                 let what = f
                     .bucket
@@ -159,54 +149,27 @@ fn run(args: &Args) -> Result<u8, Failure> {
     Ok(if report.ok() { exit::SUCCESS } else { exit::FAILURE })
 }
 
-/// The template's datastores 2..n, or the one --to-endpoint names.
-fn destinations(args: &Args, config: &AssetConfig) -> Result<Vec<Destination>, Failure> {
-    let connections: Vec<(usize, Connection)> = match &args.to_endpoint {
-        Some(url) => {
-            let key = |name: &str| {
-                std::env::var(name)
-                    .ok()
-                    .filter(|v| !v.is_empty())
-                    .map(|v| Secret::new(&v))
-                    .ok_or_else(|| Failure::new(exit::USAGE, format!("--to-endpoint needs {name} in the environment")))
-            };
-            let region = args.to_region.clone().or_else(|| std::env::var("AWS_REGION").ok());
-            let endpoint = Endpoint::parse(url, region.as_deref().filter(|r| !r.is_empty()))
-                .map_err(|e| Failure::new(exit::USAGE, format!("--to-endpoint: {e}")))?;
-            vec![(
-                2,
-                Connection::new(endpoint, key("AWS_ACCESS_KEY_ID")?, key("AWS_SECRET_ACCESS_KEY")?),
-            )]
-        }
-        None => {
-            if config.datastores.len() < 2 {
-                return Err(Failure::new(
-                    exit::USAGE,
-                    format!(
-                        "{} names one datastore, so there is nowhere to replicate to: chain a second one with `|` in \
-                         S3_ACCESS_KEY, S3_SECRET_KEY, S3_HOST_BASE and S3_LOCATION, or give --to-endpoint URL \
-                         (keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
-                        args.template.display()
-                    ),
-                ));
-            }
-            let mut connections = Vec::new();
-            for (i, d) in config.datastores.iter().enumerate().skip(1) {
-                let c = Connection::from_datastore(d, None)
-                    .map_err(|e| Failure::new(exit::USAGE, format!("datastore {}: {e}", i + 1)))?;
-                connections.push((i + 1, c));
-            }
-            connections
-        }
+/// The template's datastores 2..n, or the endpoint --to-endpoint names
+/// (keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).
+fn destination(args: &Args) -> Result<ReplicaTo, Failure> {
+    let Some(url) = &args.to_endpoint else {
+        return Ok(ReplicaTo::Chain);
     };
-    connections
-        .into_iter()
-        .map(|(number, c)| {
-            let store =
-                Store::connect(&c).map_err(|e| Failure::new(exit::FAILURE, format!("datastore {number}: {e}")))?;
-            Ok(Destination { number, store })
-        })
-        .collect()
+    let key = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(|v| Secret::new(&v))
+            .ok_or_else(|| Failure::new(exit::USAGE, format!("--to-endpoint needs {name} in the environment")))
+    };
+    let region = args.to_region.clone().or_else(|| std::env::var("AWS_REGION").ok());
+    let endpoint = Endpoint::parse(url, region.as_deref().filter(|r| !r.is_empty()))
+        .map_err(|e| Failure::new(exit::USAGE, format!("--to-endpoint: {e}")))?;
+    Ok(ReplicaTo::Endpoint {
+        endpoint,
+        access_key: key("AWS_ACCESS_KEY_ID")?,
+        secret_key: key("AWS_SECRET_ACCESS_KEY")?,
+    })
 }
 
 fn human(r: &Report, primary: &str, destinations: &[Destination]) -> String {

@@ -4,13 +4,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use adt_assets::exit;
-use adt_assets::interrupt::{Interrupt, stop_and_abort};
-use adt_assets::output::OutputFormat;
-use adt_assets::output::print_json;
-use adt_assets::progress::Bar;
-use adt_assets::setup::{Failure, load_template, primary_store, require_persistence, runtime};
-use adt_seeder::{ArchiveSource, SeedOptions, Summary};
+use adt_assets::SeedFrom;
+use adt_cli::exit;
+use adt_cli::interrupt::{Interrupt, stop_and_abort};
+use adt_cli::output::OutputFormat;
+use adt_cli::output::print_json;
+use adt_cli::progress::Bar;
+use adt_cli::setup::{Failure, open_site, runtime};
+use adt_seeder::{SeedOptions, Summary};
 use clap::Parser;
 
 /// Seed the asset buckets from a temporal backup of the webroot.
@@ -44,8 +45,8 @@ struct Args {
 
     /// Read the backup from the datastore instead: object
     /// applicationsourcecode.tar.gz in bucket ${WEBSITE_URL}-PERIOD.
-    #[arg(long, value_name = "PERIOD", value_parser = ["hourly", "daily", "weekly", "monthly", "bimonthly", "shutdown"])]
-    from_period: Option<String>,
+    #[arg(long, value_name = "PERIOD", value_parser = adt_cli::args::period())]
+    from_period: Option<adt_template::Period>,
 
     /// Uploads in flight at once.
     #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
@@ -83,34 +84,17 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    adt_assets::setup::conclude("adt-seed", run(&Args::parse()))
+    adt_cli::setup::conclude("adt-seed", run(&Args::parse()))
 }
 
 fn run(args: &Args) -> Result<u8, Failure> {
-    let config = load_template(&args.template, &args.webroot)?;
-    require_persistence(&config, &args.template, "to seed")?;
-    let template = args.template.display();
-    if let Some(choice) = config.build_archive_choice.filter(|c| !c.is_temporal()) {
-        return Err(Failure::new(
-            exit::FAILURE,
-            format!(
-                "{template} builds from a {} archive; only a temporal backup (hourly, daily, ...) has assets to seed",
-                choice.as_str()
-            ),
-        ));
-    }
-    let layout =
-        adt_template::Layout::new(&config, &args.webroot).map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
-    let store = primary_store(&config, args.endpoint.as_deref())?;
-    let source = match (&args.backup, &args.from_period) {
-        (Some(file), _) => ArchiveSource::File(file.clone()),
-        (None, Some(period)) => ArchiveSource::Datastore {
-            store: store.clone(),
-            bucket: adt_template::backup_bucket_name(config.website_url.as_deref().unwrap_or_default(), period),
-            key: "applicationsourcecode.tar.gz".into(),
-        },
+    let site = open_site(&args.template, &args.webroot, args.endpoint.as_deref())?;
+    let from = match (&args.backup, args.from_period) {
+        (Some(file), _) => SeedFrom::File(file.clone()),
+        (None, Some(period)) => SeedFrom::Period(period),
         (None, None) => return Err(Failure::new(exit::USAGE, "give --backup FILE or --from-period PERIOD")),
     };
+    let job = site.seed(from)?;
     let options = SeedOptions {
         jobs: usize::from(args.jobs),
         dry_run: args.dry_run,
@@ -118,28 +102,28 @@ fn run(args: &Args) -> Result<u8, Failure> {
         cache_dir: if args.no_cache {
             None
         } else {
-            args.cache_dir.clone().or_else(adt_seeder::default_cache_dir)
+            args.cache_dir.clone().or_else(adt_assets::seed_cache_dir)
         },
         ..SeedOptions::default()
     };
     let runtime = runtime()?;
     let bar = Arc::new(Bar::new(args.format == OutputFormat::Human));
     let interrupt = Interrupt::install(&runtime);
-    let result = runtime.block_on(interrupt.run(adt_seeder::seed(&store, &layout, &source, &options, bar.clone())));
+    let result = runtime.block_on(interrupt.run(job.run(&options, bar.clone())));
     bar.finish();
     let Some(result) = result else {
         let line = stop_and_abort(
             runtime,
-            &[&store],
+            &[job.store()],
             "objects already uploaded are whole; rerun adt-seed to finish",
         );
         eprintln!("adt-seed: stopped by {}: {line}", interrupt.signal_name());
         return Ok(interrupt.exit_code());
     };
-    let summary = result.map_err(|e| Failure::new(exit::FAILURE, e.to_string()))?;
+    let summary = result?;
     match args.format {
         OutputFormat::Json => print_json(&summary)?,
-        OutputFormat::Human => print!("{}", human(&summary, &source.name())),
+        OutputFormat::Human => print!("{}", human(&summary, &job.source_name())),
     }
     if std::env::var_os("ADT_REPORT_PEAK_RSS").is_some() {
         report_peak_rss();

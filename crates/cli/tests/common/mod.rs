@@ -4,8 +4,8 @@
 
 use std::process::Command;
 
+use adt_datastore::Secret;
 use adt_datastore::{Connection, Endpoint, Store};
-use adt_template::Secret;
 use adt_testkit::{ACCESS_KEY, SECRET_KEY};
 
 /// Runs `cmd` to the end: (exit code, stdout, stderr).

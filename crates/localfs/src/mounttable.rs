@@ -1,24 +1,32 @@
 //! /proc/self/mountinfo: which paths are mount points, of what type.
 
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
 /// One line of mountinfo.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MountInfo {
     /// The mount's unique id (field 1).
     pub id: u64,
+    /// Where it is mounted (octal escapes decoded; bytes kept).
     pub mountpoint: PathBuf,
+    /// The filesystem type (`fuse.s3fs`, `ext4`).
     pub fstype: String,
+    /// The mount source (the fsname FUSE tools are given).
     pub source: String,
 }
 
 /// The mount table as read once.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MountTable {
+    /// Every mount, in the order the kernel lists them.
     pub mounts: Vec<MountInfo>,
 }
 
 impl MountTable {
+    /// Reads /proc/self/mountinfo.
     pub fn read() -> std::io::Result<MountTable> {
         Ok(MountTable::parse(&std::fs::read_to_string("/proc/self/mountinfo")?))
     }
@@ -38,9 +46,9 @@ impl MountTable {
                 let source = right.next().unwrap_or("");
                 Some(MountInfo {
                     id,
-                    mountpoint: PathBuf::from(unescape(mountpoint)),
-                    fstype: unescape(fstype),
-                    source: unescape(source),
+                    mountpoint: PathBuf::from(OsString::from_vec(unescape(mountpoint))),
+                    fstype: String::from_utf8_lossy(&unescape(fstype)).into_owned(),
+                    source: String::from_utf8_lossy(&unescape(source)).into_owned(),
                 })
             })
             .collect();
@@ -61,7 +69,8 @@ impl MountTable {
     }
 }
 
-fn unescape(s: &str) -> String {
+/// Decodes proc(5)'s octal escapes to the raw bytes (a path is bytes).
+fn unescape(s: &str) -> Vec<u8> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -75,7 +84,7 @@ fn unescape(s: &str) -> String {
             i += 1;
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 #[cfg(test)]
@@ -98,6 +107,12 @@ mod tests {
         assert_eq!(t.at(Path::new("/var/www/html/my files")).unwrap().fstype, "tmpfs");
         assert!(t.at(Path::new("/var/www/html/tab\tand\\back")).is_some());
         assert_eq!(t.below(Path::new("/var/www/html")).len(), 3);
+        let latin1 = MountTable::parse("90 22 0:47 / /srv/caf\\351 rw - tmpfs tmpfs rw\n");
+        assert_eq!(
+            latin1.mounts[0].mountpoint.as_os_str().as_encoded_bytes(),
+            b"/srv/caf\xe9",
+            "a name that is not UTF-8 keeps its bytes"
+        );
         assert!(t.below(Path::new("/var/www/html/images")).is_empty());
     }
 }

@@ -1,0 +1,120 @@
+//! What can go wrong at the front door: each refusal the tools make, and
+//! the failures of the crates below, with their causes chained.
+
+use std::path::PathBuf;
+
+/// Everything the front door can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The template cannot be read or parsed, or its checks found errors
+    /// ([`adt_template::TemplateError::Rejected`] lists them).
+    #[error(transparent)]
+    Template(adt_template::TemplateError),
+    /// The template does not persist assets (PERSIST_ASSETS_TO_DATASTORE is not 1).
+    #[error(
+        "PERSIST_ASSETS_TO_DATASTORE is not 1 in {template}: assets are not persisted, so there is nothing {action}"
+    )]
+    NotPersisted {
+        /// The template's name.
+        template: String,
+        /// What was asked: "to seed", "to replicate", "to mount".
+        action: &'static str,
+    },
+    /// A seed was asked of a template that builds from a virgin or baseline archive.
+    #[error(
+        "{template} builds from a {choice} archive; only a temporal backup (hourly, daily, ...) has assets to seed"
+    )]
+    NotTemporal {
+        /// The template's name.
+        template: String,
+        /// Its BUILD_ARCHIVE_CHOICE.
+        choice: &'static str,
+    },
+    /// The template names no datastore.
+    #[error("the template names no datastore (S3_HOST_BASE is empty)")]
+    NoDatastore,
+    /// Replication was asked of a template with one datastore and no other destination.
+    #[error(
+        "{template} names one datastore, so there is nowhere to replicate to: chain a second one with `|` in \
+         S3_ACCESS_KEY, S3_SECRET_KEY, S3_HOST_BASE and S3_LOCATION, or name another destination"
+    )]
+    NoReplica {
+        /// The template's name.
+        template: String,
+    },
+    /// WEBSITE_URL is not set, and the backup buckets are named after it.
+    #[error("WEBSITE_URL is not set; the backup bucket is named after it")]
+    NoWebsiteUrl,
+    /// The bucket names or mount points cannot be derived.
+    #[error("{0}")]
+    Layout(#[source] adt_template::TemplateError),
+    /// Datastore `number`'s settings do not make an endpoint.
+    #[error("datastore {number}: {source}")]
+    Endpoint {
+        /// 1 for the primary.
+        number: usize,
+        /// Why.
+        #[source]
+        source: adt_datastore::DatastoreError,
+    },
+    /// A client for datastore `number` cannot be made.
+    #[error("datastore {number}: {source}")]
+    Connect {
+        /// 1 for the primary.
+        number: usize,
+        /// Why.
+        #[source]
+        source: adt_datastore::DatastoreError,
+    },
+    /// A path given to the front door cannot be used.
+    #[error("{role} {}: {problem}", path.display())]
+    Path {
+        /// Which path: "webroot", "state directory".
+        role: &'static str,
+        /// The path as given.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// Local input or output failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// Why it failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Seeding failed.
+    #[error(transparent)]
+    Seed(#[from] adt_seeder::SeedError),
+    /// Mounting, unmounting or a status query failed.
+    #[error(transparent)]
+    Mount(#[from] adt_mounts::MountError),
+    /// A backup could not be made, stored or verified.
+    #[error(transparent)]
+    Backup(#[from] adt_backups::BackupError),
+    /// Replication stopped before changing anything.
+    #[error(transparent)]
+    Replicate(#[from] adt_replication::ReplicateError),
+}
+
+impl Error {
+    /// True for input the caller must fix before trying again (an
+    /// unreadable template, a malformed endpoint, an unusable path), as
+    /// opposed to a refusal or a failure of the work itself. The binaries
+    /// exit 2 for these, 1 for the rest.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            Error::Template(adt_template::TemplateError::Rejected { .. }) => false,
+            Error::Template(_) | Error::Endpoint { .. } | Error::NoReplica { .. } => true,
+            Error::Path { problem, .. } => *problem != PATH_MISSING,
+            _ => false,
+        }
+    }
+}
+
+/// The problem of a path that does not exist (a failure, not bad usage:
+/// the caller may have meant to create it first).
+pub(crate) const PATH_MISSING: &str = "does not exist";

@@ -1,0 +1,236 @@
+//! [`Site`]: a template's asset settings and the webroot they apply to,
+//! and the queries every job needs (layout, datastores, backup buckets).
+
+use std::path::{Path, PathBuf};
+
+use adt_datastore::{Connection, Endpoint, Secret, Store};
+use adt_template::{AssetConfig, Layout, Period};
+
+use crate::error::Error;
+
+/// Where a site lives and how to reach its datastores; everything a
+/// [`Site`] needs besides its template. Nothing here is read from the
+/// environment unless you call [`SiteOptions::with_env`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct SiteOptions {
+    /// The webroot the template's relative DIRECTORIES_TO_MOUNT entries
+    /// are below (merge branches live in its parent).
+    pub webroot: PathBuf,
+    /// Reach datastore 1 at this endpoint instead of its S3_HOST_BASE
+    /// (keys and region still come from the template).
+    pub endpoint: Option<String>,
+    /// Extra trusted CA certificates (PEM) for https datastores.
+    pub ca_bundle: Option<PathBuf>,
+}
+
+impl Default for SiteOptions {
+    fn default() -> Self {
+        SiteOptions {
+            webroot: PathBuf::from(adt_template::DEFAULT_WEBROOT),
+            endpoint: None,
+            ca_bundle: None,
+        }
+    }
+}
+
+impl SiteOptions {
+    /// The defaults, for the site at `webroot`.
+    pub fn new(webroot: impl Into<PathBuf>) -> SiteOptions {
+        SiteOptions {
+            webroot: webroot.into(),
+            ..SiteOptions::default()
+        }
+    }
+
+    /// Reach datastore 1 at `endpoint` (`http://127.0.0.1:9000`).
+    pub fn with_endpoint(mut self, endpoint: Option<String>) -> SiteOptions {
+        self.endpoint = endpoint;
+        self
+    }
+
+    /// Takes what the environment says where nothing was set in code:
+    /// `AWS_CA_BUNDLE` for the CA bundle.
+    pub fn with_env(mut self) -> SiteOptions {
+        if self.ca_bundle.is_none() {
+            self.ca_bundle = std::env::var_os("AWS_CA_BUNDLE")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from);
+        }
+        self
+    }
+}
+
+/// One site's asset persistence: its template's settings, checked, and
+/// the webroot they apply to. The jobs (seed, mount, backup, replicate)
+/// start here; each refuses what the tools refuse.
+///
+/// ```
+/// use adt_assets::{Site, SiteOptions};
+/// use adt_template::{AssetConfig, MountEntry, Period};
+///
+/// let entries = vec![MountEntry::parse("images").unwrap()];
+/// let config = AssetConfig::persisting("www.example.com", entries);
+/// let site = Site::from_config("example", config, SiteOptions::new("/var/www/html"));
+/// assert_eq!(site.buckets().unwrap(), ["www-example-com-assets-images"]);
+/// assert_eq!(site.backup_bucket(Period::Daily).unwrap(), "www-example-com-daily");
+/// ```
+#[derive(Clone, Debug)]
+pub struct Site {
+    name: String,
+    config: AssetConfig,
+    options: SiteOptions,
+}
+
+impl Site {
+    /// Reads the template at `template` and checks it the way adt-check
+    /// does; a template with errors is refused
+    /// ([`adt_template::TemplateError::Rejected`] lists them).
+    pub fn load(template: &Path, options: SiteOptions) -> Result<Site, Error> {
+        let config = adt_template::load(template, &options.webroot).map_err(Error::Template)?;
+        Ok(Site {
+            name: template.display().to_string(),
+            config,
+            options,
+        })
+    }
+
+    /// A site from settings made in code; `name` names it in messages.
+    pub fn from_config(name: impl Into<String>, config: AssetConfig, options: SiteOptions) -> Site {
+        Site {
+            name: name.into(),
+            config,
+            options,
+        }
+    }
+
+    /// The template's name (its path when loaded from a file).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The asset settings.
+    pub fn config(&self) -> &AssetConfig {
+        &self.config
+    }
+
+    /// The options the site was opened with.
+    pub fn options(&self) -> &SiteOptions {
+        &self.options
+    }
+
+    /// The webroot.
+    pub fn webroot(&self) -> &Path {
+        &self.options.webroot
+    }
+
+    /// Refuses a site whose assets are not persisted; `action` says what
+    /// there is then nothing of ("to seed").
+    pub fn require_persistence(&self, action: &'static str) -> Result<(), Error> {
+        if self.config.persist_assets {
+            return Ok(());
+        }
+        Err(Error::NotPersisted {
+            template: self.name.clone(),
+            action,
+        })
+    }
+
+    /// Bucket name and mount point of every DIRECTORIES_TO_MOUNT entry.
+    pub fn layout(&self) -> Result<Layout, Error> {
+        Layout::new(&self.config, &self.options.webroot).map_err(Error::Layout)
+    }
+
+    /// The asset buckets, in the layout's order.
+    pub fn buckets(&self) -> Result<Vec<String>, Error> {
+        Ok(self.layout()?.mounts().map(|(_, m)| m.bucket.clone()).collect())
+    }
+
+    /// The bucket of the site's backups for `period`.
+    pub fn backup_bucket(&self, period: Period) -> Result<String, Error> {
+        let url = self.config.website_url.as_deref().ok_or(Error::NoWebsiteUrl)?;
+        Ok(adt_template::backup_bucket_name(url, period))
+    }
+
+    /// How many datastores the template chains (1 is the primary).
+    pub fn datastore_count(&self) -> usize {
+        self.config.datastores.len()
+    }
+
+    /// The connection to datastore `number` (1 is the primary; the
+    /// endpoint override applies to it alone).
+    pub fn connection(&self, number: usize) -> Result<Connection, Error> {
+        let d = number
+            .checked_sub(1)
+            .and_then(|i| self.config.datastores.get(i))
+            .ok_or(Error::NoDatastore)?;
+        let host = match (number, &self.options.endpoint) {
+            (1, Some(endpoint)) => endpoint.as_str(),
+            _ => d.host_base.as_str(),
+        };
+        let endpoint =
+            Endpoint::parse(host, d.location.as_deref()).map_err(|source| Error::Endpoint { number, source })?;
+        let mut c = Connection::new(
+            endpoint,
+            Secret::new(d.access_key.expose()),
+            Secret::new(d.secret_key.expose()),
+        );
+        c.ca_bundle = self.options.ca_bundle.clone();
+        Ok(c)
+    }
+
+    /// A client for datastore `number`.
+    pub fn store(&self, number: usize) -> Result<Store, Error> {
+        let connection = self.connection(number)?;
+        Store::connect(&connection).map_err(|source| Error::Connect { number, source })
+    }
+
+    /// A connection to another endpoint with this site's trust settings
+    /// (for a destination outside the template).
+    pub fn other_connection(&self, endpoint: Endpoint, access_key: Secret, secret_key: Secret) -> Connection {
+        let mut c = Connection::new(endpoint, access_key, secret_key);
+        c.ca_bundle = self.options.ca_bundle.clone();
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site(text: &str, options: SiteOptions) -> Site {
+        let t = adt_template::Template::parse("t.tmpl", text).unwrap();
+        Site::from_config("t.tmpl", AssetConfig::from_template(&t), options)
+    }
+
+    #[test]
+    fn datastores_and_the_endpoint_override() {
+        let s = site(
+            "S3_ACCESS_KEY=\"k1|k2\"\nS3_SECRET_KEY=\"s1|s2\"\nS3_HOST_BASE=\"ams3.digitaloceanspaces.com|gb-lon-1.linodeobjects.com\"\nS3_LOCATION=\"ams3|US\"\n",
+            SiteOptions::new("/var/www/html").with_endpoint(Some("http://127.0.0.1:9000".into())),
+        );
+        let second = s.connection(2).unwrap();
+        assert_eq!(second.endpoint.url(), "https://gb-lon-1.linodeobjects.com");
+        assert_eq!(second.endpoint.region(), "us-east-1");
+        assert_eq!(second.secret_key.expose(), "s2");
+        let first = s.connection(1).unwrap();
+        assert_eq!(
+            (first.endpoint.url(), first.endpoint.region()),
+            ("http://127.0.0.1:9000", "ams3")
+        );
+        assert_eq!(first.access_key.expose(), "k1");
+        assert!(matches!(s.connection(3), Err(Error::NoDatastore)));
+        assert!(matches!(s.connection(0), Err(Error::NoDatastore)));
+    }
+
+    #[test]
+    fn refusals_name_the_template() {
+        let s = site("WEBSITE_URL=\"www.example.com\"\n", SiteOptions::default());
+        let e = s.require_persistence("to seed").unwrap_err();
+        assert!(e.to_string().contains("t.tmpl"), "{e}");
+        assert!(!e.is_bad_input());
+        assert_eq!(s.backup_bucket(Period::Hourly).unwrap(), "www-example-com-hourly");
+        let no_url = site("S3_HOST_BASE=\"x.example.com\"\n", SiteOptions::default());
+        assert!(matches!(no_url.backup_bucket(Period::Hourly), Err(Error::NoWebsiteUrl)));
+    }
+}

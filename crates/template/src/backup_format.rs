@@ -1,0 +1,109 @@
+//! The backup format, one owner for it (reference §3 and §6): which
+//! periods a site is backed up for, the bucket of each, the keys inside it
+//! and the marker file at the archive's root. adt-backup writes it,
+//! adt-seed reads it, restore and replication depend on it.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// The current backup's key in a period's bucket.
+pub const ARCHIVE_KEY: &str = "applicationsourcecode.tar.gz";
+/// The previous backup's key (kept when a new one replaces it).
+pub const PREVIOUS_KEY: &str = "applicationsourcecode.tar.gz.BACKUP";
+/// The lock object two webservers uploading at once take turns through.
+pub const LOCK_KEY: &str = "applicationsourcecode.tar.gz.lock";
+/// The file at the archive's root that ADT's restore requires.
+pub const MARKER: &str = "XXXXXX-DO_NOT_REMOVE";
+
+/// A backup period: which of a site's backup buckets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Period {
+    /// `${URL}-hourly`
+    Hourly,
+    /// `${URL}-daily`
+    Daily,
+    /// `${URL}-weekly`
+    Weekly,
+    /// `${URL}-monthly`
+    Monthly,
+    /// `${URL}-bimonthly`
+    Bimonthly,
+    /// `${URL}-shutdown`: taken when a webserver is shut down.
+    Shutdown,
+}
+
+impl Period {
+    /// Every period, in ADT's order.
+    pub const ALL: &'static [Period] = &[
+        Period::Hourly,
+        Period::Daily,
+        Period::Weekly,
+        Period::Monthly,
+        Period::Bimonthly,
+        Period::Shutdown,
+    ];
+
+    /// The period's name, lower case, as in its bucket's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Period::Hourly => "hourly",
+            Period::Daily => "daily",
+            Period::Weekly => "weekly",
+            Period::Monthly => "monthly",
+            Period::Bimonthly => "bimonthly",
+            Period::Shutdown => "shutdown",
+        }
+    }
+
+    /// The names of every period, for help and argument parsers.
+    pub fn names() -> Vec<&'static str> {
+        Self::ALL.iter().map(|p| p.as_str()).collect()
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is not a backup period.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a backup period (hourly, daily, weekly, monthly, bimonthly or shutdown)")]
+pub struct UnknownPeriod(pub String);
+
+impl FromStr for Period {
+    type Err = UnknownPeriod;
+
+    fn from_str(text: &str) -> Result<Period, UnknownPeriod> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|p| p.as_str() == text)
+            .ok_or_else(|| UnknownPeriod(text.to_string()))
+    }
+}
+
+/// The bucket holding site `url`'s backups for `period`: ADT's
+/// `${URL}-${period}` with `.` -> `-`, in lower case.
+pub fn backup_bucket_name(url: &str, period: Period) -> String {
+    format!("{}-{period}", url.replace('.', "-")).to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_buckets_follow_adt() {
+        for p in Period::ALL {
+            assert_eq!(p.as_str().parse::<Period>(), Ok(*p));
+        }
+        assert!("yearly".parse::<Period>().is_err());
+        assert_eq!(
+            backup_bucket_name("www.Example.com", Period::Hourly),
+            "www-example-com-hourly"
+        );
+    }
+}
