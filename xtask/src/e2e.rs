@@ -6,9 +6,10 @@
 const SUITES: &[(&str, &str)] = &[
     ("adt-datastore", "conformance"),
     ("adt-seeder", "seed"),
-    ("adt-mount", "e2e"),
-    ("adt-backup", "store"),
-    ("adt-replicate", "replicate"),
+    ("adt-mounts", "e2e"),
+    ("adt-backups", "store"),
+    ("adt-replication", "replicate"),
+    ("adt-assets", "site"),
 ];
 
 #[derive(clap::Args)]
