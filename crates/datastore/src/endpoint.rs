@@ -77,7 +77,15 @@ impl Endpoint {
         })
     }
 
-    /// `scheme://host[:port]`
+    /// What an object_store backend shows where an S3 endpoint would be.
+    pub(crate) fn object_store(url: &str) -> Endpoint {
+        Endpoint {
+            url: url.to_string(),
+            region: String::new(),
+        }
+    }
+
+    /// `scheme://host[:port]` (or an object_store URL: `file:///srv/x`)
     pub fn url(&self) -> &str {
         &self.url
     }

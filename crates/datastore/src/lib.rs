@@ -27,6 +27,8 @@ mod etag;
 mod inflight;
 mod key;
 mod multipart;
+mod objects;
+mod objects_body;
 mod posix;
 mod progress;
 mod reader;

@@ -23,6 +23,8 @@ pub struct MultipartUpload<'a> {
     upload_id: String,
     parts: Vec<CompletedPart>,
     bytes: u64,
+    /// Set on an object_store backend: parts go there.
+    objects: Option<crate::objects::Upload>,
 }
 
 impl Store {
@@ -33,6 +35,18 @@ impl Store {
         key: &str,
         opts: &PutOptions,
     ) -> Result<MultipartUpload<'_>, DatastoreError> {
+        if let Some(o) = &self.objects {
+            let upload = o.start_upload(bucket, key, opts).await?;
+            return Ok(MultipartUpload {
+                store: self,
+                bucket: bucket.to_string(),
+                key: key.to_string(),
+                upload_id: String::new(),
+                parts: Vec::new(),
+                bytes: 0,
+                objects: Some(upload),
+            });
+        }
         let metadata = metadata_map(&opts.metadata);
         let upload_id = crate::retry::run(&self.retry, || async {
             let out = self
@@ -57,6 +71,7 @@ impl Store {
             upload_id,
             parts: Vec::new(),
             bytes: 0,
+            objects: None,
         })
     }
 }
@@ -65,6 +80,10 @@ impl Store {
     /// The multipart uploads in progress in `bucket` (any client's), as
     /// `(key, upload id)`: what an interrupted upload would leave behind.
     pub async fn list_multipart_uploads(&self, bucket: &str) -> Result<Vec<(String, String)>, DatastoreError> {
+        if self.objects.is_some() {
+            // object_store's uploads leave nothing behind once aborted or dropped.
+            return Ok(Vec::new());
+        }
         let out = self
             .run("ListMultipartUploads", bucket, None, || async {
                 self.client
@@ -91,6 +110,9 @@ impl Store {
     /// once aborted, it leaves the registry of uploads in flight. One that
     /// could not be aborted stays registered for `abort_in_flight`.
     pub async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<(), DatastoreError> {
+        if self.objects.is_some() {
+            return Ok(());
+        }
         self.run("AbortMultipartUpload", bucket, Some(key), || async {
             self.client
                 .abort_multipart_upload()
@@ -220,6 +242,12 @@ impl Store {
 impl MultipartUpload<'_> {
     /// Uploads the next part (at least MIN_PART_SIZE, except the last).
     pub async fn upload_part(&mut self, data: Bytes) -> Result<(), DatastoreError> {
+        if let Some(o) = &mut self.objects {
+            let len = data.len() as u64;
+            o.part(data).await?;
+            self.bytes += len;
+            return Ok(());
+        }
         let number = self.parts.len() as i32 + 1;
         let s = self.store;
         let etag = crate::retry::run(&s.retry, || async {
@@ -252,6 +280,11 @@ impl MultipartUpload<'_> {
     /// Copies bytes `start..=end` of `source` (`bucket/key`, URL-encoded
     /// key) on the server as the next part.
     pub async fn upload_part_copy(&mut self, source: &str, start: u64, end: u64) -> Result<(), DatastoreError> {
+        if let Some(o) = &mut self.objects {
+            o.part_copy(source, start, end).await?;
+            self.bytes += end - start + 1;
+            return Ok(());
+        }
         let number = self.parts.len() as i32 + 1;
         let s = self.store;
         let range = format!("bytes={start}-{end}");
@@ -311,7 +344,10 @@ impl MultipartUpload<'_> {
         self.finish_with(if_absent, if_absent).await
     }
 
-    async fn finish_with(self, if_absent: bool, check_first: bool) -> Result<PutOutcome, DatastoreError> {
+    async fn finish_with(mut self, if_absent: bool, check_first: bool) -> Result<PutOutcome, DatastoreError> {
+        if let Some(o) = self.objects.take() {
+            return o.finish(if_absent).await;
+        }
         let s = self.store;
         // As in put_if_absent: not every store honours If-None-Match.
         if check_first {
@@ -360,7 +396,10 @@ impl MultipartUpload<'_> {
     }
 
     /// Abandons the upload and its parts.
-    pub async fn abort(self) -> Result<(), DatastoreError> {
+    pub async fn abort(mut self) -> Result<(), DatastoreError> {
+        if let Some(o) = self.objects.take() {
+            return o.abort().await;
+        }
         self.abort_ref().await
     }
 

@@ -68,6 +68,9 @@ pub struct Store {
     pub(crate) retry: RetryPolicy,
     pub(crate) scrub: Scrubber,
     pub(crate) in_flight: crate::inflight::InFlight,
+    /// Set for an object_store backend (memory, local directory): every
+    /// operation goes there instead, and `client` is never used.
+    pub(crate) objects: Option<crate::objects::Objects>,
 }
 
 impl fmt::Debug for Store {
@@ -89,7 +92,60 @@ impl Store {
             retry: c.retry,
             scrub: Scrubber::new(c),
             in_flight: Default::default(),
+            objects: None,
         })
+    }
+
+    /// An empty store held in memory, for embedders and tests that need no
+    /// S3: every operation works as on S3 (buckets, conditional writes,
+    /// multipart uploads, S3-style ETags, metadata). Clones share it.
+    pub fn in_memory() -> Store {
+        Store::over(std::sync::Arc::new(object_store::memory::InMemory::new()), "memory://")
+    }
+
+    /// A store at an object_store URL: `memory://`, or `file:///DIR` (a
+    /// local directory, created if missing: buckets are its
+    /// subdirectories). An `http(s)://` URL is S3: use [`Store::connect`].
+    pub fn open_url(url: &str) -> Result<Store, DatastoreError> {
+        let bad = |reason: String| DatastoreError::InvalidEndpoint {
+            endpoint: url.to_string(),
+            reason,
+        };
+        if url == "memory://" || url == "memory:" {
+            return Ok(Store::in_memory());
+        }
+        let Some(path) = url.strip_prefix("file://") else {
+            return Err(bad(
+                "not a store URL this build opens (memory:// or file:///DIR; S3 endpoints are http(s)://)".into(),
+            ));
+        };
+        let dir = std::path::Path::new(path);
+        if !dir.is_absolute() || dir.components().any(|c| c == std::path::Component::ParentDir) {
+            return Err(bad(
+                "give an absolute directory without `..`: file:///srv/offsite".into()
+            ));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| bad(format!("cannot create {}: {e}", dir.display())))?;
+        let local = object_store::local::LocalFileSystem::new_with_prefix(dir)
+            .map_err(|e| bad(e.to_string()))?
+            .with_automatic_cleanup(true);
+        Ok(Store::over(std::sync::Arc::new(local), url))
+    }
+
+    fn over(store: std::sync::Arc<dyn object_store::ObjectStore>, url: &str) -> Store {
+        let endpoint = Endpoint::object_store(url);
+        // Never used: every operation of an object_store backend goes to
+        // `objects`. Building it makes no request.
+        let connection = Connection::new(endpoint.clone(), crate::Secret::default(), crate::Secret::default());
+        let client = client::build_unused(&connection);
+        Store {
+            client,
+            endpoint,
+            retry: RetryPolicy::default(),
+            scrub: Scrubber::new(&connection),
+            in_flight: Default::default(),
+            objects: Some(crate::objects::Objects::new(store, url.to_string())),
+        }
     }
 
     pub fn endpoint(&self) -> &Endpoint {
@@ -175,6 +231,9 @@ impl Store {
 
     /// Every bucket the credentials can see.
     pub async fn list_buckets(&self) -> Result<Vec<String>, DatastoreError> {
+        if let Some(o) = &self.objects {
+            return o.list_buckets().await;
+        }
         retry::run(&self.retry, || async {
             let out = self.client.list_buckets().send().await.map_err(|e| self.fail(&e))?;
             Ok(out
@@ -189,6 +248,9 @@ impl Store {
 
     /// True when the bucket exists and the credentials may use it.
     pub async fn bucket_exists(&self, bucket: &str) -> Result<bool, DatastoreError> {
+        if let Some(o) = &self.objects {
+            return o.bucket_exists(bucket).await;
+        }
         self.run("HeadBucket", bucket, None, || async {
             match self.client.head_bucket().bucket(bucket).send().await {
                 Ok(_) => Ok(true),
@@ -202,6 +264,9 @@ impl Store {
     /// Creates the bucket unless it is already ours. A name taken by another
     /// account, and wrong credentials, are told apart and reported as such.
     pub async fn ensure_bucket(&self, bucket: &str) -> Result<BucketState, DatastoreError> {
+        if let Some(o) = &self.objects {
+            return o.ensure_bucket(bucket).await;
+        }
         match self.bucket_exists(bucket).await {
             Ok(true) => return Ok(BucketState::Existed),
             Ok(false) => {}
@@ -249,6 +314,9 @@ impl Store {
 
     /// Every object under `prefix` (all when None), in key order.
     pub async fn list(&self, bucket: &str, prefix: Option<&str>) -> Result<Vec<ObjectInfo>, DatastoreError> {
+        if let Some(o) = &self.objects {
+            return o.list(bucket, prefix).await;
+        }
         let mut objects = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -299,6 +367,9 @@ impl Store {
 
     /// The object's headers, or None when there is no such object.
     pub async fn head(&self, bucket: &str, key: &str) -> Result<Option<ObjectMeta>, DatastoreError> {
+        if let Some(o) = &self.objects {
+            return o.head(bucket, key).await;
+        }
         self.run("HeadObject", bucket, Some(key), || async {
             match self.client.head_object().bucket(bucket).key(key).send().await {
                 Ok(o) => Ok(Some(ObjectMeta {
@@ -359,6 +430,9 @@ impl Store {
         opts: &PutOptions,
         if_absent: bool,
     ) -> Result<PutOutcome, DatastoreError> {
+        if let Some(o) = &self.objects {
+            return o.put(bucket, key, body, opts, if_absent).await;
+        }
         if if_absent && self.head(bucket, key).await?.is_some() {
             return Ok(PutOutcome::Exists);
         }
@@ -373,6 +447,9 @@ impl Store {
         opts: &PutOptions,
         if_absent: bool,
     ) -> Result<PutOutcome, DatastoreError> {
+        if let Some(o) = &self.objects {
+            return o.put(bucket, key, body, opts, if_absent).await;
+        }
         let metadata = metadata_map(&opts.metadata);
         self.run("PutObject", bucket, Some(key), || async {
             let request = self
@@ -416,6 +493,9 @@ impl Store {
         key: &str,
         etag: Option<&str>,
     ) -> Result<(ObjectMeta, ByteStream), DatastoreError> {
+        if let Some(o) = &self.objects {
+            return o.get(bucket, key, etag).await;
+        }
         self.run("GetObject", bucket, Some(key), || self.get_once(bucket, key, etag))
             .await
     }
@@ -423,6 +503,15 @@ impl Store {
     /// The whole object in memory, retried as a whole (also when the
     /// connection drops mid-body). For small objects.
     pub async fn get_bytes(&self, bucket: &str, key: &str) -> Result<(ObjectMeta, Bytes), DatastoreError> {
+        if let Some(o) = &self.objects {
+            let (meta, body) = o.get(bucket, key, None).await?;
+            let bytes = body.collect().await.map_err(|e| DatastoreError::Request {
+                target: self.target(Some(bucket), Some(key)),
+                operation: "GetObject",
+                detail: format!("reading the body: {e}"),
+            })?;
+            return Ok((meta, bytes.into_bytes()));
+        }
         self.run("GetObject", bucket, Some(key), || async {
             let (meta, body) = self.get_once(bucket, key, None).await?;
             let bytes = body.collect().await.map_err(|e| Failure {
@@ -463,6 +552,9 @@ impl Store {
     /// replaced at once. Objects over 5 GiB (CopyObject's limit) are copied
     /// part by part (UploadPartCopy) and completed in one step.
     pub async fn copy_within(&self, bucket: &str, from: &str, to: &str) -> Result<(), DatastoreError> {
+        if let Some(o) = &self.objects {
+            return o.copy_within(bucket, from, to).await;
+        }
         const SINGLE_COPY_LIMIT: u64 = 5 * 1024 * 1024 * 1024;
         match self.head(bucket, from).await? {
             Some(meta) if meta.size > SINGLE_COPY_LIMIT => {
@@ -518,6 +610,9 @@ impl Store {
     /// that honour it check at the moment of deleting. Returns whether it
     /// was deleted (false: it changed, or is gone).
     pub async fn delete_if_match(&self, bucket: &str, key: &str, etag: &str) -> Result<bool, DatastoreError> {
+        if let Some(o) = &self.objects {
+            return o.delete_if_match(bucket, key, etag).await;
+        }
         match self.head(bucket, key).await? {
             Some(meta) if meta.etag == etag => {}
             _ => return Ok(false),
@@ -543,7 +638,11 @@ impl Store {
         Ok(result)
     }
 
+    /// Deletes the object (nothing when it is not there).
     pub async fn delete(&self, bucket: &str, key: &str) -> Result<(), DatastoreError> {
+        if let Some(o) = &self.objects {
+            return o.delete(bucket, key).await;
+        }
         self.run("DeleteObject", bucket, Some(key), || async {
             self.client
                 .delete_object()
@@ -560,6 +659,9 @@ impl Store {
     /// Deletes every object, abandons every unfinished multipart upload,
     /// then deletes the bucket. For tests and demos that made the bucket.
     pub async fn remove_bucket(&self, bucket: &str) -> Result<(), DatastoreError> {
+        if let Some(o) = &self.objects {
+            return o.remove_bucket(bucket).await;
+        }
         for object in self.list(bucket, None).await? {
             self.delete(bucket, &object.key).await?;
         }
