@@ -68,6 +68,15 @@ impl Site {
             bucket,
         })
     }
+
+    /// The backup bucket of `period` on another store (an object_store
+    /// URL opened with [`Store::open_url`], say `file:///srv/backups`).
+    pub fn backup_bucket_on(&self, period: Period, store: Store) -> Result<BackupBucket, Error> {
+        Ok(BackupBucket {
+            store,
+            bucket: self.backup_bucket(period)?,
+        })
+    }
 }
 
 impl BackupPlan {

@@ -23,6 +23,10 @@ pub enum ReplicaTo {
         /// Its secret key.
         secret_key: Secret,
     },
+    /// Any other store (it is numbered 2): an object_store URL opened with
+    /// [`Store::open_url`] (`file:///srv/asset-copies`), or
+    /// [`Store::in_memory`].
+    Store(Store),
 }
 
 /// A replication ready to run.
@@ -46,7 +50,8 @@ impl Site {
                 endpoint,
                 access_key,
                 secret_key,
-            } => vec![(2, self.other_connection(endpoint, access_key, secret_key))],
+            } => vec![(2, Ok(self.other_connection(endpoint, access_key, secret_key)))],
+            ReplicaTo::Store(store) => vec![(2, Err(store))],
             ReplicaTo::Chain => {
                 if self.datastore_count() < 2 {
                     return Err(Error::NoReplica {
@@ -54,14 +59,17 @@ impl Site {
                     });
                 }
                 (2..=self.datastore_count())
-                    .map(|n| Ok((n, self.connection(n)?)))
+                    .map(|n| Ok((n, Ok(self.connection(n)?))))
                     .collect::<Result<Vec<_>, Error>>()?
             }
         };
         let destinations = connections
             .into_iter()
-            .map(|(number, c)| {
-                let store = Store::connect(&c).map_err(|source| Error::Connect { number, source })?;
+            .map(|(number, to)| {
+                let store = match to {
+                    Ok(c) => Store::connect(&c).map_err(|source| Error::Connect { number, source })?,
+                    Err(store) => store,
+                };
                 Ok(Destination { number, store })
             })
             .collect::<Result<Vec<_>, Error>>()?;

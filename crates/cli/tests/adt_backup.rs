@@ -184,3 +184,70 @@ fn uploads_verifies_and_rotates_through_the_binary() {
 fn out_contains_secret(text: &str) -> bool {
     text.contains(adt_testkit::SECRET_KEY)
 }
+
+/// `--to file:///DIR` stores, rotates and verifies backups in a local
+/// directory (the template's datastore is never contacted: it is down).
+#[test]
+fn uploads_and_verifies_in_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (webroot, _) = site(dir.path());
+    let template = dir.path().join("down.tmpl");
+    std::fs::write(
+        &template,
+        "WEBSITE_URL=\"www.example.com\"\nS3_ACCESS_KEY=\"AK\"\nS3_SECRET_KEY=\"SK\"\nS3_HOST_BASE=\"http://127.0.0.1:1\"\n",
+    )
+    .unwrap();
+    let t = template.to_str().unwrap();
+    let to = format!("file://{}", dir.path().join("backups").display());
+    let upload = [
+        "upload",
+        "--template",
+        t,
+        "--webroot",
+        &webroot,
+        "--period",
+        "weekly",
+        "--to",
+        &to,
+    ];
+    for _ in 0..2 {
+        let (code, out, err) = adt_backup(&upload);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(
+            out.contains(&format!(
+                "stored {to}/www-example-com-weekly/applicationsourcecode.tar.gz"
+            )),
+            "{out}"
+        );
+    }
+    let stored = dir.path().join("backups/www-example-com-weekly");
+    assert!(stored.join("applicationsourcecode.tar.gz").is_file());
+    assert!(stored.join("applicationsourcecode.tar.gz.BACKUP").is_file(), "rotated");
+    let (code, out, err) = adt_backup(&[
+        "verify",
+        "--template",
+        t,
+        "--period",
+        "weekly",
+        "--to",
+        &to,
+        "--previous",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("is a complete backup") && out.contains("marker present"),
+        "{out}"
+    );
+    let (code, _, err) = adt_backup(&[
+        "verify",
+        "--template",
+        t,
+        "--period",
+        "weekly",
+        "--to",
+        &to,
+        "--endpoint",
+        "http://x",
+    ]);
+    assert_eq!(code, 2, "--to and --endpoint conflict: {err}");
+}

@@ -330,3 +330,29 @@ fn bad_usage_and_refusals() {
         "{out}"
     );
 }
+
+#[test]
+fn to_a_directory_copies_every_bucket_there_and_a_rerun_copies_nothing() {
+    let one = Emulator::start().unwrap();
+    let site = Site::new(&[&one.endpoint()], "1");
+    let rt = runtime();
+    fill(&rt, &store(&one.endpoint()), &site, 3);
+    let copies = site.dir.path().join("copies");
+    let to = format!("file://{}", copies.display());
+
+    let (code, out, err) = site.run(&["--to", &to]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&format!("to datastore 2 ({to})")), "{out}");
+    assert_eq!(
+        std::fs::read(copies.join(site.bucket("media")).join("doc.pdf")).unwrap(),
+        b"%PDF",
+        "plain files on disk"
+    );
+    let json = site.json(&["--to", &to], 0);
+    assert_eq!(row(&json, &site.bucket("images"), 2)["copied"], 0, "{json}");
+    assert_eq!(row(&json, &site.bucket("images"), 2)["skipped"], 3, "{json}");
+
+    let (code, _, err) = site.run(&["--to", "ftp://elsewhere/"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--to") && err.contains("file:///"), "{err}");
+}

@@ -80,6 +80,10 @@ enum Command {
         /// Use this S3 endpoint instead of the template's first S3_HOST_BASE.
         #[arg(long, value_name = "URL")]
         endpoint: Option<String>,
+        /// Use this store instead of datastore 1: `file:///DIR` (the
+        /// period's bucket is a subdirectory of DIR).
+        #[arg(long, value_name = "URL", conflicts_with = "endpoint")]
+        to: Option<String>,
         /// human or json.
         #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
         format: OutputFormat,
@@ -95,6 +99,10 @@ enum Command {
         /// Use this S3 endpoint instead of the template's first S3_HOST_BASE.
         #[arg(long, value_name = "URL")]
         endpoint: Option<String>,
+        /// Use this store instead of datastore 1: `file:///DIR` (the
+        /// period's bucket is a subdirectory of DIR).
+        #[arg(long, value_name = "URL", conflicts_with = "endpoint")]
+        to: Option<String>,
         /// human or json.
         #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
         format: OutputFormat,
@@ -181,9 +189,10 @@ fn run(args: &Args) -> Result<u8, Failure> {
             period,
             archive,
             format,
+            to,
             ..
         } => {
-            let backups = with_template()?.backup_bucket_store(*period)?;
+            let backups = backup_bucket(with_template()?, *period, to.as_deref())?;
             let runtime = runtime()?;
             let interrupt = Interrupt::install(&runtime);
             let made;
@@ -218,9 +227,8 @@ fn run(args: &Args) -> Result<u8, Failure> {
                 print_json(&report)?;
             } else {
                 println!(
-                    "stored s3://{}/{} ({} bytes){}",
-                    report.bucket,
-                    report.key,
+                    "stored {} ({} bytes){}",
+                    location(backups.store(), &report.bucket, &report.key),
                     report.bytes,
                     if report.previous_kept {
                         "; the previous backup is kept as .BACKUP"
@@ -234,21 +242,50 @@ fn run(args: &Args) -> Result<u8, Failure> {
             period,
             previous,
             format,
+            to,
             ..
         } => {
-            let backups = with_template()?.backup_bucket_store(*period)?;
+            let backups = backup_bucket(with_template()?, *period, to.as_deref())?;
             let report = runtime()?.block_on(backups.verify(*previous))?;
             if *format == OutputFormat::Json {
                 print_json(&report)?;
             } else {
                 println!(
-                    "s3://{}/{} is a complete backup: {} entries, {} bytes, marker present",
-                    report.bucket, report.key, report.entries, report.bytes
+                    "{} is a complete backup: {} entries, {} bytes, marker present",
+                    location(backups.store(), &report.bucket, &report.key),
+                    report.entries,
+                    report.bytes
                 );
             }
         }
     }
     Ok(exit::SUCCESS)
+}
+
+/// The backup bucket of `period` on datastore 1, or on the store `to` names.
+fn backup_bucket(
+    site: &Site,
+    period: adt_template::Period,
+    to: Option<&str>,
+) -> Result<adt_assets::BackupBucket, Failure> {
+    Ok(match to {
+        Some(url) => {
+            let store =
+                adt_datastore::Store::open_url(url).map_err(|e| Failure::new(exit::USAGE, format!("--to: {e}")))?;
+            site.backup_bucket_on(period, store)?
+        }
+        None => site.backup_bucket_store(period)?,
+    })
+}
+
+/// `s3://BUCKET/KEY` on S3, `URL/BUCKET/KEY` on another store.
+fn location(store: &adt_datastore::Store, bucket: &str, key: &str) -> String {
+    let url = store.endpoint().url();
+    if url.starts_with("http://") || url.starts_with("https://") {
+        format!("s3://{bucket}/{key}")
+    } else {
+        format!("{}/{bucket}/{key}", url.trim_end_matches('/'))
+    }
 }
 
 fn created(output: &std::path::Path, report: &adt_backups::CreateReport) -> String {

@@ -33,8 +33,9 @@ use clap::Parser;
 /// replica. Safe to interrupt and run again: every object is written whole,
 /// and a rerun copies only what is still missing.
 ///
-/// For a template with one datastore, --to-endpoint names the destination;
-/// its keys come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+/// For a template with one datastore, --to-endpoint names the destination
+/// (its keys come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or
+/// --to a directory (file:///srv/asset-copies).
 ///
 /// Exit status: 0 every destination is up to date, 1 a destination (or
 /// bucket) failed, or the run was refused, 2 bad usage or unreadable input.
@@ -77,6 +78,12 @@ struct Args {
     /// 2..n (keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).
     #[arg(long, value_name = "URL")]
     to_endpoint: Option<String>,
+
+    /// Replicate to this store instead: `file:///DIR` (a local or mounted
+    /// directory, say another disk or an NFS share: one subdirectory per
+    /// bucket, object metadata in `.adt-meta/`).
+    #[arg(long, value_name = "URL", conflicts_with = "to_endpoint")]
+    to: Option<String>,
 
     /// The region of --to-endpoint [default: $AWS_REGION, else us-east-1].
     #[arg(long, value_name = "REGION", requires = "to_endpoint")]
@@ -152,6 +159,10 @@ fn run(args: &Args) -> Result<u8, Failure> {
 /// The template's datastores 2..n, or the endpoint --to-endpoint names
 /// (keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).
 fn destination(args: &Args) -> Result<ReplicaTo, Failure> {
+    if let Some(url) = &args.to {
+        let store = Store::open_url(url).map_err(|e| Failure::new(exit::USAGE, format!("--to: {e}")))?;
+        return Ok(ReplicaTo::Store(store));
+    }
     let Some(url) = &args.to_endpoint else {
         return Ok(ReplicaTo::Chain);
     };
