@@ -38,13 +38,13 @@ enum Task {
     /// Needs /dev/fuse, and root or `user_allow_other` in /etc/fuse.conf; as root on Debian it
     /// installs fuse3, mergerfs and the mount tool when missing.
     Demo(demo::Args),
-    /// What CI runs: prerequisites, fmt, clippy, every test, the S3 suites against moto, then the
-    /// demo, whole and interrupted
+    /// What CI runs: prerequisites, fmt, clippy, every test, the embedding example, the S3 suites
+    /// against moto, then the demo, whole and interrupted
     ///
     /// In order, stopping at the first failure: the prerequisites (see `cargo xtask doctor`),
     /// `cargo fmt --all -- --check`, `cargo clippy --workspace --all-targets --locked -- -D
-    /// warnings`, `cargo test --workspace --locked` against the embedded emulator, `cargo xtask
-    /// e2e --emulator moto`, `cargo xtask demo`, then a demo interrupted with Ctrl-C while mounted,
+    /// warnings`, `cargo test --workspace --locked` against the embedded emulator, `cargo run -p
+    /// adt-assets --example embed`, `cargo xtask e2e --emulator moto`, `cargo xtask demo`, then a demo interrupted with Ctrl-C while mounted,
     /// which must exit 130 and leave nothing mounted or behind.
     ///
     /// Under CI=true a missing prerequisite fails the run (as do new or changed snapshots);

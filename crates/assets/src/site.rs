@@ -22,6 +22,10 @@ pub struct SiteOptions {
     pub endpoint: Option<String>,
     /// Extra trusted CA certificates (PEM) for https datastores.
     pub ca_bundle: Option<PathBuf>,
+    /// Use this store as datastore 1 instead of the template's S3 endpoint
+    /// (say [`Store::in_memory`], or a `file://` store): seeding, backups
+    /// and replication then work without S3.
+    pub primary: Option<Store>,
 }
 
 impl Default for SiteOptions {
@@ -30,6 +34,7 @@ impl Default for SiteOptions {
             webroot: PathBuf::from(adt_template::DEFAULT_WEBROOT),
             endpoint: None,
             ca_bundle: None,
+            primary: None,
         }
     }
 }
@@ -46,6 +51,12 @@ impl SiteOptions {
     /// Reach datastore 1 at `endpoint` (`http://127.0.0.1:9000`).
     pub fn with_endpoint(mut self, endpoint: Option<String>) -> SiteOptions {
         self.endpoint = endpoint;
+        self
+    }
+
+    /// Use `store` as datastore 1.
+    pub fn with_primary_store(mut self, store: Store) -> SiteOptions {
+        self.primary = Some(store);
         self
     }
 
@@ -181,6 +192,9 @@ impl Site {
 
     /// A client for datastore `number`.
     pub fn store(&self, number: usize) -> Result<Store, Error> {
+        if let (1, Some(store)) = (number, &self.options.primary) {
+            return Ok(store.clone());
+        }
         let connection = self.connection(number)?;
         Store::connect(&connection).map_err(|source| Error::Connect { number, source })
     }

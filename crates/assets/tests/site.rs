@@ -183,7 +183,7 @@ async fn replication_to_a_directory_and_back_keeps_every_object() {
     let restored = adt_replication::replicate(
         &copies,
         &to,
-        &[bucket.clone()],
+        std::slice::from_ref(&bucket),
         &Default::default(),
         Arc::new(NoProgress),
     )

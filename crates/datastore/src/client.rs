@@ -171,6 +171,21 @@ fn transport_problem(text: &str) -> Option<&'static str> {
     }
 }
 
+/// The client of a store whose operations all go to an object_store
+/// backend: it is never sent a request, and points nowhere routable so
+/// that a mistake would fail rather than reach someone.
+pub(crate) fn build_unused(_c: &Connection) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url("http://127.0.0.1:9")
+        .credentials_provider(Credentials::new("unused", "unused", None, None, "unused"))
+        .force_path_style(true)
+        .retry_config(RetryConfig::disabled())
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
 #[cfg(test)]
 mod tests {
     use super::transport_problem;
@@ -187,19 +202,4 @@ mod tests {
         assert!(transport_problem(dns).unwrap().starts_with("DNS:"));
         assert!(transport_problem("dispatch failure: io error: connection refused").is_none());
     }
-}
-
-/// The client of a store whose operations all go to an object_store
-/// backend: it is never sent a request, and points nowhere routable so
-/// that a mistake would fail rather than reach someone.
-pub(crate) fn build_unused(_c: &Connection) -> aws_sdk_s3::Client {
-    let config = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url("http://127.0.0.1:9")
-        .credentials_provider(Credentials::new("unused", "unused", None, None, "unused"))
-        .force_path_style(true)
-        .retry_config(RetryConfig::disabled())
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
 }

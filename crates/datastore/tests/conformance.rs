@@ -223,13 +223,13 @@ async fn copies_between_datastores_keep_metadata() {
         src.put(&from, "big/raw.jpg", big.clone(), &opts).await.unwrap();
 
         assert_eq!(
-            adt_datastore::copy_object(&src, &from, "small.jpg", &dst, &to)
+            adt_datastore::copy_object(src, &from, "small.jpg", dst, &to)
                 .await
                 .unwrap(),
             4
         );
         assert_eq!(
-            adt_datastore::copy_object(&src, &from, "big/raw.jpg", &dst, &to)
+            adt_datastore::copy_object(src, &from, "big/raw.jpg", dst, &to)
                 .await
                 .unwrap(),
             big.len() as u64
@@ -238,7 +238,7 @@ async fn copies_between_datastores_keep_metadata() {
         assert_eq!(bytes, big);
         assert_eq!(m.metadata, opts.metadata);
         assert_eq!(m.content_type.as_deref(), Some("image/jpeg"));
-        let err = adt_datastore::copy_object(&src, &from, "absent.jpg", &dst, &to)
+        let err = adt_datastore::copy_object(src, &from, "absent.jpg", dst, &to)
             .await
             .unwrap_err();
         assert!(matches!(err, DatastoreError::NoSuchKey { .. }), "{err}");
