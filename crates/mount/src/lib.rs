@@ -24,7 +24,7 @@ mod units;
 
 pub use error::MountError;
 pub use health::{Health, probe};
-pub use operate::{Keys, MountState, Report, mount, purge_retired, status, unmount};
+pub use operate::{Keys, MountState, Mounted, Report, mount, purge_retired, status, unmount};
 pub use plan::{MountOptions, Plan, PlannedEntry, PlannedMerge, PlannedMount, Target, cache_dir};
 pub use retire::{Retired, load as retired};
 pub use tool::{CommandLine, CredentialFiles, MountSpec, Tool, find_program, merge_command, mount_command};

@@ -29,14 +29,48 @@ pub struct Report {
 
 /// One mount point's state (design.md's `status` contract).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct MountState {
+    /// The DIRECTORIES_TO_MOUNT entry.
     pub entry: String,
     /// None for a merge target.
     pub bucket: Option<String>,
+    /// Where it is mounted.
     pub mountpoint: PathBuf,
-    /// mounted, stale or unmounted.
-    pub state: &'static str,
+    /// Mounted, stale or unmounted.
+    pub state: Mounted,
+    /// The tool that mounts it (`s3fs`, `rclone`, `mergerfs`).
     pub tool: String,
+}
+
+/// Whether a mount point serves its bucket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Mounted {
+    /// Mounted and answering.
+    Mounted,
+    /// In the mount table but not answering (the FUSE process died or hangs).
+    Stale,
+    /// Not mounted.
+    Unmounted,
+}
+
+impl Mounted {
+    /// `mounted`, `stale` or `unmounted`, as the JSON output says it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mounted::Mounted => "mounted",
+            Mounted::Stale => "stale",
+            Mounted::Unmounted => "unmounted",
+        }
+    }
+}
+
+impl std::fmt::Display for Mounted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 enum Step {
@@ -681,9 +715,9 @@ fn wait_exit(path: &Path, limit: Duration) -> Vec<u32> {
 pub fn status(plan: &Plan) -> Result<Vec<MountState>, MountError> {
     let table = MountTable::read().map_err(|e| io(Path::new("/proc/self/mountinfo"), e))?;
     let state = |path: &Path| match probe(path, &table, Duration::from_secs(5)) {
-        Health::Healthy { .. } => "mounted",
-        Health::Stale { .. } => "stale",
-        Health::Unmounted => "unmounted",
+        Health::Healthy { .. } => Mounted::Mounted,
+        Health::Stale { .. } => Mounted::Stale,
+        Health::Unmounted => Mounted::Unmounted,
     };
     let mut out = Vec::new();
     for e in &plan.entries {

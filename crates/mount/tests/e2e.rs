@@ -203,12 +203,12 @@ async fn a_killed_fuse_process_is_stale_and_mount_repairs_it(tool: Tool) {
         .unwrap();
     assert!(killed.success(), "no {tool} process for {}", site.bucket(0));
     wait_for("the mount to go stale", || {
-        adt_mounts::status(&plan).unwrap()[0].state == "stale"
+        adt_mounts::status(&plan).unwrap()[0].state == adt_mounts::Mounted::Stale
     })
     .await;
     let report = site.mount(&plan).await.unwrap();
     assert!(report.actions.iter().any(|a| a.contains("stale mount")), "{report:?}");
-    assert_eq!(adt_mounts::status(&plan).unwrap()[0].state, "mounted");
+    assert_eq!(adt_mounts::status(&plan).unwrap()[0].state, adt_mounts::Mounted::Mounted);
     fs::write(images.join("after-repair.txt"), b"ok").unwrap();
 }
 

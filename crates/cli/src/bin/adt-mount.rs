@@ -166,7 +166,7 @@ fn run(args: &Args) -> Result<u8, Failure> {
                     println!("retired    {} (was {})", r.retired.display(), r.mountpoint.display());
                 }
             }
-            if mounts.iter().any(|m| m.state != "mounted") {
+            if mounts.iter().any(|m| m.state != adt_mounts::Mounted::Mounted) {
                 return Ok(exit::FAILURE);
             }
         }
