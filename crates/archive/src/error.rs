@@ -10,13 +10,21 @@ pub enum ArchiveError {
     /// than the limit: refused before it is read into memory.
     #[error("entry {entry}: its {what} is {size} bytes, more than the {limit} bytes allowed")]
     TooLarge {
+        /// The entry's number, from 1.
         entry: u64,
+        /// Which record (`long name`, `PAX header`).
         what: &'static str,
+        /// Its size, in bytes.
         size: u64,
+        /// The limit, in bytes.
         limit: u64,
     },
+    /// More entries than the limit (bounded work on any input).
     #[error("it holds more than {limit} entries")]
-    TooManyEntries { limit: u64 },
+    TooManyEntries {
+        /// The limit.
+        limit: u64,
+    },
     /// Reading the underlying file or stream failed.
     #[error("reading it: {0}")]
     Io(#[source] std::io::Error),

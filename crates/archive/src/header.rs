@@ -6,11 +6,17 @@ pub enum Kind {
     /// A regular file (types `0`, NUL and `7`, contiguous, which every tar
     /// extracts as a regular file).
     File,
+    /// A hard link (type `1`): its target is in `Header::link`.
     HardLink,
+    /// A symbolic link (type `2`): its target is in `Header::link`.
     Symlink,
+    /// A character device (type `3`).
     CharDevice,
+    /// A block device (type `4`).
     BlockDevice,
+    /// A directory (type `5`).
     Dir,
+    /// A FIFO (type `6`).
     Fifo,
     /// Any other type (GNU sparse `S`, volume label `V`, ...): its body is
     /// skipped; callers report it.
@@ -39,10 +45,13 @@ pub struct Header {
     pub name: Vec<u8>,
     /// A link's target (hard or symbolic), else empty.
     pub link: Vec<u8>,
+    /// What the entry is.
     pub kind: Kind,
     /// Permission bits (`mode & 0o7777`).
     pub mode: u32,
+    /// The owner's user id (a number; the user name is not kept).
     pub uid: u64,
+    /// The owner's group id (a number; the group name is not kept).
     pub gid: u64,
     /// Seconds since 1970.
     pub mtime: u64,

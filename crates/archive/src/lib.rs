@@ -23,6 +23,50 @@
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! A whole run, on an archive built in memory (here with the tar and
+//! flate2 crates, as adt-backup writes them):
+//!
+//! ```rust
+//! use std::io::{Read, Write};
+//!
+//! use adt_archive::{Kind, Limits, Reader};
+//!
+//! // A gzip tar holding a directory and one file in it.
+//! let mut tar = tar::Builder::new(Vec::new());
+//! let mut dir = tar::Header::new_gnu();
+//! dir.set_entry_type(tar::EntryType::Directory);
+//! dir.set_mode(0o755);
+//! dir.set_size(0);
+//! tar.append_data(&mut dir, "images/", std::io::empty())?;
+//! let mut file = tar::Header::new_gnu();
+//! file.set_mode(0o644);
+//! file.set_size(5);
+//! tar.append_data(&mut file, "images/a.jpg", &b"jpeg!"[..])?;
+//! let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+//! gz.write_all(&tar.into_inner()?)?;
+//! let bytes = gz.finish()?;
+//!
+//! // Read it back: each entry's header, and the file's body.
+//! let mut archive = Reader::new(&bytes[..], Limits::default());
+//! let mut seen = Vec::new();
+//! while let Some(mut entry) = archive.next_entry()? {
+//!     let mut body = Vec::new();
+//!     entry.read_to_end(&mut body)?;
+//!     seen.push((entry.header.kind, entry.header.name.clone(), body));
+//! }
+//! assert_eq!(
+//!     seen,
+//!     [
+//!         (Kind::Dir, b"images/".to_vec(), Vec::new()),
+//!         (Kind::File, b"images/a.jpg".to_vec(), b"jpeg!".to_vec()),
+//!     ]
+//! );
+//! assert_eq!(archive.entries(), 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![warn(missing_docs)]
 
 mod error;
 mod header;

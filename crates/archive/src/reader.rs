@@ -10,11 +10,11 @@ use crate::header::{self, Header};
 /// What a hostile archive may not exceed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// A GNU long name or long link target, in bytes.
+    /// A GNU long name or long link target, in bytes (default 64 KiB).
     pub max_name: u64,
-    /// One PAX extended header, in bytes.
+    /// One PAX extended header, in bytes (default 1 MiB).
     pub max_pax: u64,
-    /// Entries in the archive.
+    /// Entries in the archive (default 50 million).
     pub max_entries: u64,
 }
 
@@ -40,8 +40,10 @@ pub struct Reader<R: Read> {
 }
 
 /// One entry: its header, and its body to read (or leave: the next
-/// `next_entry` skips what is left).
+/// `next_entry` skips what is left). Reading the body fails with an
+/// `io::Error` when the archive is damaged or ends inside it.
 pub struct Entry<'a, R: Read> {
+    /// The entry's header, long names and PAX records applied.
     pub header: Header,
     reader: &'a mut Reader<R>,
 }
@@ -66,6 +68,9 @@ impl<R: Read> Read for Entry<'_, R> {
 }
 
 impl<R: Read> Reader<R> {
+    /// A reader of the gzip tar `reader`, refusing what exceeds `limits`.
+    /// It returns no error itself: input that is not gzip, or is damaged,
+    /// is refused by `next_entry`.
     pub fn new(reader: R, limits: Limits) -> Reader<R> {
         Reader {
             inner: MultiGzDecoder::new(reader),

@@ -28,10 +28,9 @@ fn template(path: &Path, url: &str, choice: &str, datastores: &[&TestEndpoint]) 
 }
 
 fn options() -> SeedOptions {
-    SeedOptions {
-        jobs: 4,
-        ..SeedOptions::default()
-    }
+    let mut o = SeedOptions::default();
+    o.jobs = 4;
+    o
 }
 
 #[tokio::test(flavor = "multi_thread")]

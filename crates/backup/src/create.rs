@@ -28,10 +28,17 @@ use crate::gzip::ParallelGz;
 
 /// What `create` put in, and what it met on the way.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct CreateReport {
+    /// Regular files archived (the marker file `create` adds not counted).
     pub files: u64,
+    /// Directories archived below the webroot (the webroot's own `./` not
+    /// counted).
     pub directories: u64,
+    /// Symbolic links archived as links (never followed).
     pub symlinks: u64,
+    /// Bytes of file content archived, at the sizes the files had when
+    /// opened.
     pub bytes: u64,
     /// Excluded directories found in the webroot, left out unread.
     pub excluded: Vec<String>,

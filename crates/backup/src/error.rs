@@ -5,52 +5,99 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BackupError {
-    #[error("{path}: {detail}")]
-    Io { path: PathBuf, detail: String },
+    /// Reading or writing `path` failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The webroot is missing or not a directory.
     #[error("webroot {0} is not a directory")]
     NoWebroot(PathBuf),
+    /// An exclude pattern is not a valid rsync-style pattern.
     #[error("exclude pattern `{pattern}`: {reason}")]
-    Pattern { pattern: String, reason: &'static str },
+    Pattern {
+        /// The pattern.
+        pattern: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The archive would be written inside the webroot it backs up.
     #[error("the output {0} is inside the webroot; it would back itself up")]
     OutputInWebroot(PathBuf),
+    /// The webroot was given through a link or with `..`.
     #[error(
         "webroot {given} must be given as its canonical path {canonical} (no link, no `..`), the path the exclusions and the mount table use"
     )]
-    NotCanonical { given: PathBuf, canonical: PathBuf },
+    NotCanonical {
+        /// As given.
+        given: PathBuf,
+        /// What it resolves to.
+        canonical: PathBuf,
+    },
+    /// Another upload took the lock over while this one ran.
     #[error(
         "bucket `{bucket}`: the backup lock {key} was taken over by another upload while this one ran; the current backup was left whole"
     )]
-    LockLost { bucket: String, key: String },
+    LockLost {
+        /// The backup bucket.
+        bucket: String,
+        /// The lock object.
+        key: String,
+    },
+    /// The stop flag was set; nothing was written.
     #[error("interrupted; nothing was written")]
     Interrupted,
+    /// A local file could not be used safely.
     #[error(transparent)]
     Local(#[from] adt_localfs::LocalError),
+    /// The datastore failed.
     #[error(transparent)]
     Datastore(#[from] adt_datastore::DatastoreError),
+    /// Another upload holds the lock, and kept it while this one waited.
     #[error(
         "bucket `{bucket}`: another backup is being uploaded ({holder}); waited {waited} s. Try again, or remove the lock object {key} if that upload died more than its expiry ago"
     )]
     Busy {
+        /// The backup bucket.
         bucket: String,
+        /// The lock object.
         key: String,
+        /// Who holds it.
         holder: String,
+        /// Seconds waited.
         waited: u64,
     },
+    /// The uploaded copy differs from the archive.
     #[error(
         "bucket `{bucket}`: the uploaded copy of {key} does not match the archive ({detail}); the current backup was left as it was"
     )]
     Mismatch {
+        /// The backup bucket.
         bucket: String,
+        /// The key uploaded.
         key: String,
+        /// What differs.
         detail: String,
     },
+    /// A stored or local archive is not a complete backup.
     #[error("{what} is not a complete backup: {detail}")]
-    Corrupt { what: String, detail: String },
+    Corrupt {
+        /// Which archive.
+        what: String,
+        /// What is wrong.
+        detail: String,
+    },
 }
 
-pub(crate) fn io(path: &std::path::Path, e: impl std::fmt::Display) -> BackupError {
+/// `path` failed with `e` (an I/O error, or a sentence saying what is
+/// wrong with the path), kept as the error's source.
+pub(crate) fn io(path: &std::path::Path, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> BackupError {
     BackupError::Io {
         path: path.to_path_buf(),
-        detail: e.to_string(),
+        source: std::io::Error::other(e),
     }
 }

@@ -30,13 +30,17 @@ pub enum Reason {
 /// One excluded directory, relative to the webroot.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Excluded {
+    /// The directory, relative to the webroot (no leading `/`).
     pub path: String,
+    /// Why it is left out; a Layout mount point that is also mounted is
+    /// [`Reason::Layout`].
     pub reason: Reason,
 }
 
 /// The exclusion set for one webroot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Exclusions {
+    /// The webroot the set was computed for, as given to [`Exclusions::new`].
     pub webroot: PathBuf,
     /// Directories left out whole, relative to the webroot.
     pub directories: Vec<Excluded>,

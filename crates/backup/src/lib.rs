@@ -14,6 +14,42 @@
 //!
 //! What it does not do: decide what is mounted (the Layout and the mount
 //! table do), or print.
+//!
+//! A backup of a small webroot, written beside it (never inside it), with
+//! `*.log` left out:
+//!
+//! ```
+//! use adt_backups::{Exclusions, check_archive, create};
+//! use adt_localfs::MountTable;
+//!
+//! let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos();
+//! let base = std::env::temp_dir().join(format!("adt-backups-doc-{}-{nanos}", std::process::id()));
+//! std::fs::create_dir(&base)?;
+//! // `create` refuses a webroot given through a link or `..`.
+//! let base = base.canonicalize()?;
+//! let webroot = base.join("html");
+//! std::fs::create_dir_all(webroot.join("logs"))?;
+//! let index = "<?php echo 'hello';\n";
+//! std::fs::write(webroot.join("index.php"), index)?;
+//! std::fs::write(webroot.join("logs/error.log"), "not backed up\n")?;
+//!
+//! // No Layout, no mounts (a real run passes `MountTable::read()?`).
+//! let table = MountTable::default();
+//! let exclusions = Exclusions::new(&webroot, None, &table, &["*.log".to_string()])?;
+//! let output = base.join("applicationsourcecode.tar.gz");
+//! let report = create(&webroot, &exclusions, &table, &output, 6)?;
+//!
+//! assert_eq!((report.files, report.directories), (1, 1));
+//! assert_eq!(report.bytes, index.len() as u64);
+//! assert_eq!(report.excluded, ["logs/error.log"]);
+//! // `./`, the marker, `./index.php` and `./logs/`.
+//! assert_eq!(check_archive(std::fs::File::open(&output)?, "the doc backup")?, 4);
+//!
+//! std::fs::remove_dir_all(&base)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![warn(missing_docs)]
 
 mod create;
 mod error;

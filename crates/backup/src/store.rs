@@ -17,6 +17,7 @@ use crate::error::BackupError;
 
 /// How an upload behaves around other uploads.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct UploadOptions {
     /// A lock older than this is taken to belong to a dead upload.
     pub lock_ttl: Duration,
@@ -25,6 +26,8 @@ pub struct UploadOptions {
     /// Pause between writing the lock and reading it back, so a racing
     /// writer on a store that ignores If-None-Match is seen.
     pub settle: Duration,
+    /// Bytes per part: an archive up to this size goes in one PUT, a
+    /// larger one as a multipart upload in parts of this size.
     pub part_size: usize,
 }
 
@@ -39,10 +42,15 @@ impl Default for UploadOptions {
     }
 }
 
+/// What [`upload`] put in place.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct UploadReport {
+    /// The backup bucket.
     pub bucket: String,
+    /// The current backup's key (`applicationsourcecode.tar.gz`).
     pub key: String,
+    /// The archive's size in bytes.
     pub bytes: u64,
     /// True when a previous backup was kept as `.BACKUP`.
     pub previous_kept: bool,
@@ -308,11 +316,18 @@ async fn release(store: &Store, bucket: &str, owner: &str) {
     }
 }
 
+/// What [`verify`] read from a complete backup.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct VerifyReport {
+    /// The bucket read.
     pub bucket: String,
+    /// The key read.
     pub key: String,
+    /// The object's size in bytes, as the datastore gives it.
     pub bytes: u64,
+    /// Entries in the archive, the marker included (a long name's GNU or
+    /// PAX record is part of its entry, not one more).
     pub entries: u64,
 }
 

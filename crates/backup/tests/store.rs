@@ -24,11 +24,10 @@ fn store(t: &TestEndpoint) -> Store {
 }
 
 fn options() -> UploadOptions {
-    UploadOptions {
-        settle: Duration::from_millis(300),
-        lock_wait: Duration::from_secs(60),
-        ..UploadOptions::default()
-    }
+    with(UploadOptions::default(), |o| {
+        o.settle = Duration::from_millis(300);
+        o.lock_wait = Duration::from_secs(60);
+    })
 }
 
 /// A backup archive of a small webroot whose index.php says `tag`.
@@ -172,10 +171,7 @@ async fn an_expired_lock_is_taken_over_and_a_live_one_waited_for() {
     s.put(&bucket, LOCK_KEY, Bytes::from(format!("web2-77 {far}")), &none)
         .await
         .unwrap();
-    let short = UploadOptions {
-        lock_wait: Duration::from_secs(2),
-        ..options()
-    };
+    let short = with(options(), |o| o.lock_wait = Duration::from_secs(2));
     let err = upload(&s, &bucket, &a, &short).await.unwrap_err();
     assert!(matches!(err, BackupError::Busy { .. }), "{err}");
     assert!(err.to_string().contains("web2-77"), "{err}");
@@ -207,11 +203,10 @@ async fn the_lock_is_renewed_while_a_long_upload_runs() {
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
         .collect();
     std::fs::write(&big, &body).unwrap();
-    let opts = UploadOptions {
-        lock_ttl: Duration::from_secs(2),
-        settle: Duration::from_millis(100),
-        ..options()
-    };
+    let opts = with(options(), |o| {
+        o.lock_ttl = Duration::from_secs(2);
+        o.settle = Duration::from_millis(100);
+    });
     let uploading = tokio::spawn({
         let (slow, bucket, big, opts) = (slow.clone(), bucket.clone(), big.clone(), opts.clone());
         async move { upload(&slow, &bucket, &big, &opts).await }
@@ -229,4 +224,11 @@ async fn the_lock_is_renewed_while_a_long_upload_runs() {
     uploading.await.unwrap().unwrap();
     assert!(s.head(&bucket, LOCK_KEY).await.unwrap().is_none(), "released");
     s.remove_bucket(&bucket).await.unwrap();
+}
+
+/// `base` changed by `change` (options are `#[non_exhaustive]`: no
+/// struct literals outside their crate).
+fn with<T>(mut base: T, change: impl FnOnce(&mut T)) -> T {
+    change(&mut base);
+    base
 }

@@ -7,6 +7,7 @@
 
 pub mod args;
 pub mod exit;
+pub mod human;
 pub mod interrupt;
 pub mod output;
 pub mod progress;

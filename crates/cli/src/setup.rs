@@ -59,6 +59,18 @@ impl From<adt_assets::Error> for Failure {
             Error::NoReplica { .. } => {
                 format!("{e} (give --to-endpoint URL, keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
             }
+            Error::Replicate(adt_replication::ReplicateError::TooManyChanges { max_change, .. }) => e
+                .to_string()
+                .replacen(
+                    &format!("more than {max_change}"),
+                    &format!("more than --max-change {max_change}"),
+                    1,
+                )
+                .replacen(
+                    "then raise the limit, or force the run",
+                    "rerun with a higher --max-change, or --force",
+                    1,
+                ),
             Error::Path { role, path, problem } => {
                 let flag = match *role {
                     "state directory" => "--state-dir",
@@ -69,7 +81,27 @@ impl From<adt_assets::Error> for Failure {
             }
             _ => e.to_string(),
         };
-        Failure::new(code, message)
+        Failure::new(code, message + datastore_hint(&e))
+    }
+}
+
+/// Which template settings to check when a datastore could not be used.
+fn datastore_hint(e: &adt_assets::Error) -> &'static str {
+    use adt_assets::Error;
+    use adt_datastore::DatastoreError;
+    let cause = match e {
+        Error::Endpoint { source, .. } | Error::Connect { source, .. } => Some(source),
+        Error::Seed(adt_seeder::SeedError::Datastore(d))
+        | Error::Mount(adt_mounts::MountError::Datastore(d))
+        | Error::Backup(adt_backups::BackupError::Datastore(d))
+        | Error::Replicate(adt_replication::ReplicateError::Primary(d)) => Some(d),
+        _ => None,
+    };
+    match cause {
+        Some(DatastoreError::Unreachable { .. }) => " (S3_HOST_BASE, or --endpoint)",
+        Some(DatastoreError::Denied { .. }) => " (S3_ACCESS_KEY and S3_SECRET_KEY)",
+        Some(DatastoreError::CaBundle { .. }) => " (AWS_CA_BUNDLE)",
+        _ => "",
     }
 }
 

@@ -8,11 +8,11 @@ use bytes::{Bytes, BytesMut};
 use crate::error::DatastoreError;
 use crate::store::{PutOptions, Store};
 
-/// Parts of this size are read from the source and written to the
-/// destination; objects smaller than one part go in a single PUT. One copy
-/// holds at most this much of the object in memory.
-/// The part size of streamed copies: the upload part size, so a copy's
-/// multipart ETag is the one the tools compute.
+/// The part size of streamed copies: parts of this size are read from the
+/// source and written to the destination (objects smaller than one part go
+/// in a single PUT), so one copy holds at most this much of the object in
+/// memory. It is the upload part size, so a copy's multipart ETag is the
+/// one the tools compute.
 pub const COPY_PART_SIZE: usize = crate::PART_SIZE;
 const PART: usize = COPY_PART_SIZE;
 
@@ -35,6 +35,7 @@ pub async fn copy_object(
 /// What [`copy_object_recording`] copied.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Copied {
+    /// The bytes read from the source and written to the destination.
     pub bytes: u64,
     /// The ETag of the source object whose bytes were copied (read from the
     /// same GET, so it cannot name a later version).

@@ -90,10 +90,14 @@ impl Endpoint {
         &self.url
     }
 
+    /// The region requests are signed for: `us-east-1` when S3_LOCATION
+    /// is unset or `US`. Empty for an object_store backend.
     pub fn region(&self) -> &str {
         &self.region
     }
 
+    /// True when the URL's scheme is https (false for http and for an
+    /// object_store URL).
     pub fn is_https(&self) -> bool {
         self.url.starts_with("https://")
     }
@@ -145,10 +149,15 @@ impl Default for Timeouts {
 /// Everything needed to open a [`crate::Store`]. Debug never shows the keys.
 #[derive(Clone, Debug)]
 pub struct Connection {
+    /// Where requests go, and the region they are signed for.
     pub endpoint: Endpoint,
+    /// The access key ID. Debug and Display never show it.
     pub access_key: Secret,
+    /// The secret access key. Debug and Display never show it.
     pub secret_key: Secret,
+    /// How failed requests are retried.
     pub retry: RetryPolicy,
+    /// How long to wait for a connection and for response bytes.
     pub timeouts: Timeouts,
     /// Extra trusted CA certificates (PEM) for https (the front door reads
     /// $AWS_CA_BUNDLE; nothing here reads the environment).
@@ -156,6 +165,9 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// A connection with the default retry policy and timeouts (3 s to
+    /// connect, 30 s of silence) and no extra CA certificates. It makes
+    /// no request.
     pub fn new(endpoint: Endpoint, access_key: Secret, secret_key: Secret) -> Connection {
         Connection {
             endpoint,

@@ -5,6 +5,10 @@
 
 use md5::{Digest, Md5};
 
+/// Computes an object's ETag from its bytes, fed in order: the one a
+/// single PUT gets when the object is at most one part, else the one a
+/// multipart upload in parts of the given size gets. Pass
+/// [`PART_SIZE`](crate::PART_SIZE) for objects the tools upload.
 pub struct EtagHasher {
     part_size: usize,
     multipart: bool,
@@ -29,6 +33,8 @@ impl EtagHasher {
         }
     }
 
+    /// Feeds the next bytes of the object. The size given to `new`, not
+    /// the bytes fed, decides between the single and the multipart form.
     pub fn update(&mut self, mut data: &[u8]) {
         if !self.multipart {
             self.whole.update(data);
@@ -52,6 +58,9 @@ impl EtagHasher {
         self.part_len = 0;
     }
 
+    /// The ETag, without quotes: the MD5 in lower-case hex for a single
+    /// PUT; for a multipart upload, the MD5 of the part MD5s, then `-`
+    /// and the number of parts.
     pub fn finish(mut self) -> String {
         if !self.multipart {
             return hex(&self.whole.finalize());

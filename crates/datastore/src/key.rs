@@ -11,12 +11,17 @@ pub const MAX_KEY_BYTES: usize = 1024;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyRefusal {
+    /// The name is not valid UTF-8.
     #[error("it is not valid UTF-8")]
     NotUtf8,
+    /// The name holds a control character (C0, DEL or C1).
     #[error("it holds a control character")]
     Control,
+    /// The name is longer than [`MAX_KEY_BYTES`] bytes.
     #[error("it is longer than {MAX_KEY_BYTES} bytes")]
     TooLong,
+    /// The name is empty, or a `/`-separated segment of it is empty, only
+    /// whitespace, `.` or `..` (so a leading, trailing or double `/` too).
     #[error("it is empty or has an empty, blank, `.` or `..` segment")]
     BadSegment,
 }

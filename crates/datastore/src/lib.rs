@@ -17,6 +17,48 @@
 //!
 //! One client, aws-sdk-s3, serves buckets and objects alike (design.md chose
 //! object_store for objects; see docs/architecture.md for why we did not).
+//!
+//! # Example
+//!
+//! A store held in memory ([`Store::in_memory`]) has the whole API and
+//! needs no S3; a datastore is opened with [`Store::connect`] instead.
+//!
+//! ```rust
+//! use adt_datastore::{BucketState, DatastoreError, EtagHasher, PART_SIZE, PosixAttributes, Store};
+//! use bytes::Bytes;
+//!
+//! let runtime = tokio::runtime::Runtime::new()?;
+//! runtime.block_on(async {
+//!     let store = Store::in_memory();
+//!     assert_eq!(store.ensure_bucket("assets").await?, BucketState::Created);
+//!     assert_eq!(store.ensure_bucket("assets").await?, BucketState::Existed);
+//!
+//!     // A regular file, mode 0644, owner 33:33, as the seeder writes one.
+//!     let key = "images/logo.png";
+//!     let body = Bytes::from_static(b"not really a png");
+//!     let opts = PosixAttributes::file(0o644, 33, 33, 1_700_000_000).put_options(key);
+//!     let etag = store.put("assets", key, body.clone(), &opts).await?;
+//!
+//!     // The ETag can be computed from the bytes, without the store.
+//!     let mut hasher = EtagHasher::new(body.len() as u64, PART_SIZE);
+//!     hasher.update(&body);
+//!     assert_eq!(hasher.finish(), etag);
+//!
+//!     let meta = store.head("assets", key).await?.expect("just written");
+//!     assert_eq!((meta.size, meta.etag.as_str()), (16, etag.as_str()));
+//!     assert_eq!(meta.content_type.as_deref(), Some("image/png"));
+//!     assert_eq!(meta.metadata["mode"], "33188"); // 0o100644: a regular file
+//!     assert_eq!(meta.metadata["mtime"], "1700000000");
+//!
+//!     let listed = store.list("assets", Some("images/")).await?;
+//!     assert_eq!(listed.len(), 1);
+//!     assert_eq!((listed[0].key.as_str(), listed[0].size), (key, 16));
+//!     assert!(store.head("assets", "images/missing.png").await?.is_none());
+//!     Ok::<(), DatastoreError>(())
+//! })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![warn(missing_docs)]
 
 mod budget;
 mod client;

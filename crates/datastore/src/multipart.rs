@@ -133,6 +133,8 @@ impl Store {
 /// The result of `Store::put_file`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileUpload {
+    /// Created with the ETag the store gave, or Exists when `if_absent`
+    /// found an object already there (it is kept, nothing is written).
     pub outcome: PutOutcome,
     /// The file's size when read.
     pub size: u64,
@@ -155,9 +157,9 @@ impl Store {
         if_absent: bool,
         part_size: usize,
     ) -> Result<FileUpload, DatastoreError> {
-        let file = std::fs::File::open(path).map_err(|e| DatastoreError::LocalFile {
+        let file = std::fs::File::open(path).map_err(|source| DatastoreError::LocalFile {
             path: path.to_path_buf(),
-            detail: e.to_string(),
+            source,
         })?;
         self.put_open_file(bucket, key, file, path, opts, if_absent, part_size)
             .await
@@ -177,9 +179,9 @@ impl Store {
         part_size: usize,
     ) -> Result<FileUpload, DatastoreError> {
         use std::io::Read;
-        let local = |e: std::io::Error| DatastoreError::LocalFile {
+        let local = |source: std::io::Error| DatastoreError::LocalFile {
             path: path.to_path_buf(),
-            detail: e.to_string(),
+            source,
         };
         let size = file.metadata().map_err(local)?.len();
         // The bytes the file had when opened, no more: a file that grows

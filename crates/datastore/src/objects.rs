@@ -299,10 +299,14 @@ impl Objects {
         let path = self.object_path(bucket, key)?;
         let sidecar = self.sidecar(bucket, key).await?;
         if etag.is_some_and(|e| e != sidecar.etag) {
-            return Err(DatastoreError::Request {
+            // What S3 answers to If-Match on a changed object.
+            return Err(DatastoreError::Failed {
                 target: self.target(Some(bucket), Some(key)),
                 operation: "GetObject",
+                status: 412,
+                code: "PreconditionFailed".into(),
                 detail: "the object changed (its ETag no longer matches)".into(),
+                attempts: 1,
             });
         }
         let found = self

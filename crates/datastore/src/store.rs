@@ -18,14 +18,18 @@ use crate::retry::{self, Failure, RetryPolicy};
 /// Whether `ensure_bucket` made the bucket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BucketState {
+    /// There was no such bucket; it was made.
     Created,
+    /// The bucket was already there, and ours.
     Existed,
 }
 
 /// An object as a listing shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObjectInfo {
+    /// The object's key.
     pub key: String,
+    /// The object's size, in bytes.
     pub size: u64,
     /// Without the quotes S3 puts around it.
     pub etag: String,
@@ -36,8 +40,11 @@ pub struct ObjectInfo {
 /// An object's headers: what HEAD or GET tells.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct ObjectMeta {
+    /// The object's size, in bytes.
     pub size: u64,
+    /// Without the quotes S3 puts around it; empty when the store gives none.
     pub etag: String,
+    /// The Content-Type stored with the object; None when it has none.
     pub content_type: Option<String>,
     /// User metadata (`x-amz-meta-NAME`), keyed by NAME in lower case.
     pub metadata: BTreeMap<String, String>,
@@ -46,6 +53,8 @@ pub struct ObjectMeta {
 /// What to store with an object besides its bytes.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct PutOptions {
+    /// The Content-Type to store; None gives none (the store may then
+    /// apply its own default).
     pub content_type: Option<String>,
     /// User metadata, stored as `x-amz-meta-NAME` headers.
     pub metadata: BTreeMap<String, String>,
@@ -55,7 +64,10 @@ pub struct PutOptions {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PutOutcome {
     /// Written; its ETag.
-    Created { etag: String },
+    Created {
+        /// The new object's ETag, without quotes.
+        etag: String,
+    },
     /// Nothing written: an object was already there.
     Exists,
 }
@@ -100,7 +112,13 @@ impl Store {
     /// S3: every operation works as on S3 (buckets, conditional writes,
     /// multipart uploads, S3-style ETags, metadata). Clones share it.
     pub fn in_memory() -> Store {
-        Store::over(std::sync::Arc::new(object_store::memory::InMemory::new()), "memory://")
+        // Each one its own name: replication tells stores apart by it.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Store::over(
+            std::sync::Arc::new(object_store::memory::InMemory::new()),
+            &format!("memory://store-{n}"),
+        )
     }
 
     /// A store at an object_store URL: `memory://`, or `file:///DIR` (a
@@ -148,6 +166,8 @@ impl Store {
         }
     }
 
+    /// The endpoint requests go to; for an object_store backend, its URL
+    /// (`memory://`, `file:///DIR`) with an empty region.
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }
@@ -545,12 +565,11 @@ impl Store {
         Ok((meta, o.body))
     }
 
-    /// Copies `from` to `to` in the same bucket on the server (CopyObject,
-    /// objects up to 5 GiB), metadata included; `to` is replaced at once,
-    /// so a reader sees either the old object or the new one.
-    /// Copies `from` to `to` in `bucket` on the server; the target is
-    /// replaced at once. Objects over 5 GiB (CopyObject's limit) are copied
-    /// part by part (UploadPartCopy) and completed in one step.
+    /// Copies `from` to `to` in `bucket` on the server, metadata included;
+    /// `to` is replaced at once, so a reader sees either the old object or
+    /// the new one. Objects up to 5 GiB go in one CopyObject; larger ones
+    /// (CopyObject's limit) are copied part by part (UploadPartCopy) and
+    /// completed in one step.
     pub async fn copy_within(&self, bucket: &str, from: &str, to: &str) -> Result<(), DatastoreError> {
         if let Some(o) = &self.objects {
             return o.copy_within(bucket, from, to).await;

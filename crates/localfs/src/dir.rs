@@ -31,7 +31,9 @@ pub struct Dir {
 /// A regular file opened for reading, and its `fstat`.
 #[derive(Debug)]
 pub struct Opened {
+    /// The file, open read-only.
     pub file: File,
+    /// Its `fstat` just after it was opened.
     pub stat: Stat,
 }
 

@@ -5,31 +5,67 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LocalError {
+    /// A system call on `path` failed.
     #[error("{path}: {op}: {source}")]
     Io {
+        /// The path.
         path: PathBuf,
+        /// The operation (`open`, `rename`).
         op: &'static str,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
+    /// A symbolic link where a directory or file was expected; not followed.
     #[error(
         "{path} is a symbolic link; it is never followed (use a real directory there, or give the path it points to)"
     )]
-    Symlink { path: PathBuf },
+    Symlink {
+        /// The link.
+        path: PathBuf,
+    },
+    /// Not a directory where one was expected.
     #[error("{path} is not a directory")]
-    NotADirectory { path: PathBuf },
+    NotADirectory {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A FIFO, socket or device where a regular file was expected; never opened for reading.
     #[error("{path} is a {kind}, not a regular file")]
-    NotRegular { path: PathBuf, kind: &'static str },
+    NotRegular {
+        /// The path.
+        path: PathBuf,
+        /// What it is.
+        kind: &'static str,
+    },
+    /// What was opened is not what the walk saw (another inode or device).
     #[error("{path} was replaced while it was being read")]
-    Changed { path: PathBuf },
+    Changed {
+        /// The path.
+        path: PathBuf,
+    },
+    /// Nothing is there.
     #[error("{path} does not exist")]
-    Missing { path: PathBuf },
+    Missing {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A relative path, or one with `..`.
     #[error("{path} must be an absolute path without `..`")]
-    NotAbsolute { path: PathBuf },
+    NotAbsolute {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A directory for private files is owned by someone else or open to others.
     #[error(
         "{path} is not safe to keep private files in: {detail}; fix it or choose another directory (it is never changed for you)"
     )]
-    Insecure { path: PathBuf, detail: String },
+    Insecure {
+        /// The directory.
+        path: PathBuf,
+        /// Which owner or mode bits are wrong.
+        detail: String,
+    },
 }
 
 impl LocalError {

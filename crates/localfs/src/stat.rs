@@ -5,17 +5,26 @@ use rustix::fs::FileType;
 /// The type of a directory entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
+    /// A regular file.
     File,
+    /// A directory.
     Dir,
+    /// A symbolic link (never followed).
     Symlink,
+    /// A FIFO (named pipe).
     Fifo,
+    /// A Unix socket.
     Socket,
+    /// A character device.
     CharDevice,
+    /// A block device.
     BlockDevice,
+    /// A type `st_mode` does not name.
     Unknown,
 }
 
 impl Kind {
+    /// The type in words, for messages (`regular file`, `symbolic link`).
     pub fn describe(self) -> &'static str {
         match self {
             Kind::File => "regular file",
@@ -33,18 +42,28 @@ impl Kind {
 /// The attributes of one file, as `lstat` or `fstat` gave them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Stat {
+    /// The file's type.
     pub kind: Kind,
+    /// The device it is on (`st_dev`): another value is another filesystem.
     pub dev: u64,
+    /// Its inode number (`st_ino`); with `dev`, it names the file.
     pub ino: u64,
+    /// Its size in bytes (`st_size`; 0 if the kernel gave a negative one).
     pub size: u64,
     /// Permission bits with the file-type bits (`st_mode`).
     pub mode: u32,
+    /// The owner's user id.
     pub uid: u32,
+    /// The owner's group id.
     pub gid: u32,
+    /// Last modification time, in seconds since 1970.
     pub mtime: i64,
+    /// The nanoseconds of `mtime`.
     pub mtime_nsec: u32,
     /// Status change time: moves with every write, chmod and rename.
+    /// In seconds since 1970.
     pub ctime: i64,
+    /// The nanoseconds of `ctime`.
     pub ctime_nsec: u32,
 }
 

@@ -20,8 +20,12 @@ pub const MAX_DEPTH: usize = 256;
 /// relative to the walk's root (bytes, `/`-separated).
 #[derive(Clone, Copy, Debug)]
 pub struct Entry<'a> {
+    /// The open directory the entry is in: open the entry relative to it.
     pub dir: &'a Dir,
+    /// The entry's name in `dir` (one component, bytes).
     pub name: &'a OsStr,
+    /// Its path from the walk's root, e.g. `images/a.jpg` (never starts
+    /// with `/` or `./`).
     pub rel: &'a [u8],
 }
 
@@ -44,6 +48,8 @@ pub enum Event<'a> {
     Leave(Entry<'a>, &'a Dir, usize),
     /// A regular file (open it with `entry.dir.open_file(entry.name, Some(stat))`).
     File(Entry<'a>, &'a Stat),
+    /// A symbolic link, with its `lstat`; never followed (read its target
+    /// with `entry.dir.read_link(entry.name)`).
     Symlink(Entry<'a>, &'a Stat),
     /// A FIFO, socket or device.
     Special(Entry<'a>, &'a Stat),
@@ -84,8 +90,10 @@ impl<'a> Event<'a> {
 /// What to do after an event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flow {
+    /// Go on as usual. After `Name`: read it. After `Dir`: enter it.
     Continue,
     /// After `Name`: do not read it. After `Dir`: do not enter it.
+    /// After any other event it means the same as `Continue`.
     Skip,
 }
 

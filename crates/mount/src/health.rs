@@ -7,16 +7,30 @@ use std::time::Duration;
 
 use adt_localfs::MountTable;
 
+/// What [`probe`] found at a mount point.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Health {
     /// Mounted and answering.
-    Healthy { fstype: String },
+    Healthy {
+        /// The filesystem type in the mount table (`fuse.s3fs`, `fuse.mergerfs`).
+        fstype: String,
+    },
     /// In the mount table but not answering (dead or hung FUSE process).
-    Stale { fstype: String, reason: String },
+    Stale {
+        /// The filesystem type in the mount table.
+        fstype: String,
+        /// Why it does not answer: the listing's error, or `no answer
+        /// within N s`.
+        reason: String,
+    },
     /// Not a mount point.
     Unmounted,
 }
 
+/// Whether `path` is a mount point in `table` (an exact match, the last
+/// mount on it), and if so whether listing it returns within `deadline`.
+/// The listing runs in a thread of its own; on a hung mount that thread is
+/// left behind, blocked. Reads nothing when `path` is not in `table`.
 pub fn probe(path: &Path, table: &MountTable, deadline: Duration) -> Health {
     let Some(info) = table.at(path) else {
         return Health::Unmounted;

@@ -12,6 +12,62 @@
 //! 0600 files in a private state directory, never in a command line.
 //!
 //! What it does not do: name buckets (the Layout does) or print.
+//!
+//! A plan only computes: [`Plan::new`] reads, creates and mounts nothing,
+//! so its command lines can be shown before [`mount`] runs them.
+//!
+//! ```
+//! use std::path::Path;
+//! use std::time::Duration;
+//! use adt_mounts::{MountOptions, Plan, Target, Tool};
+//! use adt_template::{AssetConfig, Layout, MountEntry};
+//!
+//! let config = AssetConfig::persisting(
+//!     "www.example.com",
+//!     vec![
+//!         MountEntry::Relative("images".into()),
+//!         MountEntry::Merge { name: "media".into(), branches: 2 },
+//!     ],
+//! );
+//! let layout = Layout::new(&config, Path::new("/var/www/html"))?;
+//! let target = Target {
+//!     endpoint: "https://s3.example.com".into(),
+//!     region: "us-east-1".into(),
+//!     ca_bundle: None,
+//! };
+//! let options = MountOptions {
+//!     tool: Tool::S3fs,
+//!     uid: 33,
+//!     gid: 33,
+//!     state_dir: "/var/lib/adt-mount".into(),
+//!     timeout: Duration::from_secs(30),
+//! };
+//! let plan = Plan::new(&layout, &target, &options);
+//!
+//! let images = &plan.entries[0].mounts[0];
+//! assert_eq!(images.bucket, "www-example-com-assets-images");
+//! assert_eq!(images.mountpoint, Path::new("/var/www/html/images"));
+//! assert_eq!(images.command.program, "s3fs");
+//! assert!(images.command.args.contains(&"-f".to_string()), "kept in the foreground");
+//!
+//! // merge=media2: two buckets beside the webroot, merged onto webroot/media.
+//! let media = &plan.entries[1];
+//! assert_eq!(media.mounts.len(), 2);
+//! let merge = media.merge.as_ref().expect("a merge entry");
+//! assert_eq!(merge.target, Path::new("/var/www/html/media"));
+//! assert_eq!(merge.command.program, "mergerfs");
+//!
+//! // The command lines, as a shell would show them: no key in any of them.
+//! for entry in &plan.entries {
+//!     for m in &entry.mounts {
+//!         println!("{}", m.command.display());
+//!     }
+//! }
+//! print!("{}", plan.render());
+//! # Ok::<(), adt_template::TemplateError>(())
+//! ```
+
+#![warn(missing_docs)]
 
 mod credentials;
 mod error;

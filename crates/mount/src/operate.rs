@@ -22,8 +22,13 @@ use adt_localfs::MountTable;
 
 /// What a run did, for people and for the JSON output.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Report {
+    /// What was done, one line each, in order (`PATH: mounted with s3fs`).
     pub actions: Vec<String>,
+    /// What needs a person's attention, one line each: local files kept in
+    /// a retired directory, a busy mount detached lazily, a process still
+    /// flushing. Empty when there is nothing to look at.
     pub warnings: Vec<String>,
 }
 
@@ -81,7 +86,9 @@ enum Step {
 
 /// Credentials for the tools, written to their 0600 files before mounting.
 pub struct Keys<'a> {
+    /// The access key ID.
     pub access: &'a Secret,
+    /// The secret access key.
     pub secret: &'a Secret,
 }
 
@@ -145,6 +152,18 @@ pub async fn mount(plan: &Plan, store: &Store, keys: &Keys<'_>, stop: &AtomicBoo
         }
     }
     Ok(report)
+}
+
+/// Runs `f`, which waits on a process or a mount (seconds, at worst the
+/// mount timeout), without stalling the other tasks of the caller's
+/// runtime: on a multi-threaded runtime the worker hands its tasks to the
+/// others first (`block_in_place`); on a current-thread runtime there is no
+/// other worker, and it simply runs.
+fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
 }
 
 /// Refuses a mount point that is a symbolic link, or that is reached
@@ -254,13 +273,13 @@ async fn mount_one(
     report: &mut Report,
 ) -> Result<(), MountError> {
     let table = MountTable::read().map_err(|e| io(Path::new("/proc/self/mountinfo"), e))?;
-    match probe(path, &table, Duration::from_secs(5)) {
+    match blocking(|| probe(path, &table, Duration::from_secs(5))) {
         Health::Healthy { .. } => {
             report.actions.push(format!("{}: already mounted", path.display()));
             return Ok(());
         }
         Health::Stale { reason, .. } => {
-            detach(path)?;
+            blocking(|| detach(path))?;
             report
                 .actions
                 .push(format!("{}: stale mount ({reason}) detached", path.display()));
@@ -307,7 +326,7 @@ async fn mount_one(
         }
     }
     journal.push(Step::Mounted(path.to_path_buf()));
-    start_and_wait(command, path, site.state, site.plan.options.timeout, site.stop)?;
+    blocking(|| start_and_wait(command, path, site.state, site.plan.options.timeout, site.stop))?;
     report
         .actions
         .push(format!("{}: mounted with {}", path.display(), command.program));

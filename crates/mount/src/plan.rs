@@ -13,9 +13,11 @@ use crate::tool::{CommandLine, CredentialFiles, MountSpec, Tool, merge_command, 
 /// How to mount.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MountOptions {
+    /// The tool that mounts every bucket (merges always use mergerfs).
     pub tool: Tool,
     /// Owner the files appear to have (the web server's user).
     pub uid: u32,
+    /// Group the files appear to have (the web server's group).
     pub gid: u32,
     /// Private directory (0700) for credential files (0600), caches, and
     /// the record of retired local directories.
@@ -29,40 +31,63 @@ pub struct MountOptions {
 pub struct Target {
     /// `scheme://host[:port]`
     pub endpoint: String,
+    /// The datastore's region, put on every tool's command line.
     pub region: String,
+    /// A CA certificate file for https, handed to s3fs, rclone, goofys and
+    /// geesefs (mount-s3's command line does not take it); None: none is
+    /// passed.
     pub ca_bundle: Option<PathBuf>,
 }
 
+/// One bucket mounted on one directory.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PlannedMount {
+    /// The bucket, named by the Layout.
     pub bucket: String,
+    /// The directory it is mounted on.
     pub mountpoint: PathBuf,
+    /// The tool that mounts it.
     pub tool: Tool,
+    /// The tool's full command line, in the foreground; no secret in it.
     pub command: CommandLine,
 }
 
+/// mergerfs showing an entry's branches as one directory.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PlannedMerge {
+    /// Where the merged directory appears (the Layout's merge target).
     pub target: PathBuf,
+    /// The branches' mount points, in the entry's order.
     pub branches: Vec<PathBuf>,
+    /// The mergerfs command line, in the foreground.
     pub command: CommandLine,
 }
 
+/// What is mounted for one DIRECTORIES_TO_MOUNT entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PlannedEntry {
+    /// The entry as written (`images`, `/var/www/private`, `merge=media2`).
     pub entry: String,
     /// Branches first, then the merge.
     pub mounts: Vec<PlannedMount>,
+    /// The merge over `mounts`; None for a plain entry (one mount).
     pub merge: Option<PlannedMerge>,
+    /// The Layout entry it was planned from (not in the JSON output).
     #[serde(skip)]
     pub layout: LayoutEntry,
 }
 
+/// Every entry's mounts and command lines for one Layout and datastore,
+/// made by [`Plan::new`]. The JSON output holds `entries` only.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Plan {
+    /// One per Layout entry, in the Layout's order.
     pub entries: Vec<PlannedEntry>,
+    /// Where the tools read the keys: `credentials/` in the state
+    /// directory (not in the JSON output).
     #[serde(skip)]
     pub credentials: CredentialFiles,
+    /// The options the plan was made with (not in the JSON output).
     #[serde(skip)]
     pub options: MountOptions,
 }
@@ -71,6 +96,8 @@ impl Plan {
     /// The plan for `layout` on `target`. Every command keeps its tool in
     /// the foreground: adt-mount supervises it while it mounts, and a
     /// systemd service runs the same command.
+    ///
+    /// Only computes: nothing is read, created or mounted, and it cannot fail.
     pub fn new(layout: &Layout, target: &Target, options: &MountOptions) -> Plan {
         let credentials = CredentialFiles::in_dir(&options.state_dir.join("credentials"));
         let entries = layout

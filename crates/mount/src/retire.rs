@@ -29,7 +29,9 @@ const RECORD: &str = "retired.json";
 
 /// One retired local directory.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Retired {
+    /// The DIRECTORIES_TO_MOUNT entry it was moved aside for.
     pub entry: String,
     /// Where it was (where the bucket is now mounted).
     pub mountpoint: PathBuf,

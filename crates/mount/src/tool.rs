@@ -9,16 +9,26 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Tool {
+    /// `s3fs` (s3fs-fuse); keys from `s3fs.passwd`.
     S3fs,
+    /// `rclone mount`; keys from `rclone.conf` (remote `adt`).
     Rclone,
+    /// `goofys`; keys from the AWS credentials file (profile `adt`).
     Goofys,
+    /// `geesefs`; keys from the AWS credentials file (profile `adt`).
     Geesefs,
+    /// `mount-s3` (Mountpoint for Amazon S3); keys from the AWS
+    /// credentials file (profile `adt`).
     MountS3,
 }
 
 impl Tool {
+    /// Every tool, s3fs first.
     pub const ALL: &'static [Tool] = &[Tool::S3fs, Tool::Rclone, Tool::Goofys, Tool::Geesefs, Tool::MountS3];
 
+    /// The program's name (`s3fs`, `rclone`, `goofys`, `geesefs`,
+    /// `mount-s3`): what runs, what [`Tool::parse`] reads and what
+    /// `Display` shows.
     pub fn name(self) -> &'static str {
         match self {
             Tool::S3fs => "s3fs",
@@ -29,6 +39,8 @@ impl Tool {
         }
     }
 
+    /// The tool whose [`Tool::name`] is exactly `text` (lower case); None
+    /// for any other text.
     pub fn parse(text: &str) -> Option<Tool> {
         Tool::ALL.iter().copied().find(|t| t.name() == text)
     }
@@ -73,7 +85,9 @@ pub fn find_program(program: &str) -> Option<PathBuf> {
 /// A program, its arguments, and environment changes. Never holds a secret.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct CommandLine {
+    /// The program, by name (looked up on PATH when run).
     pub program: String,
+    /// Its arguments, in order, unquoted.
     pub args: Vec<String>,
     /// Variables to set (file paths and profile names, never keys).
     pub env: Vec<(String, String)>,
@@ -99,6 +113,8 @@ impl CommandLine {
         out
     }
 
+    /// A [`std::process::Command`] for it: the program, its arguments,
+    /// `env_remove` removed and `env` set. Nothing is started.
     pub fn command(&self) -> std::process::Command {
         let mut c = std::process::Command::new(&self.program);
         c.args(&self.args);
@@ -121,11 +137,17 @@ fn quote(s: &str) -> String {
 /// Everything a tool's command line is made from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MountSpec {
+    /// The bucket to mount.
     pub bucket: String,
+    /// The directory to mount it on.
     pub mountpoint: PathBuf,
+    /// The datastore, `scheme://host[:port]`.
     pub endpoint: String,
+    /// The datastore's region.
     pub region: String,
+    /// Owner the files appear to have (the web server's user).
     pub uid: u32,
+    /// Group the files appear to have (the web server's group).
     pub gid: u32,
     /// Cache directory for this mount.
     pub cache: PathBuf,
@@ -145,6 +167,8 @@ pub struct CredentialFiles {
 }
 
 impl CredentialFiles {
+    /// The three files in `dir`: `s3fs.passwd`, `rclone.conf` and
+    /// `aws-credentials`. Only names them: nothing is read or written.
     pub fn in_dir(dir: &Path) -> CredentialFiles {
         CredentialFiles {
             s3fs: dir.join("s3fs.passwd"),

@@ -10,7 +10,9 @@ use crate::tool::CommandLine;
 /// A unit file: its name and text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Unit {
+    /// The file name, `adt-mount-<escaped path>.service` (see [`unit_name`]).
     pub name: String,
+    /// The whole unit file.
     pub text: String,
 }
 

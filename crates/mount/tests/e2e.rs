@@ -208,7 +208,10 @@ async fn a_killed_fuse_process_is_stale_and_mount_repairs_it(tool: Tool) {
     .await;
     let report = site.mount(&plan).await.unwrap();
     assert!(report.actions.iter().any(|a| a.contains("stale mount")), "{report:?}");
-    assert_eq!(adt_mounts::status(&plan).unwrap()[0].state, adt_mounts::Mounted::Mounted);
+    assert_eq!(
+        adt_mounts::status(&plan).unwrap()[0].state,
+        adt_mounts::Mounted::Mounted
+    );
     fs::write(images.join("after-repair.txt"), b"ok").unwrap();
 }
 

@@ -2,9 +2,13 @@ use adt_datastore::DatastoreError;
 
 /// A destination bucket whose changes the guard refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Refusal {
+    /// The bucket.
     pub bucket: String,
+    /// The destination's number (2 for the first copy).
     pub destination: usize,
+    /// The destination's endpoint.
     pub endpoint: String,
     /// Objects the run would replace with other content.
     pub replaces: u64,
@@ -21,23 +25,43 @@ pub struct Refusal {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReplicateError {
+    /// The deletion guard: some destination bucket would have more of its
+    /// objects replaced or deleted than allowed. Nothing was changed.
     #[error("{}", refusal_message(.max_change, .refusals))]
-    TooManyChanges { max_change: String, refusals: Vec<Refusal> },
+    TooManyChanges {
+        /// The limit as given (`10%`, `25`).
+        max_change: String,
+        /// Each bucket over it.
+        refusals: Vec<Refusal>,
+    },
+    /// A destination is the primary itself.
     #[error(
         "datastore {destination} is the primary's endpoint ({endpoint}); bucket names are the same on every datastore, so it would copy each bucket onto itself"
     )]
-    SameEndpoint { destination: usize, endpoint: String },
+    SameEndpoint {
+        /// The destination's number.
+        destination: usize,
+        /// The endpoint they share.
+        endpoint: String,
+    },
+    /// An asset bucket is missing on the primary.
     #[error(
-        "bucket `{bucket}` does not exist on the primary datastore ({endpoint}); seed it first (adt-seed), nothing was replicated"
+        "bucket `{bucket}` does not exist on the primary datastore ({endpoint}); seed it first, nothing was replicated"
     )]
-    MissingOnPrimary { bucket: String, endpoint: String },
+    MissingOnPrimary {
+        /// The bucket.
+        bucket: String,
+        /// The primary's endpoint.
+        endpoint: String,
+    },
+    /// The primary cannot be read.
     #[error("reading the primary datastore: {0}")]
-    Primary(DatastoreError),
+    Primary(#[source] DatastoreError),
 }
 
 fn refusal_message(max_change: &str, refusals: &[Refusal]) -> String {
     let mut m = format!(
-        "refusing to replace or delete more than --max-change {max_change} of a destination bucket's objects; nothing was copied or deleted:"
+        "refusing to replace or delete more than {max_change} of a destination bucket's objects; nothing was copied or deleted:"
     );
     for r in refusals {
         m.push_str(&format!(
@@ -46,7 +70,7 @@ fn refusal_message(max_change: &str, refusals: &[Refusal]) -> String {
         ));
     }
     m.push_str(
-        "\ncheck that the primary holds what it should (a primary overwritten by mistake or by ransomware would be copied over the replica); rerun with a higher --max-change, or --force",
+        "\ncheck that the primary holds what it should (a primary overwritten by mistake or by ransomware would be copied over the replica); then raise the limit, or force the run",
     );
     m
 }

@@ -8,7 +8,10 @@ use std::str::FromStr;
 /// one run: a count, or a percentage of the objects it holds before the run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MaxChange {
+    /// At most this many objects (`25`).
     Count(u64),
+    /// At most this percentage of the bucket's objects, rounded down
+    /// (`10%`; parsing refuses more than 100).
     Percent(u8),
 }
 

@@ -14,6 +14,60 @@
 //!
 //! What it does not do: choose the buckets (adt-template's Layout does),
 //! read templates or credentials, copy object versions or ACLs, or print.
+//!
+//! # Example
+//!
+//! Replicating one bucket from a primary held in memory to a copy in a
+//! local directory (S3 datastores are opened with `Store::connect`). The
+//! copy cannot be a second in-memory store: every one has the URL
+//! `memory://`, and a destination at the primary's URL is refused.
+//!
+//! ```rust
+//! use std::sync::Arc;
+//!
+//! use adt_datastore::{DatastoreError, PosixAttributes, Store};
+//! use adt_replication::{Destination, NoProgress, ReplicateOptions};
+//! use bytes::Bytes;
+//!
+//! let runtime = tokio::runtime::Runtime::new()?;
+//! let buckets = vec!["www-example-com-assets-images".to_string()];
+//! let bucket = &buckets[0];
+//!
+//! // Datastore 1, with two files in the bucket.
+//! let primary = Store::in_memory();
+//! runtime.block_on(async {
+//!     primary.ensure_bucket(bucket).await?;
+//!     for (key, body) in [("logo.png", &b"PNG logo"[..]), ("banners/a.jpg", b"JPEG banner")] {
+//!         let opts = PosixAttributes::file(0o644, 33, 33, 1_700_000_000).put_options(key);
+//!         primary.put(bucket, key, Bytes::from_static(body), &opts).await?;
+//!     }
+//!     Ok::<(), DatastoreError>(())
+//! })?;
+//!
+//! // Datastore 2: a local directory.
+//! let dir = tempfile::tempdir()?;
+//! let copy = Store::open_url(&format!("file://{}", dir.path().display()))?;
+//! let destinations = [Destination { number: 2, store: copy.clone() }];
+//!
+//! let options = ReplicateOptions::default();
+//! let run = || adt_replication::replicate(&primary, &destinations, &buckets, &options, Arc::new(NoProgress));
+//! let report = runtime.block_on(run())?;
+//! assert!(report.ok(), "{:?}", report.failed_destinations);
+//! assert_eq!((report.copied(), report.deleted()), (2, 0));
+//! let row = &report.buckets[0];
+//! assert_eq!((row.destination, row.created, row.copied, row.bytes), (2, true, 2, 19));
+//!
+//! // Content type and metadata travel with the bytes.
+//! let meta = runtime.block_on(copy.head(bucket, "logo.png"))?.expect("copied");
+//! assert_eq!(meta.content_type.as_deref(), Some("image/png"));
+//! assert_eq!(meta.metadata["mode"], "33188");
+//!
+//! // A second run finds both objects up to date and copies nothing.
+//! let again = runtime.block_on(run())?;
+//! assert_eq!((again.copied(), again.buckets[0].skipped), (0, 2));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![warn(missing_docs)]
 
 mod compare;
 mod error;
@@ -35,6 +89,7 @@ pub use report::{BucketReport, FailedDestination, Report};
 
 /// How to replicate.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ReplicateOptions {
     /// Objects copied (or HEADs, deletions made) at once.
     pub jobs: usize,

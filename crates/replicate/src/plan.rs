@@ -13,10 +13,13 @@ use crate::report::{BucketReport, FailedDestination};
 pub struct Destination {
     /// Its number in the template's chain (2 for the first copy).
     pub number: usize,
+    /// The datastore to write to. Its endpoint URL must not be the
+    /// primary's: `replicate` refuses the run if it is.
     pub store: Store,
 }
 
 impl Destination {
+    /// The store's endpoint URL, as reports and errors name it.
     pub fn endpoint(&self) -> &str {
         self.store.endpoint().url()
     }

@@ -4,7 +4,9 @@ use serde::Serialize;
 
 /// One bucket on one destination.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct BucketReport {
+    /// The bucket's name (the same on every datastore).
     pub bucket: String,
     /// The datastore's number in the template's chain (2 for the first copy).
     pub destination: usize,
@@ -35,8 +37,11 @@ pub struct BucketReport {
 
 /// A destination, or one bucket on it, that failed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct FailedDestination {
+    /// The datastore's number in the template's chain (2 for the first copy).
     pub destination: usize,
+    /// The destination's endpoint URL.
     pub endpoint: String,
     /// The bucket, when only it failed; None when the whole destination did.
     pub bucket: Option<String>,
@@ -46,8 +51,14 @@ pub struct FailedDestination {
 
 /// The whole run.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Report {
+    /// One row per bucket and destination, by destination number, then
+    /// bucket name. A bucket that could not be planned has no row, nor has
+    /// any bucket of a destination found unreachable while planning: see
+    /// `failed_destinations`.
     pub buckets: Vec<BucketReport>,
+    /// What failed, in the same order; empty when everything succeeded.
     pub failed_destinations: Vec<FailedDestination>,
     /// True for --dry-run: nothing was written or deleted.
     pub dry_run: bool,
@@ -57,10 +68,14 @@ pub struct Report {
 }
 
 impl Report {
+    /// Objects copied (in a dry run: that would be), over every bucket
+    /// and destination.
     pub fn copied(&self) -> u64 {
         self.buckets.iter().map(|b| b.copied).sum()
     }
 
+    /// Objects deleted (in a dry run: that would be), over every bucket
+    /// and destination.
     pub fn deleted(&self) -> u64 {
         self.buckets.iter().map(|b| b.deleted).sum()
     }

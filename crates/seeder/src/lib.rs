@@ -13,6 +13,63 @@
 //! What it does not do: decide whether seeding is allowed (the binary
 //! checks persistence and the build choice), name buckets (the Layout
 //! does), or print.
+//!
+//! # Example
+//!
+//! Seeding the `images` entry of a site from a small backup, into a store
+//! held in memory (a datastore is opened with `Store::connect` instead):
+//!
+//! ```rust
+//! use std::path::Path;
+//! use std::sync::Arc;
+//!
+//! use adt_datastore::Store;
+//! use adt_seeder::{ArchiveSource, NoProgress, SeedOptions};
+//! use adt_template::{AssetConfig, Layout, MountEntry};
+//!
+//! // A backup of the webroot: a gzip tar whose root is the webroot.
+//! let dir = tempfile::tempdir()?;
+//! let archive = dir.path().join("applicationsourcecode.tar.gz");
+//! let gzip = flate2::write::GzEncoder::new(std::fs::File::create(&archive)?, flate2::Compression::default());
+//! let mut tar = tar::Builder::new(gzip);
+//! for (name, body) in [
+//!     ("images/logo.png", &b"PNG logo"[..]),
+//!     ("images/banners/a.jpg", b"JPEG banner"),
+//!     ("index.php", b"<?php"), // not under an asset directory: not seeded
+//! ] {
+//!     let mut header = tar::Header::new_gnu();
+//!     header.set_entry_type(tar::EntryType::Regular);
+//!     header.set_size(body.len() as u64);
+//!     header.set_mode(0o644);
+//!     header.set_mtime(1_700_000_000);
+//!     tar.append_data(&mut header, name, body)?;
+//! }
+//! tar.into_inner()?.finish()?;
+//!
+//! let config = AssetConfig::persisting("www.example.com", vec![MountEntry::parse("images").unwrap()]);
+//! let layout = Layout::new(&config, Path::new("/var/www/html"))?;
+//! let bucket = &layout.entries[0].mounts[0].bucket;
+//! assert_eq!(bucket, "www-example-com-assets-images");
+//!
+//! let runtime = tokio::runtime::Runtime::new()?;
+//! let store = Store::in_memory();
+//! let source = ArchiveSource::File(archive);
+//! let options = SeedOptions::default();
+//! let summary = runtime.block_on(adt_seeder::seed(&store, &layout, &source, &options, Arc::new(NoProgress)))?;
+//! assert_eq!((summary.uploaded(), summary.conflicts()), (2, 0));
+//! let b = &summary.buckets[0];
+//! assert_eq!((b.bucket.as_str(), b.objects, b.uploaded, b.bytes), (bucket.as_str(), 2, 2, 19));
+//!
+//! // Keys are relative to the entry's directory.
+//! let keys: Vec<String> = runtime.block_on(store.list(bucket, None))?.into_iter().map(|o| o.key).collect();
+//! assert_eq!(keys, ["banners/a.jpg", "logo.png"]);
+//!
+//! // A second run finds both objects there, the same, and writes nothing.
+//! let again = runtime.block_on(adt_seeder::seed(&store, &layout, &source, &options, Arc::new(NoProgress)))?;
+//! assert_eq!((again.uploaded(), again.buckets[0].skipped), (0, 2));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![warn(missing_docs)]
 
 mod error;
 mod manifest;
@@ -41,6 +98,7 @@ use upload::Shared;
 
 /// How to seed.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct SeedOptions {
     /// Uploads in flight at once.
     pub jobs: usize,
@@ -115,7 +173,7 @@ pub async fn seed(
             scan::scan(reader, &router, &name)
         })
         .await
-        .map_err(|e| SeedError::Internal(e.to_string()))??
+        .map_err(SeedError::Internal)??
     };
     if !scan.skipped.is_empty() {
         let shown: Vec<&str> = scan.skipped.iter().take(20).map(String::as_str).collect();
@@ -203,7 +261,7 @@ pub async fn seed(
     match read {
         Ok(Ok(())) => {}
         Ok(Err(e)) => shared.fail(e),
-        Err(e) => shared.fail(SeedError::Internal(e.to_string())),
+        Err(e) => shared.fail(SeedError::Internal(e)),
     }
     for task in uploaders {
         let _ = task.await;

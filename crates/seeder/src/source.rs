@@ -17,7 +17,14 @@ pub enum ArchiveSource {
     /// applicationsourcecode.tar.gz on local disk.
     File(PathBuf),
     /// An object in the datastore, e.g. `${URL}-hourly/applicationsourcecode.tar.gz`.
-    Datastore { store: Store, bucket: String, key: String },
+    Datastore {
+        /// The datastore holding the archive.
+        store: Store,
+        /// The bucket holding it.
+        bucket: String,
+        /// Its key in that bucket.
+        key: String,
+    },
 }
 
 /// What identifies one version of the archive, and how to check a second

@@ -4,9 +4,11 @@ use serde::{Deserialize, Serialize};
 
 /// One bucket's counts.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BucketSummary {
     /// The DIRECTORIES_TO_MOUNT entry the bucket belongs to.
     pub entry: String,
+    /// The bucket's name.
     pub bucket: String,
     /// Objects the archive gives this bucket (files and directory markers).
     pub objects: u64,
@@ -25,8 +27,14 @@ pub struct BucketSummary {
 
 /// The whole seed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Summary {
+    /// One per bucket of the layout, in its order (a merge entry's
+    /// branches one after another). Entries outside the webroot have none.
     pub buckets: Vec<BucketSummary>,
+    /// What the caller should show, one sentence each: entries outside the
+    /// webroot, archive entries that are not regular files and were
+    /// skipped, a record of the seed that could not be kept. Empty: none.
     pub warnings: Vec<String>,
     /// True for --dry-run: nothing was written.
     pub dry_run: bool,
@@ -39,10 +47,14 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Objects written by this run (in a dry run: that would be), over
+    /// every bucket.
     pub fn uploaded(&self) -> u64 {
         self.buckets.iter().map(|b| b.uploaded).sum()
     }
 
+    /// Objects already there with different content, and kept, over
+    /// every bucket.
     pub fn conflicts(&self) -> u64 {
         self.buckets.iter().map(|b| b.conflicts).sum()
     }

@@ -36,13 +36,12 @@ fn layout(dirs: &[&str]) -> Layout {
 }
 
 fn options(cache: Option<&Path>) -> SeedOptions {
-    SeedOptions {
-        jobs: 4,
-        part_size: 5 * MIB,
-        memory_budget: 16 * MIB,
-        cache_dir: cache.map(Path::to_path_buf),
-        ..SeedOptions::default()
-    }
+    let mut o = SeedOptions::default();
+    o.jobs = 4;
+    o.part_size = 5 * MIB;
+    o.memory_budget = 16 * MIB;
+    o.cache_dir = cache.map(Path::to_path_buf);
+    o
 }
 
 /// A Joomla-like webroot: images with a nested empty directory, a large

@@ -33,16 +33,16 @@ impl BackupListing {
 /// Every directory in the archive, relative to its root, without `./` or a
 /// trailing `/`; directories implied by a file's path count too.
 fn directories(path: &Path) -> Result<BTreeSet<String>, TemplateError> {
-    let fail = |message: String| TemplateError::Archive {
+    let fail = |source: adt_archive::ArchiveError| TemplateError::Archive {
         path: path.to_path_buf(),
-        message,
+        source,
     };
-    let file = File::open(path).map_err(|e| fail(e.to_string()))?;
+    let file = File::open(path).map_err(|e| fail(adt_archive::ArchiveError::Io(e)))?;
     // The same reader as adt-seed and adt-backup verify: they agree on
     // which archives are whole.
     let mut archive = adt_archive::Reader::new(BufReader::new(file), adt_archive::Limits::default());
     let mut dirs = BTreeSet::new();
-    while let Some(entry) = archive.next_entry().map_err(|e| fail(e.to_string()))? {
+    while let Some(entry) = archive.next_entry().map_err(fail)? {
         let name = String::from_utf8_lossy(&entry.header.name).into_owned();
         let is_dir = entry.header.kind == adt_archive::Kind::Dir;
         let name = name.trim_start_matches("./").trim_end_matches('/');

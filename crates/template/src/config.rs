@@ -7,14 +7,20 @@ use crate::source::Template;
 /// The application a template deploys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Application {
+    /// `none`: no application, so no usual asset or code directories.
     None,
+    /// `joomla`.
     Joomla,
+    /// `wordpress`.
     Wordpress,
+    /// `drupal`.
     Drupal,
+    /// `moodle`.
     Moodle,
 }
 
 impl Application {
+    /// Every application with its APPLICATION value (lower case).
     pub const ALL: &'static [(&'static str, Application)] = &[
         ("none", Application::None),
         ("joomla", Application::Joomla),
@@ -23,6 +29,8 @@ impl Application {
         ("moodle", Application::Moodle),
     ];
 
+    /// The application whose APPLICATION value is exactly `text`; None for
+    /// anything else (`WordPress` too: case matters).
     pub fn parse(text: &str) -> Option<Application> {
         Self::ALL.iter().find(|(name, _)| *name == text).map(|(_, app)| *app)
     }
@@ -61,16 +69,24 @@ impl Application {
 /// BUILD_ARCHIVE_CHOICE: a fresh build or a temporal backup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ArchiveChoice {
+    /// `virgin`: a fresh build, with no assets to persist.
     Virgin,
+    /// `baseline`: a fresh build, with no assets to persist.
     Baseline,
+    /// `hourly`: a build from the hourly backup.
     Hourly,
+    /// `daily`: a build from the daily backup.
     Daily,
+    /// `weekly`: a build from the weekly backup.
     Weekly,
+    /// `monthly`: a build from the monthly backup.
     Monthly,
+    /// `bimonthly`: a build from the bimonthly backup.
     Bimonthly,
 }
 
 impl ArchiveChoice {
+    /// Every choice with its BUILD_ARCHIVE_CHOICE value (lower case).
     pub const ALL: &'static [(&'static str, ArchiveChoice)] = &[
         ("virgin", ArchiveChoice::Virgin),
         ("baseline", ArchiveChoice::Baseline),
@@ -81,10 +97,13 @@ impl ArchiveChoice {
         ("bimonthly", ArchiveChoice::Bimonthly),
     ];
 
+    /// The choice whose BUILD_ARCHIVE_CHOICE value is exactly `text`; None
+    /// for anything else (`Hourly` too: case matters).
     pub fn parse(text: &str) -> Option<ArchiveChoice> {
         Self::ALL.iter().find(|(name, _)| *name == text).map(|(_, c)| *c)
     }
 
+    /// The choice as a template writes it (`hourly`).
     pub fn as_str(self) -> &'static str {
         Self::ALL.iter().find(|(_, c)| *c == self).map_or("", |(name, _)| name)
     }
@@ -99,7 +118,9 @@ impl ArchiveChoice {
 /// is the primary.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Datastore {
+    /// S3_ACCESS_KEY token; empty when the template has no token i.
     pub access_key: Secret,
+    /// S3_SECRET_KEY token; empty when the template has no token i.
     pub secret_key: Secret,
     /// S3_HOST_BASE token: a bare host (https implied) or a URL.
     pub host_base: String,
@@ -110,12 +131,22 @@ pub struct Datastore {
 /// What the asset tools need from a template.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AssetConfig {
+    /// WEBSITE_URL as written; None when unset or empty. Not checked here
+    /// (`check` does that).
     pub website_url: Option<String>,
+    /// APPLICATION; None when unset or not a known application.
     pub application: Option<Application>,
+    /// BUILD_ARCHIVE_CHOICE; None when unset or not a known choice.
     pub build_archive_choice: Option<ArchiveChoice>,
+    /// PERSIST_ASSETS_TO_DATASTORE: true only for `1`.
     pub persist_assets: bool,
+    /// SYNC_WEBROOTS: true only for `1`.
     pub sync_webroots: bool,
+    /// The DIRECTORIES_TO_MOUNT entries, in order; entries that do not
+    /// parse are left out. Empty when unset.
     pub directories_to_mount: Vec<MountEntry>,
+    /// One datastore per S3_HOST_BASE token, in order (the primary
+    /// first); empty when S3_HOST_BASE is unset.
     pub datastores: Vec<Datastore>,
 }
 

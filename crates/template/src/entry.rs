@@ -12,13 +12,21 @@ pub enum MountEntry {
     Absolute(String),
     /// `merge=NAMEn`: n buckets mounted at NAME1..NAMEn beside the webroot
     /// and merged onto webroot/NAME (or onto the webroot for `webroot`).
-    Merge { name: String, branches: u8 },
+    Merge {
+        /// The merged directory's name, without the count (`images` for
+        /// `merge=images3`; `webroot` for the webroot itself).
+        name: String,
+        /// How many buckets are merged, 1 to 9.
+        branches: u8,
+    },
 }
 
 /// Why an entry was refused, and how to write it instead.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EntryError {
+    /// What is wrong.
     pub message: String,
+    /// How to write it instead.
     pub help: String,
 }
 

@@ -14,7 +14,9 @@ pub const DEFAULT_WEBROOT: &str = "/var/www/html";
 /// One bucket and the directory it is mounted on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BucketMount {
+    /// The bucket's name, checked against the S3 naming rules.
     pub bucket: String,
+    /// The absolute directory it is mounted on.
     pub mountpoint: PathBuf,
 }
 
@@ -23,6 +25,7 @@ pub struct BucketMount {
 pub struct LayoutEntry {
     /// The entry as written (`images`, `/var/www/private`, `merge=media2`).
     pub entry: String,
+    /// The entry, parsed.
     pub kind: MountEntry,
     /// One mount for a plain entry; the n branches of a merge.
     pub mounts: Vec<BucketMount>,
@@ -61,7 +64,10 @@ pub fn stable_hash(bytes: &[u8]) -> u64 {
 /// Every entry's buckets and mount points for one webroot.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Layout {
+    /// The webroot the layout was made for: relative entries and merge
+    /// targets are below it, merge branches beside it.
     pub webroot: PathBuf,
+    /// One per entry of the config's `directories_to_mount`, in its order.
     pub entries: Vec<LayoutEntry>,
 }
 

@@ -7,14 +7,18 @@ use std::fmt;
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps the credential `value`.
     pub fn new(value: impl Into<String>) -> Self {
         Secret(value.into())
     }
 
+    /// The credential itself. Every call is a place a key leaves this type:
+    /// keep it out of messages and logs.
     pub fn expose(&self) -> &str {
         &self.0
     }
 
+    /// True when the credential is empty (the template gives none).
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -13,8 +13,11 @@ use crate::parse;
 /// many characters a caret should underline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Span {
+    /// The line, 1-based.
     pub line: u32,
+    /// The column, 1-based, in characters.
     pub column: u32,
+    /// How many characters to underline.
     pub len: u32,
 }
 
@@ -22,7 +25,10 @@ pub struct Span {
 /// characters (quotes and escapes make these differ from a plain offset).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Value {
+    /// The value, quotes removed and escapes undone (a YAML number or
+    /// boolean as its text, a YAML null as empty).
     pub text: String,
+    /// The line it is on, 1-based.
     pub line: u32,
     columns: Vec<u32>,
     /// Where an empty value sits (its opening quote, or just after `=`).
@@ -83,7 +89,9 @@ pub struct Assignment {
     pub name: String,
     /// The key as written in the file.
     pub key: String,
+    /// Where the key is written.
     pub key_span: Span,
+    /// The value, with its position.
     pub value: Value,
 }
 
@@ -112,6 +120,7 @@ pub enum Format {
 }
 
 impl Format {
+    /// The format's name in lower case (`shell`, `descriptor`, `yaml`).
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Shell => "shell",
@@ -193,10 +202,13 @@ impl Template {
         })
     }
 
+    /// The name given to [`Template::parse`] (the path, for
+    /// [`Template::read`]), used in messages.
     pub fn name(&self) -> &str {
         &self.name
     }
 
+    /// The format the template was read as.
     pub fn format(&self) -> Format {
         self.format
     }

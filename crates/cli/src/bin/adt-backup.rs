@@ -182,7 +182,7 @@ fn run(args: &Args) -> Result<u8, Failure> {
             if *format == OutputFormat::Json {
                 print_json(&report)?;
             } else {
-                print!("{}", created(output, &report));
+                print!("{}", adt_cli::human::created(output, &report));
             }
         }
         Command::Upload {
@@ -228,7 +228,7 @@ fn run(args: &Args) -> Result<u8, Failure> {
             } else {
                 println!(
                     "stored {} ({} bytes){}",
-                    location(backups.store(), &report.bucket, &report.key),
+                    adt_cli::human::location(backups.store(), &report.bucket, &report.key),
                     report.bytes,
                     if report.previous_kept {
                         "; the previous backup is kept as .BACKUP"
@@ -252,7 +252,7 @@ fn run(args: &Args) -> Result<u8, Failure> {
             } else {
                 println!(
                     "{} is a complete backup: {} entries, {} bytes, marker present",
-                    location(backups.store(), &report.bucket, &report.key),
+                    adt_cli::human::location(backups.store(), &report.bucket, &report.key),
                     report.entries,
                     report.bytes
                 );
@@ -276,43 +276,4 @@ fn backup_bucket(
         }
         None => site.backup_bucket_store(period)?,
     })
-}
-
-/// `s3://BUCKET/KEY` on S3, `URL/BUCKET/KEY` on another store.
-fn location(store: &adt_datastore::Store, bucket: &str, key: &str) -> String {
-    let url = store.endpoint().url();
-    if url.starts_with("http://") || url.starts_with("https://") {
-        format!("s3://{bucket}/{key}")
-    } else {
-        format!("{}/{bucket}/{key}", url.trim_end_matches('/'))
-    }
-}
-
-fn created(output: &std::path::Path, report: &adt_backups::CreateReport) -> String {
-    let mut out = format!(
-        "{}: {} files ({} bytes), {} directories, {} symlinks; left out: {}\n",
-        output.display(),
-        report.files,
-        report.bytes,
-        report.directories,
-        report.symlinks,
-        if report.excluded.is_empty() {
-            "nothing".to_string()
-        } else {
-            report.excluded.join(", ")
-        }
-    );
-    for (what, list) in [
-        ("changed while read", &report.changed),
-        ("vanished during the walk", &report.vanished),
-        ("on another filesystem, not entered", &report.other_filesystems),
-        ("sockets, fifos or devices, not archived", &report.special),
-        ("nested too deep, not entered", &report.too_deep),
-        ("unreadable, left out", &report.unreadable),
-    ] {
-        if !list.is_empty() {
-            out.push_str(&format!("warning: {what}: {}\n", list.join(", ")));
-        }
-    }
-    out
 }

@@ -153,18 +153,7 @@ fn run(args: &Args) -> Result<u8, Failure> {
             if json {
                 print_json(&serde_json::json!({ "mounts": mounts, "retired": retired }))?;
             } else {
-                for m in &mounts {
-                    println!(
-                        "{:9}  {}  ({}, {})",
-                        m.state,
-                        m.mountpoint.display(),
-                        m.tool,
-                        m.bucket.as_deref().unwrap_or("merge")
-                    );
-                }
-                for r in &retired {
-                    println!("retired    {} (was {})", r.retired.display(), r.mountpoint.display());
-                }
+                print!("{}", adt_cli::human::mount_status(&mounts, &retired));
             }
             if mounts.iter().any(|m| m.state != adt_mounts::Mounted::Mounted) {
                 return Ok(exit::FAILURE);
@@ -241,11 +230,6 @@ fn print_report(report: &adt_mounts::Report, json: bool) -> Result<(), Failure> 
     if json {
         return print_json(report);
     }
-    for a in &report.actions {
-        println!("{a}");
-    }
-    for w in &report.warnings {
-        println!("warning: {w}");
-    }
+    print!("{}", adt_cli::human::mount_report(report));
     Ok(())
 }

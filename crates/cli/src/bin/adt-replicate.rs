@@ -12,7 +12,7 @@ use adt_cli::output::print_json;
 use adt_cli::progress::Bar;
 use adt_cli::setup::{Failure, open_site, runtime};
 use adt_datastore::{Endpoint, Secret, Store};
-use adt_replication::{Destination, MaxChange, ReplicateOptions, Report};
+use adt_replication::{MaxChange, ReplicateOptions};
 use clap::Parser;
 
 /// Copy the asset buckets to a second region or provider.
@@ -110,16 +110,14 @@ fn main() -> ExitCode {
 fn run(args: &Args) -> Result<u8, Failure> {
     let site = open_site(&args.template, &args.webroot, args.endpoint.as_deref())?;
     let job = site.replicate(destination(args)?)?;
-    let options = ReplicateOptions {
-        jobs: usize::from(args.jobs),
-        dry_run: args.dry_run,
-        delete: args.delete,
-        max_change: args.max_change,
-        force: args.force,
-        keep_replaced: (args.keep_replaced > 0)
-            .then(|| std::time::Duration::from_secs(u64::from(args.keep_replaced) * 24 * 3600)),
-        ..ReplicateOptions::default()
-    };
+    let mut options = ReplicateOptions::default();
+    options.jobs = usize::from(args.jobs);
+    options.dry_run = args.dry_run;
+    options.delete = args.delete;
+    options.max_change = args.max_change;
+    options.force = args.force;
+    options.keep_replaced =
+        (args.keep_replaced > 0).then(|| std::time::Duration::from_secs(u64::from(args.keep_replaced) * 24 * 3600));
     let runtime = runtime()?;
     let bar = Arc::new(Bar::new(args.format == OutputFormat::Human));
     let interrupt = Interrupt::install(&runtime);
@@ -139,7 +137,10 @@ fn run(args: &Args) -> Result<u8, Failure> {
     match args.format {
         OutputFormat::Json => print_json(&report)?,
         OutputFormat::Human => {
-            print!("{}", human(&report, job.primary().endpoint().url(), job.destinations()));
+            print!(
+                "{}",
+                adt_cli::human::replicate(&report, job.primary().endpoint().url(), job.destinations())
+            );
             for f in &report.failed_destinations {
                 let what = f
                     .bucket
@@ -181,50 +182,4 @@ fn destination(args: &Args) -> Result<ReplicaTo, Failure> {
         access_key: key("AWS_ACCESS_KEY_ID")?,
         secret_key: key("AWS_SECRET_ACCESS_KEY")?,
     })
-}
-
-fn human(r: &Report, primary: &str, destinations: &[Destination]) -> String {
-    let mut out = String::new();
-    for b in &r.buckets {
-        for key in &b.copy_keys {
-            out.push_str(&format!(
-                "would copy s3://{}/{key} to datastore {}\n",
-                b.bucket, b.destination
-            ));
-        }
-        for key in &b.delete_keys {
-            out.push_str(&format!(
-                "would delete s3://{}/{key} from datastore {}\n",
-                b.bucket, b.destination
-            ));
-        }
-    }
-    let verb = if r.dry_run {
-        "dry run, nothing changed"
-    } else {
-        "replicated"
-    };
-    out.push_str(&format!("{verb}: from datastore 1 ({primary})\n"));
-    for d in destinations {
-        out.push_str(&format!("  to datastore {} ({})\n", d.number, d.endpoint()));
-    }
-    let width = r.buckets.iter().map(|b| b.bucket.len()).max().unwrap_or(6).max(6);
-    out.push_str(&format!(
-        "  {:width$}  {:>4} {:>8} {:>8} {:>8} {:>12} {:>6} {:>5}\n",
-        "bucket", "to", "copied", "skipped", "deleted", "bytes", "failed", "kept"
-    ));
-    for b in &r.buckets {
-        let created = if b.created { "  (bucket created)" } else { "" };
-        out.push_str(&format!(
-            "  {:width$}  {:>4} {:>8} {:>8} {:>8} {:>12} {:>6} {:>5}{created}\n",
-            b.bucket, b.destination, b.copied, b.skipped, b.deleted, b.bytes, b.failed, b.preserved
-        ));
-    }
-    if r.buckets.iter().any(|b| b.preserved > 0) {
-        out.push_str("  (kept: destination versions replaced or deleted, kept under .adt-replaced/)\n");
-    }
-    for w in &r.warnings {
-        out.push_str(&format!("warning: {w}\n"));
-    }
-    out
 }

@@ -11,7 +11,7 @@ use adt_cli::output::OutputFormat;
 use adt_cli::output::print_json;
 use adt_cli::progress::Bar;
 use adt_cli::setup::{Failure, open_site, runtime};
-use adt_seeder::{SeedOptions, Summary};
+use adt_seeder::SeedOptions;
 use clap::Parser;
 
 /// Seed the asset buckets from a temporal backup of the webroot.
@@ -95,16 +95,14 @@ fn run(args: &Args) -> Result<u8, Failure> {
         (None, None) => return Err(Failure::new(exit::USAGE, "give --backup FILE or --from-period PERIOD")),
     };
     let job = site.seed(from)?;
-    let options = SeedOptions {
-        jobs: usize::from(args.jobs),
-        dry_run: args.dry_run,
-        overwrite: args.overwrite,
-        cache_dir: if args.no_cache {
-            None
-        } else {
-            args.cache_dir.clone().or_else(adt_assets::seed_cache_dir)
-        },
-        ..SeedOptions::default()
+    let mut options = SeedOptions::default();
+    options.jobs = usize::from(args.jobs);
+    options.dry_run = args.dry_run;
+    options.overwrite = args.overwrite;
+    options.cache_dir = if args.no_cache {
+        None
+    } else {
+        args.cache_dir.clone().or_else(adt_assets::seed_cache_dir)
     };
     let runtime = runtime()?;
     let bar = Arc::new(Bar::new(args.format == OutputFormat::Human));
@@ -123,50 +121,12 @@ fn run(args: &Args) -> Result<u8, Failure> {
     let summary = result?;
     match args.format {
         OutputFormat::Json => print_json(&summary)?,
-        OutputFormat::Human => print!("{}", human(&summary, &job.source_name())),
+        OutputFormat::Human => print!("{}", adt_cli::human::seed(&summary, &job.source_name())),
     }
     if std::env::var_os("ADT_REPORT_PEAK_RSS").is_some() {
         report_peak_rss();
     }
     Ok(exit::SUCCESS)
-}
-
-fn human(s: &Summary, archive: &str) -> String {
-    let mut out = String::new();
-    for (bucket, key, bytes) in &s.planned {
-        out.push_str(&format!("would upload s3://{bucket}/{key} ({bytes} bytes)\n"));
-    }
-    let verb = if s.dry_run {
-        "dry run, nothing written"
-    } else if s.already_seeded {
-        "already seeded from this archive"
-    } else {
-        "seeded"
-    };
-    out.push_str(&format!("{verb}: {archive}\n"));
-    let width = s.buckets.iter().map(|b| b.bucket.len()).max().unwrap_or(6).max(6);
-    out.push_str(&format!(
-        "  {:width$}  {:>8} {:>8} {:>8} {:>9} {:>12}  entry\n",
-        "bucket", "objects", "uploaded", "skipped", "conflicts", "bytes"
-    ));
-    for b in &s.buckets {
-        out.push_str(&format!(
-            "  {:width$}  {:>8} {:>8} {:>8} {:>9} {:>12}  {}\n",
-            b.bucket, b.objects, b.uploaded, b.skipped, b.conflicts, b.bytes, b.entry
-        ));
-    }
-    if s.conflicts() > 0 {
-        out.push_str("conflicts (objects that differ from the backup; kept, --overwrite replaces them):\n");
-        for b in &s.buckets {
-            for key in &b.conflict_keys {
-                out.push_str(&format!("  s3://{}/{key}\n", b.bucket));
-            }
-        }
-    }
-    for w in &s.warnings {
-        out.push_str(&format!("warning: {w}\n"));
-    }
-    out
 }
 
 /// Peak resident memory, for `cargo xtask bench seed`.

@@ -1,0 +1,165 @@
+//! Reports for people (`--format human`): one function per report, so
+//! the binaries only choose between this and JSON.
+
+use adt_replication::{Destination, Report};
+use adt_seeder::Summary;
+
+/// What a seed did (or would do, in a dry run).
+pub fn seed(s: &Summary, archive: &str) -> String {
+    let mut out = String::new();
+    for (bucket, key, bytes) in &s.planned {
+        out.push_str(&format!("would upload s3://{bucket}/{key} ({bytes} bytes)\n"));
+    }
+    let verb = if s.dry_run {
+        "dry run, nothing written"
+    } else if s.already_seeded {
+        "already seeded from this archive"
+    } else {
+        "seeded"
+    };
+    out.push_str(&format!("{verb}: {archive}\n"));
+    let width = s.buckets.iter().map(|b| b.bucket.len()).max().unwrap_or(6).max(6);
+    out.push_str(&format!(
+        "  {:width$}  {:>8} {:>8} {:>8} {:>9} {:>12}  entry\n",
+        "bucket", "objects", "uploaded", "skipped", "conflicts", "bytes"
+    ));
+    for b in &s.buckets {
+        out.push_str(&format!(
+            "  {:width$}  {:>8} {:>8} {:>8} {:>9} {:>12}  {}\n",
+            b.bucket, b.objects, b.uploaded, b.skipped, b.conflicts, b.bytes, b.entry
+        ));
+    }
+    if s.conflicts() > 0 {
+        out.push_str("conflicts (objects that differ from the backup; kept, --overwrite replaces them):\n");
+        for b in &s.buckets {
+            for key in &b.conflict_keys {
+                out.push_str(&format!("  s3://{}/{key}\n", b.bucket));
+            }
+        }
+    }
+    for w in &s.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    out
+}
+
+/// What a replication did (or would do, in a dry run).
+pub fn replicate(r: &Report, primary: &str, destinations: &[Destination]) -> String {
+    let mut out = String::new();
+    for b in &r.buckets {
+        for key in &b.copy_keys {
+            out.push_str(&format!(
+                "would copy s3://{}/{key} to datastore {}\n",
+                b.bucket, b.destination
+            ));
+        }
+        for key in &b.delete_keys {
+            out.push_str(&format!(
+                "would delete s3://{}/{key} from datastore {}\n",
+                b.bucket, b.destination
+            ));
+        }
+    }
+    let verb = if r.dry_run {
+        "dry run, nothing changed"
+    } else {
+        "replicated"
+    };
+    out.push_str(&format!("{verb}: from datastore 1 ({primary})\n"));
+    for d in destinations {
+        out.push_str(&format!("  to datastore {} ({})\n", d.number, d.endpoint()));
+    }
+    let width = r.buckets.iter().map(|b| b.bucket.len()).max().unwrap_or(6).max(6);
+    out.push_str(&format!(
+        "  {:width$}  {:>4} {:>8} {:>8} {:>8} {:>12} {:>6} {:>5}\n",
+        "bucket", "to", "copied", "skipped", "deleted", "bytes", "failed", "kept"
+    ));
+    for b in &r.buckets {
+        let created = if b.created { "  (bucket created)" } else { "" };
+        out.push_str(&format!(
+            "  {:width$}  {:>4} {:>8} {:>8} {:>8} {:>12} {:>6} {:>5}{created}\n",
+            b.bucket, b.destination, b.copied, b.skipped, b.deleted, b.bytes, b.failed, b.preserved
+        ));
+    }
+    if r.buckets.iter().any(|b| b.preserved > 0) {
+        out.push_str("  (kept: destination versions replaced or deleted, kept under .adt-replaced/)\n");
+    }
+    for w in &r.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    out
+}
+
+/// `s3://BUCKET/KEY` on S3, `URL/BUCKET/KEY` on another store.
+pub fn location(store: &adt_datastore::Store, bucket: &str, key: &str) -> String {
+    let url = store.endpoint().url();
+    if url.starts_with("http://") || url.starts_with("https://") {
+        format!("s3://{bucket}/{key}")
+    } else {
+        format!("{}/{bucket}/{key}", url.trim_end_matches('/'))
+    }
+}
+
+/// What went into a backup archive, and what was met on the way.
+pub fn created(output: &std::path::Path, report: &adt_backups::CreateReport) -> String {
+    let mut out = format!(
+        "{}: {} files ({} bytes), {} directories, {} symlinks; left out: {}\n",
+        output.display(),
+        report.files,
+        report.bytes,
+        report.directories,
+        report.symlinks,
+        if report.excluded.is_empty() {
+            "nothing".to_string()
+        } else {
+            report.excluded.join(", ")
+        }
+    );
+    for (what, list) in [
+        ("changed while read", &report.changed),
+        ("vanished during the walk", &report.vanished),
+        ("on another filesystem, not entered", &report.other_filesystems),
+        ("sockets, fifos or devices, not archived", &report.special),
+        ("nested too deep, not entered", &report.too_deep),
+        ("unreadable, left out", &report.unreadable),
+    ] {
+        if !list.is_empty() {
+            out.push_str(&format!("warning: {what}: {}\n", list.join(", ")));
+        }
+    }
+    out
+}
+
+/// A mount run's actions, then its warnings.
+pub fn mount_report(report: &adt_mounts::Report) -> String {
+    let mut out = String::new();
+    for a in &report.actions {
+        out.push_str(&format!("{a}\n"));
+    }
+    for w in &report.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    out
+}
+
+/// Each mount point's state, then the moved-aside directories.
+pub fn mount_status(mounts: &[adt_mounts::MountState], retired: &[adt_mounts::Retired]) -> String {
+    let mut out = String::new();
+    for m in mounts {
+        out.push_str(&format!(
+            "{:9}  {}  ({}, {})\n",
+            m.state,
+            m.mountpoint.display(),
+            m.tool,
+            m.bucket.as_deref().unwrap_or("merge")
+        ));
+    }
+    for r in retired {
+        out.push_str(&format!(
+            "retired    {} (was {})\n",
+            r.retired.display(),
+            r.mountpoint.display()
+        ));
+    }
+    out
+}
