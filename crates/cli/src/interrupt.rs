@@ -54,6 +54,7 @@ impl Interrupt {
         &self.flag
     }
 
+    /// True once a signal arrived.
     pub fn is_set(&self) -> bool {
         self.flag.load(Ordering::SeqCst)
     }

@@ -1,9 +1,12 @@
-//! Shared plumbing of the asset-persistence binaries (`adt-check` and,
-//! as they land, adt-seed, adt-mount, adt-backup, adt-replicate): output
-//! format, exit codes, and rendering diagnostics for people.
+//! The binaries (`adt-check`, `adt-seed`, `adt-mount`, `adt-backup`,
+//! `adt-replicate`) and their shared plumbing: argument parsers, opening
+//! the site through the front door (adt-assets), the one exit-code map and
+//! error wording, reports for people, JSON, progress bars, signals.
 //!
-//! The logic lives in the library crates; this crate only turns their
-//! results into text, JSON and exit codes.
+//! What it does not do: any of the work, or decide any policy; both live
+//! in adt-assets and the crates below it. Embed adt-assets, not this.
+
+#![warn(missing_docs)]
 
 pub mod args;
 pub mod exit;

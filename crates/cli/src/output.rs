@@ -5,8 +5,10 @@ use std::io::IsTerminal;
 /// How results are printed: for people, or one JSON object per line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
+    /// Text for people (the default).
     #[default]
     Human,
+    /// One JSON object per line.
     Json,
 }
 

@@ -12,6 +12,7 @@ pub struct Bar {
 }
 
 impl Bar {
+    /// A bar on stderr when `enabled` and stderr is a terminal; else silent.
     pub fn new(enabled: bool) -> Bar {
         let target = if enabled && std::io::stderr().is_terminal() {
             ProgressDrawTarget::stderr()
@@ -30,6 +31,7 @@ impl Bar {
         }
     }
 
+    /// Removes the bar from the terminal.
     pub fn finish(&self) {
         self.bar.finish_and_clear();
     }

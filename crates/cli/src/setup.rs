@@ -11,11 +11,14 @@ use crate::exit;
 /// A failure already explained to the user: what to print, and the exit code.
 #[derive(Debug)]
 pub struct Failure {
+    /// The exit code ([`crate::exit`]).
     pub code: u8,
+    /// What to print after `PROGRAM: `.
     pub message: String,
 }
 
 impl Failure {
+    /// A failure with its exit code and message.
     pub fn new(code: u8, message: impl Into<String>) -> Failure {
         Failure {
             code,

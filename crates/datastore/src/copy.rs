@@ -2,7 +2,6 @@
 //! provider), streamed through memory in parts, never spooled to disk;
 //! content type and metadata travel with it.
 
-use aws_sdk_s3::primitives::ByteStream;
 use bytes::{Bytes, BytesMut};
 
 use crate::error::DatastoreError;
@@ -137,10 +136,10 @@ async fn copy_once(
 }
 
 /// Up to PART bytes from the stream; fewer only at its end.
-async fn read_part(body: &mut ByteStream) -> Result<Bytes, Retry> {
+async fn read_part(body: &mut crate::ObjectBody) -> Result<Bytes, Retry> {
     let mut buf = BytesMut::with_capacity(PART.min(1 << 20));
     while buf.len() < PART {
-        match body.try_next().await {
+        match body.0.try_next().await {
             Ok(Some(chunk)) => buf.extend_from_slice(&chunk),
             Ok(None) => break,
             Err(e) => return Err(Retry::Read(format!("reading the source object: {e}"))),

@@ -60,6 +60,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod body;
 mod budget;
 mod client;
 mod copy;
@@ -100,5 +101,4 @@ pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use store::{BucketState, ObjectInfo, ObjectMeta, PutOptions, PutOutcome, Store};
 
-/// The async byte stream of an object's body.
-pub use aws_sdk_s3::primitives::ByteStream;
+pub use body::ObjectBody;

@@ -295,7 +295,7 @@ impl Objects {
         bucket: &str,
         key: &str,
         etag: Option<&str>,
-    ) -> Result<(ObjectMeta, crate::ByteStream), DatastoreError> {
+    ) -> Result<(ObjectMeta, crate::ObjectBody), DatastoreError> {
         let path = self.object_path(bucket, key)?;
         let sidecar = self.sidecar(bucket, key).await?;
         if etag.is_some_and(|e| e != sidecar.etag) {

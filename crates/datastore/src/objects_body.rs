@@ -1,4 +1,4 @@
-//! An object_store byte stream as the [`ByteStream`](crate::ByteStream)
+//! An object_store byte stream as the [`ObjectBody`](crate::ObjectBody)
 //! every reader of a [`Store`](crate::Store) takes: a task forwards the
 //! chunks through a small channel (two chunks in flight, so memory stays
 //! bounded), and the body reads the channel.
@@ -12,7 +12,7 @@ use futures::stream::BoxStream;
 use http_body::{Body, Frame};
 use tokio::sync::mpsc;
 
-pub(crate) fn stream(mut chunks: BoxStream<'static, object_store::Result<Bytes>>) -> crate::ByteStream {
+pub(crate) fn stream(mut chunks: BoxStream<'static, object_store::Result<Bytes>>) -> crate::ObjectBody {
     let (tx, rx) = mpsc::channel(2);
     tokio::spawn(async move {
         while let Some(chunk) = chunks.next().await {
@@ -23,7 +23,7 @@ pub(crate) fn stream(mut chunks: BoxStream<'static, object_store::Result<Bytes>>
             }
         }
     });
-    crate::ByteStream::from_body_1_x(ChannelBody { rx })
+    crate::ObjectBody(aws_sdk_s3::primitives::ByteStream::from_body_1_x(ChannelBody { rx }))
 }
 
 struct ChannelBody {

@@ -3,10 +3,9 @@
 
 use std::io::Read;
 
-use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 
-/// Reads a `ByteStream` from a blocking thread; a task on `runtime` pulls
+/// Reads an [`ObjectBody`](crate::ObjectBody) from a blocking thread; a task on `runtime` pulls
 /// the chunks, a few at a time, so memory stays bounded.
 pub struct BlockingReader {
     rx: tokio::sync::mpsc::Receiver<Result<Bytes, String>>,
@@ -15,7 +14,8 @@ pub struct BlockingReader {
 
 impl BlockingReader {
     /// Call from outside the runtime's worker threads (e.g. spawn_blocking).
-    pub fn new(mut body: ByteStream, runtime: &tokio::runtime::Handle) -> BlockingReader {
+    pub fn new(body: crate::ObjectBody, runtime: &tokio::runtime::Handle) -> BlockingReader {
+        let mut body = body.0;
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(8);
         runtime.spawn(async move {
             loop {

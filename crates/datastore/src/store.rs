@@ -10,6 +10,7 @@ use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 
+use crate::body::ObjectBody;
 use crate::client::{self, Scrubber};
 use crate::endpoint::{Connection, Endpoint};
 use crate::error::{DatastoreError, Target};
@@ -501,7 +502,7 @@ impl Store {
 
     /// Opens the object for reading: its headers and a stream of its bytes.
     /// A failure while reading the stream is the caller's to retry.
-    pub async fn get(&self, bucket: &str, key: &str) -> Result<(ObjectMeta, ByteStream), DatastoreError> {
+    pub async fn get(&self, bucket: &str, key: &str) -> Result<(ObjectMeta, ObjectBody), DatastoreError> {
         self.get_matching(bucket, key, None).await
     }
 
@@ -512,7 +513,7 @@ impl Store {
         bucket: &str,
         key: &str,
         etag: Option<&str>,
-    ) -> Result<(ObjectMeta, ByteStream), DatastoreError> {
+    ) -> Result<(ObjectMeta, ObjectBody), DatastoreError> {
         if let Some(o) = &self.objects {
             return o.get(bucket, key, etag).await;
         }
@@ -530,7 +531,7 @@ impl Store {
                 operation: "GetObject",
                 detail: format!("reading the body: {e}"),
             })?;
-            return Ok((meta, bytes.into_bytes()));
+            return Ok((meta, bytes));
         }
         self.run("GetObject", bucket, Some(key), || async {
             let (meta, body) = self.get_once(bucket, key, None).await?;
@@ -540,13 +541,13 @@ impl Store {
                 code: None,
                 detail: format!("reading the body: {e}"),
             })?;
-            Ok((meta, bytes.into_bytes()))
+            Ok((meta, bytes))
         })
         .await
     }
 
     /// One GetObject attempt (If-Match `etag` when given).
-    async fn get_once(&self, bucket: &str, key: &str, etag: Option<&str>) -> Attempt<(ObjectMeta, ByteStream)> {
+    async fn get_once(&self, bucket: &str, key: &str, etag: Option<&str>) -> Attempt<(ObjectMeta, ObjectBody)> {
         let o = self
             .client
             .get_object()
@@ -562,7 +563,7 @@ impl Store {
             content_type: o.content_type().map(str::to_string),
             metadata: lower_keys(o.metadata()),
         };
-        Ok((meta, o.body))
+        Ok((meta, ObjectBody(o.body)))
     }
 
     /// Copies `from` to `to` in `bucket` on the server, metadata included;
