@@ -197,3 +197,59 @@ async fn replication_to_a_directory_and_back_keeps_every_object() {
         assert_eq!(m.content_type, meta.content_type, "{}", info.key);
     }
 }
+
+/// The whole job with no S3 at all: datastore 1 is an in-memory store, as
+/// an embedder's unit tests would have it; the seed, a backup stored and
+/// verified in its period's bucket, and a replication to a second
+/// in-memory store all run on it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_front_door_runs_on_an_in_memory_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let webroot = dir.path().join("www");
+    std::fs::create_dir_all(webroot.join("images")).unwrap();
+    std::fs::write(webroot.join("index.php"), b"<?php").unwrap();
+    let tmpl = dir.path().join("site.tmpl");
+    std::fs::write(
+        &tmpl,
+        "WEBSITE_URL=\"www.example.com\"\nBUILD_ARCHIVE_CHOICE=\"daily\"\nPERSIST_ASSETS_TO_DATASTORE=\"1\"\n\
+         DIRECTORIES_TO_MOUNT=\"images\"\nS3_ACCESS_KEY=\"AK\"\nS3_SECRET_KEY=\"SK\"\nS3_HOST_BASE=\"s3.example.com\"\n",
+    )
+    .unwrap();
+    let memory = adt_datastore::Store::in_memory();
+    let site = Site::load(&tmpl, SiteOptions::new(&webroot).with_primary_store(memory.clone())).unwrap();
+
+    let archive = dir.path().join("backup.tar.gz");
+    let mut a = ArchiveBuilder::create(&archive);
+    a.dir("./").dir("./images/").file("./images/logo.png", 0o644, b"PNG");
+    a.finish();
+    let summary = site
+        .seed(SeedFrom::File(archive))
+        .unwrap()
+        .run(&options(), Arc::new(NoProgress))
+        .await
+        .unwrap();
+    assert_eq!(summary.uploaded(), 1, "{summary:?}");
+    let images = &site.buckets().unwrap()[0];
+    assert!(memory.head(images, "logo.png").await.unwrap().is_some());
+
+    let made = site
+        .backup_plan(&[])
+        .unwrap()
+        .create_temporary(&AtomicBool::new(false))
+        .unwrap();
+    let backups = site.backup_bucket_store(Period::Daily).unwrap();
+    backups.upload(made.path(), &Default::default()).await.unwrap();
+    assert!(backups.verify(false).await.unwrap().entries >= 2);
+    assert!(memory.bucket_exists("www-example-com-daily").await.unwrap());
+
+    let copy = adt_datastore::Store::in_memory();
+    let report = site
+        .replicate(ReplicaTo::Store(copy.clone()))
+        .unwrap()
+        .run(&Default::default(), Arc::new(NoProgress))
+        .await
+        .unwrap();
+    assert!(report.ok() && report.copied() == 1, "{report:?}");
+    let (meta, body) = copy.get_bytes(images, "logo.png").await.unwrap();
+    assert_eq!((&body[..], meta.metadata["mode"].as_str()), (&b"PNG"[..], "33188"));
+}

@@ -50,6 +50,20 @@ fn prints_the_exclusion_set_in_each_format() {
     assert_eq!(json["directories"][0]["path"], "wp-content/uploads");
     assert_eq!(json["directories"][0]["reason"], "layout");
     assert_eq!(json["patterns"], serde_json::json!(["/wp-content/cache", "*.log"]));
+    // One --format, the same before or after the subcommand; rsync is
+    // for the exclusion set only.
+    let mut args = vec!["--format", "json", "exclusions"];
+    args.extend(base);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&adt_backup(&args).1).unwrap(),
+        json
+    );
+    let output = dir.path().join("b.tar.gz");
+    let mut args = vec!["create", "--format", "rsync", "--output", output.to_str().unwrap()];
+    args.extend(base);
+    let (code, _, err) = adt_backup(&args);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--format rsync") && !output.exists(), "{err}");
 }
 
 #[test]

@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use adt_assets::{Site, SiteOptions};
 use adt_cli::exit;
 use adt_cli::interrupt::Interrupt;
-use adt_cli::output::OutputFormat;
 use adt_cli::output::print_json;
 use adt_cli::setup::{Failure, open_site, resolve_dir, runtime};
 use adt_template::AssetConfig;
@@ -43,17 +42,17 @@ struct Args {
     /// /logs, /tmp, /cache, /configuration.php. Repeatable.
     #[arg(long, value_name = "PATTERN", global = true)]
     exclude: Vec<String>,
+
+    /// human, json, or rsync (exclusions only: an rsync filter file).
+    #[arg(long, value_enum, default_value_t = Format::Human, global = true)]
+    format: Format,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Print the exclusion set.
-    Exclusions {
-        /// json, human, or rsync: a filter file for
-        /// `rsync -a --exclude-from FILE WEBROOT/ DEST` and webroot syncs.
-        #[arg(long, value_enum, default_value_t = ExclusionFormat::Human)]
-        format: ExclusionFormat,
-    },
+    /// Print the exclusion set (`--format rsync`: a filter file for
+    /// `rsync -a --exclude-from FILE WEBROOT/ DEST` and webroot syncs).
+    Exclusions,
     /// Write the backup archive (gzip tar, root = webroot, with the marker file).
     Create {
         /// Where to write it (outside the webroot); written to a temporary
@@ -63,9 +62,6 @@ enum Command {
         /// gzip level, 1 (fastest) to 9 (smallest); ADT's tar czf uses 6.
         #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=9))]
         level: u32,
-        /// human or json.
-        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
-        format: OutputFormat,
     },
     /// Store a backup as applicationsourcecode.tar.gz in bucket
     /// ${WEBSITE_URL}-PERIOD, keeping the previous one as .BACKUP. It goes
@@ -84,9 +80,6 @@ enum Command {
         /// period's bucket is a subdirectory of DIR).
         #[arg(long, value_name = "URL", conflicts_with = "endpoint")]
         to: Option<String>,
-        /// human or json.
-        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
-        format: OutputFormat,
     },
     /// Check that the stored backup is a complete gzip tar holding the
     /// marker file (streamed; nothing written to disk).
@@ -103,14 +96,11 @@ enum Command {
         /// period's bucket is a subdirectory of DIR).
         #[arg(long, value_name = "URL", conflicts_with = "endpoint")]
         to: Option<String>,
-        /// human or json.
-        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
-        format: OutputFormat,
     },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum ExclusionFormat {
+enum Format {
     Human,
     Json,
     Rsync,
@@ -154,11 +144,15 @@ fn run(args: &Args) -> Result<u8, Failure> {
         e => Failure::from(e),
     })?;
     let exclusions = plan.exclusions();
+    if args.format == Format::Rsync && !matches!(args.command, Command::Exclusions) {
+        return Err(Failure::new(exit::USAGE, "--format rsync is for `exclusions` only"));
+    }
+    let json = args.format == Format::Json;
     match &args.command {
-        Command::Exclusions { format } => match format {
-            ExclusionFormat::Json => print_json(exclusions)?,
-            ExclusionFormat::Rsync => print!("{}", exclusions.rsync_filter()),
-            ExclusionFormat::Human => {
+        Command::Exclusions => match args.format {
+            Format::Json => print_json(exclusions)?,
+            Format::Rsync => print!("{}", exclusions.rsync_filter()),
+            Format::Human => {
                 for d in &exclusions.directories {
                     println!("{}/{}  ({:?})", webroot.display(), d.path, d.reason);
                 }
@@ -167,7 +161,7 @@ fn run(args: &Args) -> Result<u8, Failure> {
                 }
             }
         },
-        Command::Create { output, level, format } => {
+        Command::Create { output, level } => {
             let runtime = runtime()?;
             let interrupt = Interrupt::install(&runtime);
             let made = plan.create(output, *level, interrupt.flag());
@@ -179,18 +173,14 @@ fn run(args: &Args) -> Result<u8, Failure> {
                 return Ok(interrupt.exit_code());
             }
             let report = made?;
-            if *format == OutputFormat::Json {
+            if json {
                 print_json(&report)?;
             } else {
                 print!("{}", adt_cli::human::created(output, &report));
             }
         }
         Command::Upload {
-            period,
-            archive,
-            format,
-            to,
-            ..
+            period, archive, to, ..
         } => {
             let backups = backup_bucket(with_template()?, *period, to.as_deref())?;
             let runtime = runtime()?;
@@ -223,7 +213,7 @@ fn run(args: &Args) -> Result<u8, Failure> {
                 return Ok(interrupt.exit_code());
             };
             let report = result?;
-            if *format == OutputFormat::Json {
+            if json {
                 print_json(&report)?;
             } else {
                 println!(
@@ -239,15 +229,11 @@ fn run(args: &Args) -> Result<u8, Failure> {
             }
         }
         Command::Verify {
-            period,
-            previous,
-            format,
-            to,
-            ..
+            period, previous, to, ..
         } => {
             let backups = backup_bucket(with_template()?, *period, to.as_deref())?;
             let report = runtime()?.block_on(backups.verify(*previous))?;
-            if *format == OutputFormat::Json {
+            if json {
                 print_json(&report)?;
             } else {
                 println!(
