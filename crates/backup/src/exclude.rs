@@ -30,8 +30,13 @@ pub enum Reason {
 /// One excluded directory, relative to the webroot.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Excluded {
-    /// The directory, relative to the webroot (no leading `/`).
+    /// The directory, relative to the webroot (no leading `/`), for people
+    /// and JSON: a byte that is not UTF-8 is written `\xNN`.
     pub path: String,
+    /// The directory's name as the filesystem has it (bytes), which
+    /// matching and the rsync filter use.
+    #[serde(skip)]
+    pub name: Vec<u8>,
     /// Why it is left out; a Layout mount point that is also mounted is
     /// [`Reason::Layout`].
     pub reason: Reason,
@@ -78,8 +83,10 @@ impl Exclusions {
             if let Ok(rel) = path.strip_prefix(webroot)
                 && !rel.as_os_str().is_empty()
             {
+                let name = rel.as_os_str().as_encoded_bytes().to_vec();
                 dirs.insert(Excluded {
-                    path: rel.to_string_lossy().into_owned(),
+                    path: adt_localfs::display_name(&name),
+                    name,
                     reason,
                 });
             }
@@ -101,7 +108,7 @@ impl Exclusions {
         // is reported as a layout entry.
         let mut directories: Vec<Excluded> = Vec::new();
         for d in dirs {
-            if !directories.iter().any(|x| x.path == d.path) {
+            if !directories.iter().any(|x| x.name == d.name) {
                 directories.push(d);
             }
         }
@@ -143,7 +150,7 @@ impl Exclusions {
     /// Names are bytes: a name that is not UTF-8 is matched as it is.
     pub fn excludes(&self, rel: &[u8]) -> bool {
         let under = |dir: &[u8]| rel == dir || rel.strip_prefix(dir).is_some_and(|r| r.starts_with(b"/"));
-        if self.directories.iter().any(|d| under(d.path.as_bytes())) {
+        if self.directories.iter().any(|d| under(&d.name)) {
             return true;
         }
         // The path and every directory above it.
@@ -161,15 +168,19 @@ impl Exclusions {
     }
 
     /// An rsync filter file, one exclude per line (directories anchored,
-    /// patterns as given, with the same meaning in rsync), so that
-    /// `rsync -a --exclude-from FILE WEBROOT/ DEST` leaves the set out.
-    pub fn rsync_filter(&self) -> String {
-        let mut out = String::from("# adt-backup exclusions, anchored at the webroot\n");
+    /// by their names' bytes, wildcards escaped; patterns as given, with the
+    /// same meaning in rsync), so that `rsync -a --exclude-from FILE
+    /// WEBROOT/ DEST` leaves the set out. Bytes: a directory whose name is
+    /// not UTF-8 is named exactly, never approximated.
+    pub fn rsync_filter(&self) -> Vec<u8> {
+        let mut out = b"# adt-backup exclusions, anchored at the webroot\n".to_vec();
         for d in &self.directories {
-            out.push_str(&format!("- /{}\n", escape_rsync(&d.path)));
+            out.extend_from_slice(b"- /");
+            out.extend_from_slice(&escape_rsync(&d.name));
+            out.push(b'\n');
         }
         for p in &self.patterns {
-            out.push_str(&format!("- {p}\n"));
+            out.extend_from_slice(format!("- {p}\n").as_bytes());
         }
         out
     }
@@ -212,13 +223,13 @@ fn glob_reason(e: &globset::Error) -> &'static str {
 }
 
 /// A literal path as an rsync pattern: wildcard characters escaped.
-fn escape_rsync(path: &str) -> String {
-    let mut out = String::new();
-    for c in path.chars() {
-        if matches!(c, '*' | '?' | '[' | '\\') {
-            out.push('\\');
+fn escape_rsync(path: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(path.len());
+    for b in path {
+        if matches!(b, b'*' | b'?' | b'[' | b'\\') {
+            out.push(b'\\');
         }
-        out.push(c);
+        out.push(*b);
     }
     out
 }
@@ -308,8 +319,21 @@ mod tests {
         let e = set(&["images", "odd[dir]"], &["/logs", "*.log"]);
         assert_eq!(
             e.rsync_filter(),
-            "# adt-backup exclusions, anchored at the webroot\n- /images\n- /odd\\[dir]\n- /logs\n- *.log\n"
+            b"# adt-backup exclusions, anchored at the webroot\n- /images\n- /odd\\[dir]\n- /logs\n- *.log\n"
         );
+    }
+
+    /// A mount point whose name is not UTF-8 is left out by its bytes, in
+    /// the walk and in the rsync filter (a lossy name would let a webroot
+    /// sync descend into the mount).
+    #[test]
+    fn a_mount_point_named_in_bytes_is_excluded_by_its_bytes() {
+        let table = MountTable::parse("1 1 0:1 / /var/www/html/caf\\351 rw - fuse.s3fs s3fs rw\n");
+        let e = Exclusions::new(Path::new("/var/www/html"), None, &table, &[]).unwrap();
+        assert!(e.excludes(b"caf\xe9/a.jpg"));
+        assert!(!e.excludes("caf\u{fffd}/a.jpg".as_bytes()));
+        assert_eq!(e.directories[0].path, "caf\\xe9");
+        assert!(e.rsync_filter().ends_with(b"- /caf\xe9\n"), "{:?}", e.rsync_filter());
     }
 
     #[test]

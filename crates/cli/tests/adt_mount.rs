@@ -177,5 +177,9 @@ fn mounts_reports_status_and_unmounts() {
         out.contains("every file is in the bucket with the same content; removed"),
         "{out}"
     );
-    run("unmount", &[]);
+    // An idle mount unmounts cleanly even with no grace at all (it used
+    // to be detached lazily, unasked).
+    let (code, out, err) = run("unmount", &["--grace", "0"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("unmounted") && !out.contains("detached lazily"), "{out}");
 }

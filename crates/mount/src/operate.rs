@@ -659,7 +659,8 @@ pub fn unmount(plan: &Plan, grace: Duration) -> Result<Report, MountError> {
             }
             let started = Instant::now();
             let mut unmounted = false;
-            while started.elapsed() < grace {
+            // At least one clean try, whatever the grace (0: try once).
+            loop {
                 let status = std::process::Command::new("fusermount3")
                     .arg("-u")
                     .arg(path)
@@ -667,6 +668,9 @@ pub fn unmount(plan: &Plan, grace: Duration) -> Result<Report, MountError> {
                     .status();
                 if status.is_ok_and(|s| s.success()) {
                     unmounted = true;
+                    break;
+                }
+                if started.elapsed() >= grace {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(500));

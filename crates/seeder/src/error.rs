@@ -66,6 +66,9 @@ pub enum SeedError {
     /// The datastore failed.
     #[error(transparent)]
     Datastore(#[from] DatastoreError),
+    /// The options cannot work (nothing was read or written).
+    #[error("cannot seed with these options: {0}")]
+    Options(&'static str),
     /// A worker task of the seed panicked or was cancelled.
     #[error("a seeding task failed: {0}")]
     Internal(#[source] tokio::task::JoinError),

@@ -137,6 +137,14 @@ pub async fn seed(
     options: &SeedOptions,
     progress: Arc<dyn Progress>,
 ) -> Result<Summary, SeedError> {
+    if options.part_size < adt_datastore::MIN_PART_SIZE {
+        return Err(SeedError::Options(
+            "the part size is smaller than 5 MiB, the least S3 accepts",
+        ));
+    }
+    if options.jobs == 0 {
+        return Err(SeedError::Options("jobs must be at least 1"));
+    }
     let (router, mut warnings) = Router::new(layout);
     let router = Arc::new(router);
     let bucket_names: Vec<String> = router.buckets.iter().map(|b| b.name.clone()).collect();

@@ -424,3 +424,26 @@ async fn seeds_from_the_backup_bucket_in_the_datastore() {
     s.remove_bucket(&backups).await.unwrap();
     cleanup(&s, &layout).await;
 }
+
+/// A part size of 0 used to hang the ETag computation forever; options
+/// that cannot work are refused before anything is read or written.
+#[tokio::test]
+async fn options_that_cannot_work_are_refused() {
+    let s = Store::in_memory();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = joomla_archive(dir.path());
+    let layout = layout(&["images"]);
+    for change in [
+        (|o: &mut SeedOptions| o.part_size = 0) as fn(&mut SeedOptions),
+        |o: &mut SeedOptions| o.jobs = 0,
+    ] {
+        let mut o = options(None);
+        change(&mut o);
+        let err = tokio::time::timeout(std::time::Duration::from_secs(10), seed(&s, &layout, &archive, &o))
+            .await
+            .expect("refused at once, not hung")
+            .unwrap_err();
+        assert!(matches!(err, SeedError::Options(_)), "{err}");
+    }
+    assert!(s.list_buckets().await.unwrap().is_empty(), "nothing written");
+}

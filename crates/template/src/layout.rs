@@ -20,8 +20,10 @@ pub struct BucketMount {
     pub mountpoint: PathBuf,
 }
 
-/// The mounts of one DIRECTORIES_TO_MOUNT entry.
+/// The mounts of one DIRECTORIES_TO_MOUNT entry; only [`Layout::new`]
+/// makes one, so `mounts` is never empty.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LayoutEntry {
     /// The entry as written (`images`, `/var/www/private`, `merge=media2`).
     pub entry: String,
@@ -63,6 +65,7 @@ pub fn stable_hash(bytes: &[u8]) -> u64 {
 
 /// Every entry's buckets and mount points for one webroot.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Layout {
     /// The webroot the layout was made for: relative entries and merge
     /// targets are below it, merge branches beside it.

@@ -151,7 +151,12 @@ fn run(args: &Args) -> Result<u8, Failure> {
     match &args.command {
         Command::Exclusions => match args.format {
             Format::Json => print_json(exclusions)?,
-            Format::Rsync => print!("{}", exclusions.rsync_filter()),
+            Format::Rsync => {
+                use std::io::Write;
+                std::io::stdout()
+                    .write_all(&exclusions.rsync_filter())
+                    .map_err(|e| Failure::new(exit::FAILURE, format!("cannot write the filter: {e}")))?;
+            }
             Format::Human => {
                 for d in &exclusions.directories {
                     println!("{}/{}  ({:?})", webroot.display(), d.path, d.reason);
