@@ -108,6 +108,17 @@ fn datastore_hint(e: &adt_assets::Error) -> &'static str {
     }
 }
 
+/// The store at `url` (`--to`): `file:///DIR`, or a cloud bucket
+/// (`s3://BUCKET/PREFIX`, `gs://BUCKET`, `az://CONTAINER`) whose
+/// credentials and settings come from the environment as object_store
+/// names them (`AWS_*`, `GOOGLE_*`, `AZURE_*`), never from the command line.
+pub fn store_at(url: &str) -> Result<adt_datastore::Store, Failure> {
+    let settings: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| ["AWS_", "GOOGLE_", "AZURE_"].iter().any(|p| k.starts_with(p)))
+        .collect();
+    adt_datastore::Store::open_url_with(url, &settings).map_err(|e| Failure::new(exit::USAGE, format!("--to: {e}")))
+}
+
 /// The site of `template` at `webroot` (datastore 1 at `endpoint` when
 /// given; $AWS_CA_BUNDLE trusted).
 pub fn open_site(template: &Path, webroot: &Path, endpoint: Option<&str>) -> Result<adt_assets::Site, Failure> {

@@ -356,3 +356,39 @@ fn to_a_directory_copies_every_bucket_there_and_a_rerun_copies_nothing() {
     assert_eq!(code, 2);
     assert!(err.contains("--to") && err.contains("file:///"), "{err}");
 }
+
+/// `--to s3://BUCKET/PREFIX` writes through object_store's own S3 client
+/// into one bucket of another provider (here a second emulator), with its
+/// settings and keys from the environment, never the command line.
+#[test]
+fn to_a_cloud_bucket_url_with_settings_from_the_environment() {
+    let (one, two) = (Emulator::start().unwrap(), Emulator::start().unwrap());
+    let site = Site::new(&[&one.endpoint()], "1");
+    let rt = runtime();
+    fill(&rt, &store(&one.endpoint()), &site, 2);
+    let offsite = unique_bucket("offsite");
+    let copy = store(&two.endpoint());
+    rt.block_on(copy.ensure_bucket(&offsite)).unwrap();
+    let to = format!("s3://{offsite}/copies");
+    let mut cmd = site.command(&["--to", &to]);
+    cmd.env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_ENDPOINT", two.endpoint())
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("AWS_REGION", "us-east-1");
+    let (code, out, err) = site.run_with(cmd);
+    assert_eq!(code, 0, "{out}{err}");
+    let keys: Vec<String> = rt
+        .block_on(copy.list(&offsite, None))
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    let images = site.bucket("images");
+    assert!(keys.contains(&format!("copies/{images}/000.jpg")), "{keys:?}");
+    assert!(
+        keys.iter()
+            .any(|k| k.starts_with(&format!("copies/.adt-meta/{images}/"))),
+        "metadata sidecars: {keys:?}"
+    );
+}

@@ -203,6 +203,10 @@ impl Objects {
     }
 
     pub(crate) async fn ensure_bucket(&self, bucket: &str) -> Result<BucketState, DatastoreError> {
+        // Looked at first: not every store honours a conditional create.
+        if self.bucket_exists(bucket).await? {
+            return Ok(BucketState::Existed);
+        }
         let marker = Path::from_iter([bucket, BUCKET_MARKER]);
         let create = OsPutOptions {
             mode: PutMode::Create,
@@ -274,6 +278,11 @@ impl Objects {
         if_absent: bool,
     ) -> Result<PutOutcome, DatastoreError> {
         let path = self.object_path(bucket, key)?;
+        // As on S3: some stores (S3 emulators among them) ignore a
+        // conditional create, so look first.
+        if if_absent && self.head(bucket, key).await?.is_some() {
+            return Ok(PutOutcome::Exists);
+        }
         let etag = format!("{:x}", md5::Md5::digest(&body));
         let mode = if if_absent { PutMode::Create } else { PutMode::Overwrite };
         let put = OsPutOptions {

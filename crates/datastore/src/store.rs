@@ -124,8 +124,21 @@ impl Store {
 
     /// A store at an object_store URL: `memory://`, or `file:///DIR` (a
     /// local directory, created if missing: buckets are its
-    /// subdirectories). An `http(s)://` URL is S3: use [`Store::connect`].
+    /// subdirectories), or a bucket (and optional prefix) of a cloud store:
+    /// `s3://BUCKET/PREFIX`, `gs://BUCKET`, `az://CONTAINER` (our buckets
+    /// are then prefixes inside it). Cloud credentials and settings come
+    /// from `options` ([`Store::open_url_with`]); none here. An
+    /// `http(s)://` URL is an S3 endpoint: use [`Store::connect`].
     pub fn open_url(url: &str) -> Result<Store, DatastoreError> {
+        Store::open_url_with(url, &[])
+    }
+
+    /// [`Store::open_url`] with object_store's settings for cloud stores,
+    /// as `(key, value)` pairs, e.g. `("aws_access_key_id", ..)`,
+    /// `("aws_endpoint", ..)`, `("google_service_account", ..)`,
+    /// `("azure_storage_account_name", ..)`; unknown keys are ignored.
+    /// Nothing is read from the environment.
+    pub fn open_url_with(url: &str, options: &[(String, String)]) -> Result<Store, DatastoreError> {
         let bad = |reason: String| DatastoreError::InvalidEndpoint {
             endpoint: url.to_string(),
             reason,
@@ -133,9 +146,25 @@ impl Store {
         if url == "memory://" || url == "memory:" {
             return Ok(Store::in_memory());
         }
+        if [
+            "s3://", "s3a://", "gs://", "az://", "abfs://", "abfss://", "azure://", "adl://",
+        ]
+        .iter()
+        .any(|scheme| url.starts_with(scheme))
+        {
+            let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+            let (store, prefix) = object_store::parse_url_opts(&parsed, options.iter().map(|(k, v)| (k, v)))
+                .map_err(|e| bad(e.to_string()))?;
+            let store: std::sync::Arc<dyn object_store::ObjectStore> = if prefix.as_ref().is_empty() {
+                std::sync::Arc::from(store)
+            } else {
+                std::sync::Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+            };
+            return Ok(Store::over(store, url));
+        }
         let Some(path) = url.strip_prefix("file://") else {
             return Err(bad(
-                "not a store URL this build opens (memory:// or file:///DIR; S3 endpoints are http(s)://)".into(),
+                "not a store URL this build opens (memory://, file:///DIR, s3://BUCKET, gs://BUCKET, az://CONTAINER; S3 endpoints are http(s)://)".into(),
             ));
         };
         let dir = std::path::Path::new(path);
@@ -595,6 +624,11 @@ impl Store {
         size: u64,
         part_size: u64,
     ) -> Result<(), DatastoreError> {
+        if let Some(o) = &self.objects {
+            // object_store copies whole (a file copy, a clone in memory,
+            // CopyObject in a cloud store).
+            return o.copy_within(bucket, from, to).await;
+        }
         let source = format!("{bucket}/{}", encode_key(from));
         let mut upload = self.start_multipart(bucket, to, &PutOptions::default()).await?;
         let mut start = 0;

@@ -19,19 +19,35 @@ fn store(t: &TestEndpoint) -> Store {
 }
 
 /// Every backend the suite runs on: the S3 that ADT_TEST_S3 names, an
-/// in-memory store and a local directory (object_store), and the pairs
-/// copies are tested across.
+/// in-memory store, a local directory, and object_store's own S3 client on
+/// a bucket of that same S3 (`s3://BUCKET`), and the pairs copies are
+/// tested across.
 struct Backends {
     _s3: TestEndpoint,
     _dir: tempfile::TempDir,
     stores: Vec<Store>,
 }
 
-fn backends() -> Backends {
+async fn backends() -> Backends {
     let s3 = TestEndpoint::from_env();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("file://{}", dir.path().join("root").display());
-    let stores = vec![store(&s3), Store::in_memory(), Store::open_url(&url).unwrap()];
+    let native = store(&s3);
+    let root = unique_bucket("adt-conf-os");
+    native.ensure_bucket(&root).await.unwrap();
+    let settings: Vec<(String, String)> = [
+        ("aws_endpoint", s3.endpoint.as_str()),
+        ("aws_allow_http", "true"),
+        ("aws_region", s3.region.as_str()),
+        ("aws_access_key_id", s3.access_key.as_str()),
+        ("aws_secret_access_key", s3.secret_key.as_str()),
+        ("aws_virtual_hosted_style_request", "false"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let over_s3 = Store::open_url_with(&format!("s3://{root}/conformance"), &settings).unwrap();
+    let stores = vec![native, Store::in_memory(), Store::open_url(&url).unwrap(), over_s3];
     Backends {
         _s3: s3,
         _dir: dir,
@@ -40,10 +56,11 @@ fn backends() -> Backends {
 }
 
 impl Backends {
-    /// S3 to S3, S3 to a directory, a directory to memory, memory to S3.
+    /// S3 to S3, S3 to a directory, a directory to memory, memory to S3,
+    /// S3 to object_store's S3.
     fn pairs(&self) -> Vec<(&Store, &Store)> {
-        let [s3, memory, file] = [&self.stores[0], &self.stores[1], &self.stores[2]];
-        vec![(s3, s3), (s3, file), (file, memory), (memory, s3)]
+        let [s3, memory, file, over_s3] = [&self.stores[0], &self.stores[1], &self.stores[2], &self.stores[3]];
+        vec![(s3, s3), (s3, file), (file, memory), (memory, s3), (s3, over_s3)]
     }
 }
 
@@ -53,7 +70,7 @@ fn meta(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 
 #[tokio::test]
 async fn buckets_are_created_once() {
-    let b = backends();
+    let b = backends().await;
     for s in &b.stores {
         let bucket = unique_bucket("adt-conf-bucket");
         assert!(!s.bucket_exists(&bucket).await.unwrap());
@@ -68,7 +85,7 @@ async fn buckets_are_created_once() {
 
 #[tokio::test]
 async fn objects_keep_metadata_and_content_type() {
-    let b = backends();
+    let b = backends().await;
     for s in &b.stores {
         let bucket = unique_bucket("adt-conf-objects");
         s.ensure_bucket(&bucket).await.unwrap();
@@ -130,7 +147,7 @@ async fn objects_keep_metadata_and_content_type() {
 
 #[tokio::test]
 async fn conditional_create_never_overwrites() {
-    let b = backends();
+    let b = backends().await;
     for s in &b.stores {
         let bucket = unique_bucket("adt-conf-cond");
         s.ensure_bucket(&bucket).await.unwrap();
@@ -174,7 +191,7 @@ async fn conditional_create_never_overwrites() {
 
 #[tokio::test]
 async fn multipart_uploads_assemble_and_abort() {
-    let b = backends();
+    let b = backends().await;
     for s in &b.stores {
         let bucket = unique_bucket("adt-conf-multi");
         s.ensure_bucket(&bucket).await.unwrap();
@@ -207,7 +224,7 @@ async fn multipart_uploads_assemble_and_abort() {
 
 #[tokio::test]
 async fn copies_between_datastores_keep_metadata() {
-    let b = backends();
+    let b = backends().await;
     for (src, dst) in b.pairs() {
         let (from, to) = (unique_bucket("adt-conf-src"), unique_bucket("adt-conf-dst"));
         src.ensure_bucket(&from).await.unwrap();
@@ -251,7 +268,7 @@ async fn copies_between_datastores_keep_metadata() {
 async fn overlapping_multipart_uploads_all_complete() {
     // Rustack 0.12 deadlocked here until the testkit serialized its
     // multipart operations; any S3 must get through it.
-    let b = backends();
+    let b = backends().await;
     for s in &b.stores {
         let bucket = unique_bucket("adt-conf-overlap");
         s.ensure_bucket(&bucket).await.unwrap();
@@ -282,7 +299,7 @@ async fn overlapping_multipart_uploads_all_complete() {
 
 #[tokio::test]
 async fn server_side_copies_replace_their_target_with_metadata() {
-    let b = backends();
+    let b = backends().await;
     for s in &b.stores {
         let bucket = unique_bucket("adt-conf-copy");
         s.ensure_bucket(&bucket).await.unwrap();
@@ -317,7 +334,7 @@ async fn server_side_copies_replace_their_target_with_metadata() {
 /// rotate: the copy is byte for byte the source (issue 13, case 10).
 #[tokio::test]
 async fn server_side_copies_in_parts_are_whole() {
-    let b = backends();
+    let b = backends().await;
     for s in &b.stores {
         let bucket = unique_bucket("adt-conf-partcopy");
         s.ensure_bucket(&bucket).await.unwrap();
@@ -339,7 +356,7 @@ async fn server_side_copies_in_parts_are_whole() {
 /// that was read: a lock rewritten in between survives.
 #[tokio::test]
 async fn conditional_deletes_spare_a_changed_object() {
-    let b = backends();
+    let b = backends().await;
     for s in &b.stores {
         let bucket = unique_bucket("adt-conf-delif");
         s.ensure_bucket(&bucket).await.unwrap();

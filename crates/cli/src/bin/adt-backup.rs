@@ -77,7 +77,9 @@ enum Command {
         #[arg(long, value_name = "URL")]
         endpoint: Option<String>,
         /// Use this store instead of datastore 1: `file:///DIR` (the
-        /// period's bucket is a subdirectory of DIR).
+        /// period's bucket is a subdirectory of DIR), or `s3://BUCKET/PREFIX`,
+        /// `gs://BUCKET`, `az://CONTAINER` (credentials from AWS_*, GOOGLE_*,
+        /// AZURE_* in the environment).
         #[arg(long, value_name = "URL", conflicts_with = "endpoint")]
         to: Option<String>,
     },
@@ -93,7 +95,9 @@ enum Command {
         #[arg(long, value_name = "URL")]
         endpoint: Option<String>,
         /// Use this store instead of datastore 1: `file:///DIR` (the
-        /// period's bucket is a subdirectory of DIR).
+        /// period's bucket is a subdirectory of DIR), or `s3://BUCKET/PREFIX`,
+        /// `gs://BUCKET`, `az://CONTAINER` (credentials from AWS_*, GOOGLE_*,
+        /// AZURE_* in the environment).
         #[arg(long, value_name = "URL", conflicts_with = "endpoint")]
         to: Option<String>,
     },
@@ -260,11 +264,7 @@ fn backup_bucket(
     to: Option<&str>,
 ) -> Result<adt_assets::BackupBucket, Failure> {
     Ok(match to {
-        Some(url) => {
-            let store =
-                adt_datastore::Store::open_url(url).map_err(|e| Failure::new(exit::USAGE, format!("--to: {e}")))?;
-            site.backup_bucket_on(period, store)?
-        }
+        Some(url) => site.backup_bucket_on(period, adt_cli::setup::store_at(url)?)?,
         None => site.backup_bucket_store(period)?,
     })
 }

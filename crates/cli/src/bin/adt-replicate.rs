@@ -81,7 +81,10 @@ struct Args {
 
     /// Replicate to this store instead: `file:///DIR` (a local or mounted
     /// directory, say another disk or an NFS share: one subdirectory per
-    /// bucket, object metadata in `.adt-meta/`).
+    /// bucket, object metadata in `.adt-meta/`), or a bucket of another
+    /// cloud, `s3://BUCKET/PREFIX`, `gs://BUCKET`, `az://CONTAINER` (our
+    /// buckets become prefixes in it; credentials from AWS_*, GOOGLE_*,
+    /// AZURE_* in the environment).
     #[arg(long, value_name = "URL", conflicts_with = "to_endpoint")]
     to: Option<String>,
 
@@ -161,8 +164,7 @@ fn run(args: &Args) -> Result<u8, Failure> {
 /// (keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).
 fn destination(args: &Args) -> Result<ReplicaTo, Failure> {
     if let Some(url) = &args.to {
-        let store = Store::open_url(url).map_err(|e| Failure::new(exit::USAGE, format!("--to: {e}")))?;
-        return Ok(ReplicaTo::Store(store));
+        return Ok(ReplicaTo::Store(adt_cli::setup::store_at(url)?));
     }
     let Some(url) = &args.to_endpoint else {
         return Ok(ReplicaTo::Chain);
