@@ -76,11 +76,12 @@ pub struct UnknownPeriod(pub String);
 impl FromStr for Period {
     type Err = UnknownPeriod;
 
+    /// Any case: ADT's cron passes `HOURLY` and its Backup.sh lowercases it.
     fn from_str(text: &str) -> Result<Period, UnknownPeriod> {
         Self::ALL
             .iter()
             .copied()
-            .find(|p| p.as_str() == text)
+            .find(|p| p.as_str().eq_ignore_ascii_case(text))
             .ok_or_else(|| UnknownPeriod(text.to_string()))
     }
 }
@@ -101,6 +102,13 @@ mod tests {
             assert_eq!(p.as_str().parse::<Period>(), Ok(*p));
         }
         assert!("yearly".parse::<Period>().is_err());
+        assert!("month".parse::<Period>().is_err());
+        assert_eq!(
+            "HOURLY".parse::<Period>(),
+            Ok(Period::Hourly),
+            "ADT's cron passes upper case"
+        );
+        assert_eq!("BiMonthly".parse::<Period>(), Ok(Period::Bimonthly));
         assert_eq!(
             backup_bucket_name("www.Example.com", Period::Hourly),
             "www-example-com-hourly"

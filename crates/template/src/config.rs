@@ -145,8 +145,10 @@ pub struct AssetConfig {
     /// The DIRECTORIES_TO_MOUNT entries, in order; entries that do not
     /// parse are left out. Empty when unset.
     pub directories_to_mount: Vec<MountEntry>,
-    /// One datastore per S3_HOST_BASE token, in order (the primary
-    /// first); empty when S3_HOST_BASE is unset.
+    /// One datastore per S3_ACCESS_KEY token, as ADT counts them, in order
+    /// (the primary first); a variable with a single value (no `|`) gives
+    /// it to every datastore, as ADT's `cut -d'|' -f i` does. Empty when
+    /// neither S3_ACCESS_KEY nor S3_HOST_BASE is set.
     pub datastores: Vec<Datastore>,
 }
 
@@ -174,15 +176,24 @@ impl AssetConfig {
             website_url: non_empty("WEBSITE_URL"),
             application: Application::parse(t.value("APPLICATION")),
             build_archive_choice: ArchiveChoice::parse(t.value("BUILD_ARCHIVE_CHOICE")),
-            persist_assets: t.value("PERSIST_ASSETS_TO_DATASTORE") == "1",
+            persist_assets: persists(t),
             sync_webroots: t.value("SYNC_WEBROOTS") == "1",
             directories_to_mount: entry::split(t.value("DIRECTORIES_TO_MOUNT"))
+                .0
                 .into_iter()
-                .filter_map(|(_, e)| MountEntry::parse(e).ok())
+                .filter_map(|item| MountEntry::parse(&item.meant).ok())
                 .collect(),
             datastores: datastores(t),
         }
     }
+}
+
+/// Whether the template persists assets as ADT's webservers read it: they
+/// mount unless PERSIST_ASSETS_TO_DATASTORE is exactly 0, so `1` and a
+/// value set but empty both mean on (unset means off: nothing asked for it).
+pub(crate) fn persists(t: &Template) -> bool {
+    t.get("PERSIST_ASSETS_TO_DATASTORE")
+        .is_some_and(|a| matches!(a.value.text.as_str(), "1" | ""))
 }
 
 /// Splits a chained value into its tokens; an unset value has none.
@@ -194,17 +205,36 @@ pub(crate) fn tokens(value: &str) -> Vec<&str> {
     }
 }
 
+/// How many datastores the template chains: ADT counts S3_ACCESS_KEY's
+/// fields (S3_HOST_BASE's when no key is set).
+pub(crate) fn datastore_count(t: &Template) -> usize {
+    ["S3_ACCESS_KEY", "S3_HOST_BASE"]
+        .iter()
+        .map(|n| tokens(t.value(n)).len())
+        .find(|n| *n > 0)
+        .unwrap_or(0)
+}
+
+/// Field `i` of a chained value as ADT's `cut -d'|' -f i+1` reads it: a
+/// value without `|` is the same for every datastore.
+pub(crate) fn field<'a>(fields: &[&'a str], i: usize) -> Option<&'a str> {
+    match fields {
+        [one] => Some(one),
+        many => many.get(i).copied(),
+    }
+}
+
 fn datastores(t: &Template) -> Vec<Datastore> {
     let access = tokens(t.value("S3_ACCESS_KEY"));
     let secret = tokens(t.value("S3_SECRET_KEY"));
     let hosts = tokens(t.value("S3_HOST_BASE"));
     let locations = tokens(t.value("S3_LOCATION"));
-    (0..hosts.len())
+    (0..datastore_count(t))
         .map(|i| Datastore {
-            access_key: Secret::new(access.get(i).copied().unwrap_or("")),
-            secret_key: Secret::new(secret.get(i).copied().unwrap_or("")),
-            host_base: hosts[i].to_string(),
-            location: locations.get(i).map(|l| l.to_string()).filter(|l| !l.is_empty()),
+            access_key: Secret::new(field(&access, i).unwrap_or("")),
+            secret_key: Secret::new(field(&secret, i).unwrap_or("")),
+            host_base: field(&hosts, i).unwrap_or("").to_string(),
+            location: field(&locations, i).map(|l| l.to_string()).filter(|l| !l.is_empty()),
         })
         .collect()
 }
@@ -212,6 +242,33 @@ fn datastores(t: &Template) -> Vec<Datastore> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 15: what ADT deployments write, read as ADT reads it
+    /// (reference §8).
+    #[test]
+    fn reads_settings_as_adt_does() {
+        let t = Template::parse(
+            "t.tmpl",
+            "S3_ACCESS_KEY=\"k1|k2\"\nS3_SECRET_KEY=\"s1|s2\"\nS3_HOST_BASE=\"a.example.com|b.example.com\"\n\
+             S3_LOCATION=\"eu-west-1\"\nPERSIST_ASSETS_TO_DATASTORE=\"\"\n\
+             DIRECTORIES_TO_MOUNT=\"wp-content.uploads: images::a//b:\"\n",
+        )
+        .unwrap();
+        let c = AssetConfig::from_template(&t);
+        assert_eq!(c.datastores.len(), 2, "counted by S3_ACCESS_KEY");
+        assert!(
+            c.datastores.iter().all(|d| d.location.as_deref() == Some("eu-west-1")),
+            "one S3_LOCATION for all"
+        );
+        assert!(
+            c.persist_assets,
+            "an empty PERSIST_ASSETS_TO_DATASTORE mounts on ADT's webservers"
+        );
+        let entries: Vec<String> = c.directories_to_mount.iter().map(|e| e.to_string()).collect();
+        assert_eq!(entries, ["wp-content/uploads", "images", "a/b"]);
+        let unset = Template::parse("t.tmpl", "S3_ACCESS_KEY=\"k\"\n").unwrap();
+        assert!(!AssetConfig::from_template(&unset).persist_assets, "unset is off");
+    }
 
     #[test]
     fn builds_chained_datastores() {

@@ -9,6 +9,7 @@ use crate::source::Span;
 /// Every rule `adt-check` knows. The ids are a stable contract
 /// (design.md): scripts match on them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Rule {
     /// `syntax`: a line a shell would run as a command, or that cannot be
     /// read (a warning for an expansion read literally).
@@ -30,6 +31,12 @@ pub enum Rule {
     DirectoriesWithoutPersist,
     /// `invalid-mount-entry`: a DIRECTORIES_TO_MOUNT entry that is refused.
     InvalidMountEntry,
+    /// `sloppy-mount-entry`: empty entries, blanks between entries or a
+    /// doubled `/`, which ADT tolerates and so do we.
+    SloppyMountEntry,
+    /// `legacy-dotted-entry`: an old ADT entry with `.` for `/`
+    /// (`wp-content.uploads`), read as ADT's Backup.sh reads it.
+    LegacyDottedEntry,
     /// `overlapping-mounts`: one mount would hide another, or cover the
     /// webroot.
     OverlappingMounts,
@@ -73,6 +80,8 @@ impl Rule {
         Rule::PersistWithoutDirectories,
         Rule::DirectoriesWithoutPersist,
         Rule::InvalidMountEntry,
+        Rule::SloppyMountEntry,
+        Rule::LegacyDottedEntry,
         Rule::OverlappingMounts,
         Rule::BucketNameInvalid,
         Rule::BucketNameCollision,
@@ -98,6 +107,8 @@ impl Rule {
             Rule::PersistWithoutDirectories => "persist-without-directories",
             Rule::DirectoriesWithoutPersist => "directories-without-persist",
             Rule::InvalidMountEntry => "invalid-mount-entry",
+            Rule::SloppyMountEntry => "sloppy-mount-entry",
+            Rule::LegacyDottedEntry => "legacy-dotted-entry",
             Rule::OverlappingMounts => "overlapping-mounts",
             Rule::BucketNameInvalid => "bucket-name-invalid",
             Rule::BucketNameCollision => "bucket-name-collision",

@@ -83,7 +83,7 @@ impl MountEntry {
                 "" => {
                     return Err(err(
                         format!("entry `{text}` has an empty path segment"),
-                        "write the path without doubled or trailing `/`, e.g. wp-content/uploads",
+                        "write the path without a trailing `/`, e.g. wp-content/uploads",
                     ));
                 }
                 "." | ".." => {
@@ -171,18 +171,68 @@ impl fmt::Display for MountEntry {
     }
 }
 
-/// Splits a DIRECTORIES_TO_MOUNT value into entries with their char offsets.
-pub(crate) fn split(value: &str) -> Vec<(usize, &str)> {
-    if value.is_empty() {
-        return Vec::new();
+/// One entry of a DIRECTORIES_TO_MOUNT value as ADT reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Item<'a> {
+    /// Where it starts in the value, in chars.
+    pub offset: usize,
+    /// As written.
+    pub text: &'a str,
+    /// As ADT means it: doubled `/` collapsed, and a legacy dotted entry
+    /// (`wp-content.uploads`) with its dots read as `/`, as Backup.sh does.
+    pub meant: String,
+    /// It had doubled `/`.
+    pub doubled_slash: bool,
+    /// It was a legacy dotted entry.
+    pub dotted: bool,
+}
+
+/// Splits a DIRECTORIES_TO_MOUNT value as ADT does: on `:` and blanks,
+/// empty entries ignored. The second value is true when the value relied on
+/// that leniency (an empty entry, or blanks between entries).
+pub(crate) fn split(value: &str) -> (Vec<Item<'_>>, bool) {
+    let separator = |c: char| c == ':' || c.is_whitespace();
+    let sloppy =
+        !value.is_empty() && (value.chars().any(char::is_whitespace) || value.split(':').any(|part| part.is_empty()));
+    let mut items = Vec::new();
+    let mut start: Option<(usize, usize)> = None; // (char offset, byte index)
+    for (offset, (byte, c)) in value.char_indices().enumerate() {
+        match (separator(c), start) {
+            (true, Some((at, from))) => {
+                items.push(item(at, &value[from..byte]));
+                start = None;
+            }
+            (false, None) => start = Some((offset, byte)),
+            _ => {}
+        }
     }
-    let mut out = Vec::new();
-    let mut offset = 0;
-    for part in value.split(':') {
-        out.push((offset, part));
-        offset += part.chars().count() + 1;
+    if let Some((at, from)) = start {
+        items.push(item(at, &value[from..]));
     }
-    out
+    (items, sloppy)
+}
+
+fn item(offset: usize, text: &str) -> Item<'_> {
+    let mut meant = text.to_string();
+    let doubled_slash = meant.contains("//");
+    while meant.contains("//") {
+        meant = meant.replace("//", "/");
+    }
+    let dotted = !meant.starts_with('/')
+        && !meant.starts_with("merge=")
+        && !meant.contains('/')
+        && meant.contains('.')
+        && meant.split('.').all(|part| !part.is_empty());
+    if dotted {
+        meant = meant.replace('.', "/");
+    }
+    Item {
+        offset,
+        text,
+        meant,
+        doubled_slash,
+        dotted,
+    }
 }
 
 #[cfg(test)]
@@ -234,9 +284,33 @@ mod tests {
         }
     }
 
+    fn entries(value: &str) -> (Vec<(usize, &str, String)>, bool) {
+        let (items, sloppy) = split(value);
+        (items.into_iter().map(|i| (i.offset, i.text, i.meant)).collect(), sloppy)
+    }
+
+    /// ADT splits on `:` and blanks and ignores empty entries (reference §8).
     #[test]
-    fn splits_with_offsets() {
-        assert_eq!(split("a:bb::c"), vec![(0, "a"), (2, "bb"), (5, ""), (6, "c")]);
-        assert!(split("").is_empty());
+    fn splits_as_adt_does_with_offsets() {
+        let e = |o, t: &'static str| (o, t, t.to_string());
+        assert_eq!(entries("a:bb:c"), (vec![e(0, "a"), e(2, "bb"), e(5, "c")], false));
+        assert_eq!(entries("a:bb::c"), (vec![e(0, "a"), e(2, "bb"), e(6, "c")], true));
+        assert_eq!(entries("images:"), (vec![e(0, "images")], true));
+        assert_eq!(entries("images: media"), (vec![e(0, "images"), e(8, "media")], true));
+        assert_eq!(entries("images::media"), (vec![e(0, "images"), e(8, "media")], true));
+        assert_eq!(entries(""), (vec![], false));
+    }
+
+    #[test]
+    fn reads_doubled_slashes_and_legacy_dots_as_adt_means_them() {
+        let (items, _) = split("a//b:wp-content.uploads:/var/www//x:merge=media2:.hidden");
+        let meant: Vec<&str> = items.iter().map(|i| i.meant.as_str()).collect();
+        assert_eq!(
+            meant,
+            ["a/b", "wp-content/uploads", "/var/www/x", "merge=media2", ".hidden"]
+        );
+        assert!(items[0].doubled_slash && !items[0].dotted);
+        assert!(items[1].dotted && !items[1].doubled_slash);
+        assert!(!items[4].dotted, "a leading dot is a hidden directory, not a separator");
     }
 }

@@ -68,7 +68,7 @@ enum Command {
     /// up under a temporary key and is checked before it replaces the
     /// current one; two webservers uploading at once take turns.
     Upload {
-        #[arg(long, value_parser = adt_cli::args::period())]
+        #[arg(long, ignore_case = true, value_parser = adt_cli::args::period())]
         period: adt_template::Period,
         /// The archive to upload [default: create one now, in a temporary file].
         #[arg(long, value_name = "FILE")]
@@ -86,7 +86,7 @@ enum Command {
     /// Check that the stored backup is a complete gzip tar holding the
     /// marker file (streamed; nothing written to disk).
     Verify {
-        #[arg(long, value_parser = adt_cli::args::period())]
+        #[arg(long, ignore_case = true, value_parser = adt_cli::args::period())]
         period: adt_template::Period,
         /// Check the previous backup (.BACKUP) instead of the current one.
         #[arg(long)]

@@ -45,7 +45,7 @@ struct Args {
 
     /// Read the backup from the datastore instead: object
     /// applicationsourcecode.tar.gz in bucket ${WEBSITE_URL}-PERIOD.
-    #[arg(long, value_name = "PERIOD", value_parser = adt_cli::args::period())]
+    #[arg(long, value_name = "PERIOD", ignore_case = true, value_parser = adt_cli::args::period())]
     from_period: Option<adt_template::Period>,
 
     /// Uploads in flight at once.

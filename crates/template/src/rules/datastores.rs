@@ -13,10 +13,12 @@ const CHAINED: &[&str] = &["S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_HOST_BASE", "S3
 const REQUIRED: &[&str] = &["S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_HOST_BASE"];
 
 pub(super) fn check(t: &Template, out: &mut Vec<Diagnostic>) {
-    let persist = t.value("PERSIST_ASSETS_TO_DATASTORE") == "1";
+    let persist = crate::config::persists(t);
     let severity = if persist { Severity::Error } else { Severity::Warning };
 
-    let reference = ["S3_HOST_BASE", "S3_ACCESS_KEY"]
+    // ADT counts datastores by S3_ACCESS_KEY, and a variable with one
+    // value (no `|`) gives it to every datastore (`cut -d'|' -f i`).
+    let reference = ["S3_ACCESS_KEY", "S3_HOST_BASE"]
         .into_iter()
         .find(|n| !t.value(n).is_empty())
         .map(|n| (n, tokens(t.value(n)).len()));
@@ -26,13 +28,15 @@ pub(super) fn check(t: &Template, out: &mut Vec<Diagnostic>) {
                 continue;
             };
             let count = tokens(&a.value.text).len();
-            if count != expected {
+            if count != expected && count != 1 {
                 out.push(Diagnostic::new(
                     Rule::ChainedCountMismatch,
                     Severity::Error,
                     a.value.span(),
                     format!("{name} has {count} `|`-separated value(s) but {reference} has {expected}"),
-                    format!("give {name} one value per datastore, separated by `|`, in the same order as {reference}"),
+                    format!(
+                        "give {name} one value per datastore, separated by `|`, in the same order as {reference} (or one value for them all)"
+                    ),
                 ));
             }
         }

@@ -26,12 +26,49 @@ pub(super) fn check(t: &Template, webroot: &Path, backup: Option<&BackupListing>
         return;
     };
     let mut entries = Vec::new();
-    for (offset, text) in entry::split(&a.value.text) {
-        let span = a.value.sub_span(offset, text.chars().count());
-        match MountEntry::parse(text) {
+    let (items, sloppy) = entry::split(&a.value.text);
+    if sloppy {
+        out.push(Diagnostic::new(
+            Rule::SloppyMountEntry,
+            Severity::Warning,
+            a.value.span(),
+            format!("{DIRS} has empty entries or blanks between entries; ADT ignores them, and so does adt"),
+            "separate entries with a single `:`, e.g. images:media",
+        ));
+    }
+    for item in items {
+        let span = a.value.sub_span(item.offset, item.text.chars().count());
+        if item.doubled_slash {
+            out.push(Diagnostic::new(
+                Rule::SloppyMountEntry,
+                Severity::Warning,
+                span,
+                format!(
+                    "entry `{}` has a doubled `/`; it is read as `{}`, as ADT mounts it and names its bucket",
+                    item.text, item.meant
+                ),
+                format!("write {}", item.meant),
+            ));
+        }
+        if item.dotted {
+            out.push(Diagnostic::new(
+                Rule::LegacyDottedEntry,
+                Severity::Warning,
+                span,
+                format!(
+                    "entry `{}` is an old-style dotted entry; it is read as `{}`, as ADT's Backup.sh reads `.` as `/`",
+                    item.text, item.meant
+                ),
+                format!(
+                    "write {} (a directory whose name holds a `.` cannot be named here)",
+                    item.meant
+                ),
+            ));
+        }
+        match MountEntry::parse(&item.meant) {
             Ok(entry) => entries.push(Parsed {
                 entry,
-                text: text.to_string(),
+                text: item.meant.clone(),
                 span,
             }),
             Err(e) => out.push(Diagnostic::new(

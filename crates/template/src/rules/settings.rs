@@ -16,6 +16,17 @@ const PERSIST: &str = "PERSIST_ASSETS_TO_DATASTORE";
 const DIRS: &str = "DIRECTORIES_TO_MOUNT";
 
 pub(super) fn check(t: &Template, out: &mut Vec<Diagnostic>) {
+    if let Some(a) = t.get(PERSIST)
+        && a.value.text.is_empty()
+    {
+        out.push(Diagnostic::new(
+            Rule::InvalidBoolean,
+            Severity::Warning,
+            a.value.span(),
+            format!("{PERSIST} is empty; ADT's webservers read that as on (they stop only on 0), and so does adt"),
+            format!("set {PERSIST} to 1 to persist the assets, or 0 not to"),
+        ));
+    }
     for name in BOOLEANS {
         if let Some(a) = t.get(name)
             && !matches!(a.value.text.as_str(), "" | "0" | "1")
@@ -75,7 +86,7 @@ pub(super) fn check(t: &Template, out: &mut Vec<Diagnostic>) {
         ));
     }
 
-    let persist = t.value(PERSIST) == "1";
+    let persist = crate::config::persists(t);
     let has_dirs = !t.value(DIRS).is_empty();
     if persist && choice.is_some_and(|c| !c.is_temporal()) {
         out.push(Diagnostic::new(
