@@ -41,8 +41,21 @@ pub struct TemporaryArchive {
 
 impl Site {
     /// The exclusion set of a backup of this site, with `patterns` (rsync
-    /// rules) added. The webroot must be canonical (no link, no `..`).
-    pub fn backup_plan(&self, patterns: &[String]) -> Result<BackupPlan, Error> {
+    /// rules) added. With `default_excludes`, also what ADT leaves out of
+    /// every backup of the site: the template's EXCLUDE_FROM_BACKUP, else
+    /// its APPLICATION's defaults (logs, tmp, cache and the configuration
+    /// file holding the database credentials), anchored at the webroot.
+    /// The webroot must be canonical (no link, no `..`).
+    pub fn backup_plan(&self, patterns: &[String], default_excludes: bool) -> Result<BackupPlan, Error> {
+        let mut patterns = patterns.to_vec();
+        if default_excludes {
+            for p in self.config().backup_excludes() {
+                if !patterns.contains(&p) {
+                    patterns.push(p);
+                }
+            }
+        }
+        let patterns = &patterns[..];
         let layout = if self.config().persist_assets {
             Some(self.layout()?)
         } else {

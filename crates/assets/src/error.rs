@@ -31,6 +31,12 @@ pub enum Error {
         /// Its BUILD_ARCHIVE_CHOICE.
         choice: &'static str,
     },
+    /// A seed from the template's BUILD_ARCHIVE_CHOICE, which is not set.
+    #[error("{template} sets no BUILD_ARCHIVE_CHOICE, so there is no backup period to seed from")]
+    NoArchiveChoice {
+        /// The template's name.
+        template: String,
+    },
     /// The template names no datastore.
     #[error("the template names no datastore (S3_HOST_BASE is empty)")]
     NoDatastore,
@@ -108,7 +114,9 @@ impl Error {
     pub fn is_bad_input(&self) -> bool {
         match self {
             Error::Template(adt_template::TemplateError::Rejected { .. }) => false,
-            Error::Template(_) | Error::Endpoint { .. } | Error::NoReplica { .. } => true,
+            Error::Template(_) | Error::Endpoint { .. } | Error::NoReplica { .. } | Error::NoArchiveChoice { .. } => {
+                true
+            }
             Error::Path { problem, .. } => *problem != PATH_MISSING,
             _ => false,
         }

@@ -29,10 +29,11 @@ pub struct MountSettings {
 }
 
 impl MountSettings {
-    /// s3fs, the web server's owner, a 30 s timeout, state in `state_dir`.
+    /// rclone (ADT's default mount tool), the web server's owner, a 30 s
+    /// timeout, state in `state_dir`.
     pub fn new(state_dir: impl Into<PathBuf>) -> MountSettings {
         MountSettings {
-            tool: Tool::S3fs,
+            tool: Tool::Rclone,
             uid: None,
             gid: None,
             state_dir: state_dir.into(),

@@ -18,6 +18,9 @@ pub enum SeedFrom {
     File(PathBuf),
     /// The current backup of `period` in datastore 1.
     Period(Period),
+    /// The current backup of the period the template builds from
+    /// (BUILD_ARCHIVE_CHOICE), as ADT's deploy does.
+    BuildArchiveChoice,
 }
 
 /// A seed ready to run: the refusals are behind it.
@@ -49,6 +52,20 @@ impl Site {
                 bucket: self.backup_bucket(period)?,
                 key: adt_template::ARCHIVE_KEY.to_string(),
             },
+            SeedFrom::BuildArchiveChoice => {
+                let period = self
+                    .config()
+                    .build_archive_choice
+                    .and_then(|c| c.as_str().parse::<Period>().ok())
+                    .ok_or_else(|| Error::NoArchiveChoice {
+                        template: self.name().to_string(),
+                    })?;
+                ArchiveSource::Datastore {
+                    store: store.clone(),
+                    bucket: self.backup_bucket(period)?,
+                    key: adt_template::ARCHIVE_KEY.to_string(),
+                }
+            }
         };
         Ok(SeedJob { store, layout, source })
     }

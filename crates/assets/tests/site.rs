@@ -65,7 +65,7 @@ async fn a_template_drives_seed_backup_and_replication() {
     assert!(seed.store().head(images, "logo.png").await.unwrap().is_some());
 
     // Back up the webroot into the hourly bucket, verify it, seed from it.
-    let plan = site.backup_plan(&[]).unwrap();
+    let plan = site.backup_plan(&[], true).unwrap();
     let made = plan.create_temporary(&AtomicBool::new(false)).unwrap();
     assert_eq!(made.report.files, 1, "index.php; images/ is empty here");
     let backups = site.backup_bucket_store(Period::Hourly).unwrap();
@@ -233,7 +233,7 @@ async fn the_front_door_runs_on_an_in_memory_store() {
     assert!(memory.head(images, "logo.png").await.unwrap().is_some());
 
     let made = site
-        .backup_plan(&[])
+        .backup_plan(&[], true)
         .unwrap()
         .create_temporary(&AtomicBool::new(false))
         .unwrap();

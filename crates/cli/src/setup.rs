@@ -59,6 +59,7 @@ impl From<adt_assets::Error> for Failure {
                 }
                 message
             }
+            Error::NoArchiveChoice { .. } => format!("{e}: give --backup FILE or --from-period PERIOD"),
             Error::NoReplica { .. } => {
                 format!("{e} (give --to-endpoint URL, keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
             }

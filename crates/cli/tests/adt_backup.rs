@@ -40,6 +40,14 @@ fn prints_the_exclusion_set_in_each_format() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         out,
+        "# adt-backup exclusions, anchored at the webroot\n- /wp-content/uploads\n- /wp-content/cache\n- *.log\n\
+         - /logs\n- /tmp\n- /cache\n- /wp-config.php\n",
+        "the --exclude patterns, then WordPress's EXCLUDE_FROM_BACKUP (ADT's descriptor)"
+    );
+    let mut args = vec!["exclusions", "--format", "rsync", "--no-default-excludes"];
+    args.extend(base);
+    assert_eq!(
+        adt_backup(&args).1,
         "# adt-backup exclusions, anchored at the webroot\n- /wp-content/uploads\n- /wp-content/cache\n- *.log\n"
     );
     let mut args = vec!["exclusions", "--format", "json"];
@@ -49,7 +57,17 @@ fn prints_the_exclusion_set_in_each_format() {
     let json: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(json["directories"][0]["path"], "wp-content/uploads");
     assert_eq!(json["directories"][0]["reason"], "layout");
-    assert_eq!(json["patterns"], serde_json::json!(["/wp-content/cache", "*.log"]));
+    assert_eq!(
+        json["patterns"],
+        serde_json::json!([
+            "/wp-content/cache",
+            "*.log",
+            "/logs",
+            "/tmp",
+            "/cache",
+            "/wp-config.php"
+        ])
+    );
     // One --format, the same before or after the subcommand; rsync is
     // for the exclusion set only.
     let mut args = vec!["--format", "json", "exclusions"];
@@ -90,6 +108,57 @@ fn creates_a_backup_without_the_mounted_directories() {
     let listed = String::from_utf8(listed.stdout).unwrap();
     assert!(
         listed.contains("./index.php") && !listed.contains("uploads"),
+        "{listed}"
+    );
+}
+
+/// Issue 15: the configuration file holding the database credentials
+/// (and logs, tmp, cache) stays out of every backup, as ADT's application
+/// descriptors ask; the template's own EXCLUDE_FROM_BACKUP replaces the
+/// defaults; --no-default-excludes keeps everything.
+#[test]
+fn leaves_out_what_adt_leaves_out_of_backups() {
+    let dir = tempfile::tempdir().unwrap();
+    let (webroot, template) = site(dir.path());
+    std::fs::write(format!("{webroot}/wp-config.php"), b"<?php define('DB_PASSWORD', 'x');").unwrap();
+    std::fs::create_dir_all(format!("{webroot}/logs")).unwrap();
+    std::fs::write(format!("{webroot}/logs/error.log"), b"log").unwrap();
+    std::fs::write(format!("{webroot}/keep.txt"), b"keep").unwrap();
+    let list = |template: &str, extra: &[&str]| {
+        let out = dir.path().join(format!("b{}.tar.gz", extra.len()));
+        let _ = std::fs::remove_file(&out);
+        let mut args = vec![
+            "create",
+            "--template",
+            template,
+            "--webroot",
+            &webroot,
+            "--output",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let (code, _, err) = adt_backup(&args);
+        assert_eq!(code, 0, "{err}");
+        let listed = Command::new("tar").arg("-tzf").arg(&out).output().unwrap();
+        String::from_utf8(listed.stdout).unwrap()
+    };
+    let listed = list(&template, &[]);
+    assert!(
+        !listed.contains("wp-config.php") && !listed.contains("./logs"),
+        "{listed}"
+    );
+    assert!(listed.contains("./keep.txt"), "{listed}");
+    let listed = list(&template, &["--no-default-excludes"]);
+    assert!(
+        listed.contains("./wp-config.php") && listed.contains("./logs/error.log"),
+        "{listed}"
+    );
+    let own = dir.path().join("own.tmpl");
+    let text = std::fs::read_to_string(&template).unwrap();
+    std::fs::write(&own, format!("{text}\nexport EXCLUDE_FROM_BACKUP=\"keep.txt\"\n")).unwrap();
+    let listed = list(own.to_str().unwrap(), &[]);
+    assert!(
+        !listed.contains("./keep.txt") && listed.contains("./wp-config.php"),
         "{listed}"
     );
 }

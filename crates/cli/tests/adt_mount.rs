@@ -41,6 +41,10 @@ fn plans_without_secrets_and_refuses_what_it_cannot_do() {
         "{out}"
     );
     assert!(
+        out.contains("rclone mount") && !out.contains("s3fs "),
+        "rclone is the default, as in ADT: {out}"
+    );
+    assert!(
         !out.contains("FAKEACCESSKEY") && !out.contains("fakeSecretKey"),
         "{out}"
     );
@@ -140,6 +144,8 @@ fn mounts_reports_status_and_unmounts() {
         "0",
         "--gid",
         "0",
+        "--tool",
+        "s3fs",
     ];
     let run = |sub: &str, extra: &[&str]| {
         let mut args = vec![sub];

@@ -62,7 +62,7 @@ impl Site {
             .arg(self.webroot())
             .arg("--state-dir")
             .arg(&state)
-            .args(["--uid", "33", "--gid", "33"])
+            .args(["--uid", "33", "--gid", "33", "--tool", "s3fs"])
             .args(extra);
         common::output(&mut cmd)
     }

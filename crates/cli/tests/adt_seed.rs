@@ -103,7 +103,24 @@ fn bad_usage_and_unreadable_input_exit_2() {
     let site = Site::new(&emulator.endpoint(), "1", "hourly", "images");
     let archive = small_archive(site.dir.path());
     let a = archive.to_str().unwrap();
-    assert_eq!(site.run(&[]).0, 2, "no source");
+    // No source: the backup of the template's BUILD_ARCHIVE_CHOICE
+    // (hourly), which is not there; without a choice, bad usage.
+    let (code, _, err) = site.run(&[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&adt_template::backup_bucket_name(
+            &site.url,
+            adt_template::Period::Hourly
+        )),
+        "{err}"
+    );
+    let unset = Site::new(&emulator.endpoint(), "1", "", "images");
+    let (code, _, err) = unset.run(&[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("BUILD_ARCHIVE_CHOICE") && err.contains("--backup"),
+        "{err}"
+    );
     assert_eq!(
         site.run(&["--backup", a, "--from-period", "hourly"]).0,
         2,
@@ -215,6 +232,16 @@ fn seeds_from_the_period_backup_bucket() {
         rt.block_on(s.head(&site.bucket("images"), "logo.png"))
             .unwrap()
             .is_some()
+    );
+    // Issue 15: ADT's cron passes the period in upper case, and without a
+    // source the period is the template's BUILD_ARCHIVE_CHOICE (daily).
+    let (code, out, err) = site.run(&["--from-period", "DAILY"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = site.run(&[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("s3://{backups}/applicationsourcecode.tar.gz")),
+        "the template's BUILD_ARCHIVE_CHOICE: {out}"
     );
     let (code, _, err) = site.run(&["--from-period", "weekly"]);
     assert_eq!(code, 1);

@@ -102,15 +102,26 @@ fn fake_tool(dir: &Path, script: &str) -> (String, PathBuf) {
 
 fn mount_command(dir: &Path, template: &Path, path_var: &str, timeout: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_adt-mount"));
-    cmd.args(["mount", "--timeout", timeout, "--uid", "0", "--gid", "0", "--template"])
-        .arg(template)
-        .arg("--webroot")
-        .arg(dir.join("www/html"))
-        .arg("--state-dir")
-        .arg(dir.join("state"))
-        .env("PATH", path_var)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args([
+        "mount",
+        "--tool",
+        "s3fs",
+        "--timeout",
+        timeout,
+        "--uid",
+        "0",
+        "--gid",
+        "0",
+        "--template",
+    ])
+    .arg(template)
+    .arg("--webroot")
+    .arg(dir.join("www/html"))
+    .arg("--state-dir")
+    .arg(dir.join("state"))
+    .env("PATH", path_var)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     cmd
 }
 

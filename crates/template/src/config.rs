@@ -35,6 +35,20 @@ impl Application {
         Self::ALL.iter().find(|(name, _)| *name == text).map(|(_, app)| *app)
     }
 
+    /// What ADT's application descriptor leaves out of every backup
+    /// (EXCLUDE_FROM_BACKUP, reference §8): logs, temporary files, caches,
+    /// and the configuration file holding the database credentials, which
+    /// ADT regenerates at deploy. Directories below the webroot.
+    pub fn backup_excludes(self) -> &'static [&'static str] {
+        match self {
+            Application::None => &[],
+            Application::Joomla => &["logs", "tmp", "cache", "configuration.php"],
+            Application::Wordpress => &["logs", "tmp", "cache", "wp-config.php"],
+            Application::Drupal => &["logs", "tmp", "cache", "settings.php"],
+            Application::Moodle => &["logs", "tmp", "cache", "config.php"],
+        }
+    }
+
     /// Where the application keeps its uploaded assets.
     pub fn asset_directories(self) -> &'static [&'static str] {
         match self {
@@ -145,6 +159,9 @@ pub struct AssetConfig {
     /// The DIRECTORIES_TO_MOUNT entries, in order; entries that do not
     /// parse are left out. Empty when unset.
     pub directories_to_mount: Vec<MountEntry>,
+    /// The template's own EXCLUDE_FROM_BACKUP (`:`-separated names below
+    /// the webroot), when set.
+    pub exclude_from_backup: Option<Vec<String>>,
     /// One datastore per S3_ACCESS_KEY token, as ADT counts them, in order
     /// (the primary first); a variable with a single value (no `|`) gives
     /// it to every datastore, as ADT's `cut -d'|' -f i` does. Empty when
@@ -153,6 +170,18 @@ pub struct AssetConfig {
 }
 
 impl AssetConfig {
+    /// What a backup leaves out besides the mounts, as rsync-style patterns
+    /// anchored at the webroot (`/logs`): the template's EXCLUDE_FROM_BACKUP
+    /// when set, else its application's defaults (ADT's descriptors).
+    pub fn backup_excludes(&self) -> Vec<String> {
+        let names: Vec<String> = match (&self.exclude_from_backup, self.application) {
+            (Some(own), _) => own.clone(),
+            (None, Some(app)) => app.backup_excludes().iter().map(|s| s.to_string()).collect(),
+            (None, None) => Vec::new(),
+        };
+        names.into_iter().map(|n| format!("/{}", n.trim_matches('/'))).collect()
+    }
+
     /// The settings of a site that persists `entries`, for tools that
     /// build a configuration without a template (and for tests).
     pub fn persisting(website_url: &str, entries: Vec<MountEntry>) -> AssetConfig {
@@ -163,6 +192,7 @@ impl AssetConfig {
             persist_assets: true,
             sync_webroots: false,
             directories_to_mount: entries,
+            exclude_from_backup: None,
             datastores: Vec::new(),
         }
     }
@@ -183,6 +213,14 @@ impl AssetConfig {
                 .into_iter()
                 .filter_map(|item| MountEntry::parse(&item.meant).ok())
                 .collect(),
+            exclude_from_backup: t.get("EXCLUDE_FROM_BACKUP").map(|a| {
+                a.value
+                    .text
+                    .split(|c: char| c == ':' || c.is_whitespace())
+                    .filter(|e| !e.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            }),
             datastores: datastores(t),
         }
     }

@@ -39,9 +39,16 @@ struct Args {
     /// A path to leave out, with rsync's rules: `/logs` is anchored at the
     /// webroot; `*.log` or `cache/*` match at any depth; `*` and `?` stay
     /// within a name, `**` crosses directories, `[...]` is a class. E.g.
-    /// /logs, /tmp, /cache, /configuration.php. Repeatable.
+    /// /uploads/tmp or *.bak. Repeatable. Added to ADT's defaults (see
+    /// --no-default-excludes).
     #[arg(long, value_name = "PATTERN", global = true)]
     exclude: Vec<String>,
+
+    /// Do not leave out what ADT leaves out of every backup by default (the
+    /// template's EXCLUDE_FROM_BACKUP, else its APPLICATION's logs, tmp,
+    /// cache and the configuration file holding database credentials).
+    #[arg(long, global = true)]
+    no_default_excludes: bool,
 
     /// human, json, or rsync (exclusions only: an rsync filter file).
     #[arg(long, value_enum, default_value_t = Format::Human, global = true)]
@@ -142,11 +149,13 @@ fn run(args: &Args) -> Result<u8, Failure> {
             &untemplated
         }
     };
-    let plan = plan_site.backup_plan(&args.exclude).map_err(|e| match e {
-        // A bad --exclude is bad usage.
-        adt_assets::Error::Backup(e) => Failure::new(exit::USAGE, e.to_string()),
-        e => Failure::from(e),
-    })?;
+    let plan = plan_site
+        .backup_plan(&args.exclude, !args.no_default_excludes)
+        .map_err(|e| match e {
+            // A bad --exclude is bad usage.
+            adt_assets::Error::Backup(e) => Failure::new(exit::USAGE, e.to_string()),
+            e => Failure::from(e),
+        })?;
     let exclusions = plan.exclusions();
     if args.format == Format::Rsync && !matches!(args.command, Command::Exclusions) {
         return Err(Failure::new(exit::USAGE, "--format rsync is for `exclusions` only"));

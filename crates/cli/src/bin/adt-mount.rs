@@ -33,8 +33,9 @@ struct Args {
     #[arg(long, value_name = "PATH", global = true)]
     template: Option<PathBuf>,
 
-    /// The FUSE tool that mounts each bucket (mergerfs merges branches).
-    #[arg(long, value_enum, default_value_t = ToolArg::S3fs, global = true)]
+    /// The FUSE tool that mounts each bucket (mergerfs merges branches);
+    /// rclone is ADT's default (its build styles' DATASTOREMOUNTTOOL).
+    #[arg(long, value_enum, default_value_t = ToolArg::Rclone, global = true)]
     tool: ToolArg,
 
     /// Where relative entries are mounted; merge branches live in its parent.

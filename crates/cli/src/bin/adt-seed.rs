@@ -32,7 +32,7 @@ use clap::Parser;
 /// 2 bad usage or unreadable input.
 #[derive(Parser, Debug)]
 #[command(name = "adt-seed", version)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["backup", "from_period"])))]
+#[command(group(clap::ArgGroup::new("source").args(["backup", "from_period"])))]
 struct Args {
     /// The deployment template (.tmpl, KEY:value descriptor, or YAML).
     #[arg(long, value_name = "PATH")]
@@ -44,7 +44,9 @@ struct Args {
     backup: Option<PathBuf>,
 
     /// Read the backup from the datastore instead: object
-    /// applicationsourcecode.tar.gz in bucket ${WEBSITE_URL}-PERIOD.
+    /// applicationsourcecode.tar.gz in bucket ${WEBSITE_URL}-PERIOD (any
+    /// case). Without --backup or --from-period, the period is the
+    /// template's BUILD_ARCHIVE_CHOICE, as in ADT's deploy.
     #[arg(long, value_name = "PERIOD", ignore_case = true, value_parser = adt_cli::args::period())]
     from_period: Option<adt_template::Period>,
 
@@ -92,7 +94,7 @@ fn run(args: &Args) -> Result<u8, Failure> {
     let from = match (&args.backup, args.from_period) {
         (Some(file), _) => SeedFrom::File(file.clone()),
         (None, Some(period)) => SeedFrom::Period(period),
-        (None, None) => return Err(Failure::new(exit::USAGE, "give --backup FILE or --from-period PERIOD")),
+        (None, None) => SeedFrom::BuildArchiveChoice,
     };
     let job = site.seed(from)?;
     let mut options = SeedOptions::default();
