@@ -29,6 +29,10 @@ pub struct BackupBucket {
     bucket: String,
 }
 
+/// A datastore's number (from 1) and its backup bucket, or why it cannot
+/// be reached.
+pub type NumberedBucket = (usize, Result<BackupBucket, Error>);
+
 /// An archive made for an upload, in a fresh private directory that is
 /// removed (with the archive) when this is dropped.
 #[derive(Debug)]
@@ -80,6 +84,27 @@ impl Site {
             store: self.store(1)?,
             bucket,
         })
+    }
+
+    /// The backup bucket of `period` on every datastore the template
+    /// chains, numbered from 1, as ADT stores backups (PutToDatastore.sh in
+    /// distributed mode): a lost primary provider leaves a restorable site.
+    /// A datastore that cannot be reached is an `Err` in its place; the
+    /// others are still there.
+    pub fn backup_buckets(&self, period: Period) -> Result<Vec<NumberedBucket>, Error> {
+        let bucket = self.backup_bucket(period)?;
+        if self.datastore_count() == 0 {
+            return Err(Error::NoDatastore);
+        }
+        Ok((1..=self.datastore_count())
+            .map(|n| {
+                let found = self.store(n).map(|store| BackupBucket {
+                    store,
+                    bucket: bucket.clone(),
+                });
+                (n, found)
+            })
+            .collect())
     }
 
     /// The backup bucket of `period` on another store (an object_store

@@ -43,7 +43,7 @@ mod replicate;
 mod seed;
 mod site;
 
-pub use backup::{BackupBucket, BackupPlan, TemporaryArchive};
+pub use backup::{BackupBucket, BackupPlan, NumberedBucket, TemporaryArchive};
 pub use error::Error;
 pub use mount::{MountJob, MountSettings};
 pub use owner::{Owner, web_server_owner};

@@ -45,9 +45,17 @@ pub fn conclude(program: &str, result: Result<u8, Failure>) -> std::process::Exi
 /// the message names it.
 impl From<adt_assets::Error> for Failure {
     fn from(e: adt_assets::Error) -> Failure {
+        Failure::from_ref(&e)
+    }
+}
+
+impl Failure {
+    /// [`From`] for an error the caller keeps (a failed datastore among
+    /// several).
+    pub fn from_ref(e: &adt_assets::Error) -> Failure {
         use adt_assets::Error;
         let code = if e.is_bad_input() { exit::USAGE } else { exit::FAILURE };
-        let message = match &e {
+        let message = match e {
             Error::Template(TemplateError::Rejected { path, errors }) => {
                 let mut message =
                     format!("{path} has errors; fix them first (adt-check {path} shows each with its fix):");
@@ -85,7 +93,7 @@ impl From<adt_assets::Error> for Failure {
             }
             _ => e.to_string(),
         };
-        Failure::new(code, message + datastore_hint(&e))
+        Failure::new(code, message + datastore_hint(e))
     }
 }
 

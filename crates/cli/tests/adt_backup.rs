@@ -247,7 +247,8 @@ fn uploads_verifies_and_rotates_through_the_binary() {
     ]);
     assert_eq!(code, 0, "{err}");
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(report["previous_kept"], true);
+    assert_eq!(report["stored"][0]["previous_kept"], true, "{report}");
+    assert_eq!(report["failed"], serde_json::json!([]));
     for previous in [false, true] {
         let mut args = vec!["verify", "--template", t, "--webroot", &webroot, "--period", "daily"];
         if previous {
@@ -333,4 +334,83 @@ fn uploads_and_verifies_in_a_directory() {
         "http://x",
     ]);
     assert_eq!(code, 2, "--to and --endpoint conflict: {err}");
+}
+
+/// Issue 15: backups go to every chained datastore, as ADT stores them, so
+/// a lost primary provider leaves a restorable site; a datastore that is
+/// down is reported (exit 1) without stopping the others.
+#[test]
+fn uploads_to_every_chained_datastore_and_reports_the_one_that_is_down() {
+    let (one, two) = (
+        adt_testkit::Emulator::start().unwrap(),
+        adt_testkit::Emulator::start().unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (webroot, _) = site(dir.path());
+    let url = format!("{}.example.com", adt_testkit::unique_bucket("ch"));
+    let template = |hosts: &str| {
+        let path = dir.path().join("chain.tmpl");
+        std::fs::write(
+            &path,
+            format!(
+                "WEBSITE_URL=\"{url}\"\nS3_ACCESS_KEY=\"{k}|{k}\"\nS3_SECRET_KEY=\"{s}\"\nS3_HOST_BASE=\"{hosts}\"\n\
+                 APPLICATION=\"wordpress\"\n",
+                k = adt_testkit::ACCESS_KEY,
+                s = adt_testkit::SECRET_KEY,
+            ),
+        )
+        .unwrap();
+        path.display().to_string()
+    };
+    let both = template(&format!("{}|{}", one.endpoint(), two.endpoint()));
+    let args = [
+        "upload",
+        "--template",
+        &both,
+        "--webroot",
+        &webroot,
+        "--period",
+        "HOURLY",
+        "--format",
+        "json",
+    ];
+    let (code, out, err) = adt_backup(&args);
+    assert_eq!(code, 0, "{out}{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let numbers: Vec<u64> = report["stored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["datastore"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, [1, 2], "{report}");
+    let bucket = adt_template::backup_bucket_name(&url, adt_template::Period::Hourly);
+    let rt = common::runtime();
+    for endpoint in [one.endpoint(), two.endpoint()] {
+        let stored = rt.block_on(common::store(&endpoint).head(&bucket, "applicationsourcecode.tar.gz"));
+        assert!(stored.unwrap().is_some(), "the backup is on {endpoint}");
+    }
+
+    let down = template(&format!("{}|http://127.0.0.1:1", one.endpoint()));
+    let args = [
+        "upload",
+        "--template",
+        &down,
+        "--webroot",
+        &webroot,
+        "--period",
+        "hourly",
+        "--format",
+        "json",
+    ];
+    let (code, out, err) = adt_backup(&args);
+    assert_eq!(code, 1, "{out}{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["stored"][0]["datastore"], 1, "{report}");
+    assert_eq!(report["stored"][0]["previous_kept"], true, "{report}");
+    assert_eq!(report["failed"][0]["datastore"], 2, "{report}");
+    assert!(
+        err.contains("datastore 2 failed") && err.contains("127.0.0.1:1"),
+        "{err}"
+    );
 }

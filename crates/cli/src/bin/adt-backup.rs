@@ -200,7 +200,11 @@ fn run(args: &Args) -> Result<u8, Failure> {
         Command::Upload {
             period, archive, to, ..
         } => {
-            let backups = backup_bucket(with_template()?, *period, to.as_deref())?;
+            // Every chained datastore, as ADT stores backups (or the one --to names).
+            let targets: Vec<adt_assets::NumberedBucket> = match to {
+                Some(_) => vec![(1, Ok(backup_bucket(with_template()?, *period, to.as_deref())?))],
+                None => with_template()?.backup_buckets(*period)?,
+            };
             let runtime = runtime()?;
             let interrupt = Interrupt::install(&runtime);
             let made;
@@ -220,30 +224,63 @@ fn run(args: &Args) -> Result<u8, Failure> {
                 }
             };
             let options = adt_backups::UploadOptions::default();
-            let result = runtime.block_on(interrupt.run(backups.upload(path, &options)));
-            let Some(result) = result else {
-                let done = runtime.block_on(backups.clean_interrupted());
-                eprintln!(
-                    "adt-backup: stopped by {}: the current backup is whole (the previous one, or the new one if it had already replaced it){}",
-                    interrupt.signal_name(),
-                    done.iter().map(|d| format!("; {d}")).collect::<String>()
-                );
-                return Ok(interrupt.exit_code());
-            };
-            let report = result?;
-            if json {
-                print_json(&report)?;
-            } else {
-                println!(
-                    "stored {} ({} bytes){}",
-                    adt_cli::human::location(backups.store(), &report.bucket, &report.key),
-                    report.bytes,
-                    if report.previous_kept {
-                        "; the previous backup is kept as .BACKUP"
-                    } else {
-                        ""
+            let mut stored = Vec::new();
+            let mut failed = Vec::new();
+            for (number, target) in &targets {
+                let backups = match target {
+                    Ok(b) => b,
+                    Err(e) => {
+                        failed.push(serde_json::json!({"datastore": number, "error": Failure::from_ref(e).message}));
+                        continue;
                     }
+                };
+                let result = runtime.block_on(interrupt.run(backups.upload(path, &options)));
+                let Some(result) = result else {
+                    let done = runtime.block_on(backups.clean_interrupted());
+                    eprintln!(
+                        "adt-backup: stopped by {} during the upload to datastore {number}: the current backup is whole (the previous one, or the new one if it had already replaced it){}",
+                        interrupt.signal_name(),
+                        done.iter().map(|d| format!("; {d}")).collect::<String>()
+                    );
+                    return Ok(interrupt.exit_code());
+                };
+                let endpoint = backups.store().endpoint().url().to_string();
+                match result {
+                    Ok(report) => {
+                        if !json {
+                            println!(
+                                "stored {} on datastore {number} ({} bytes){}",
+                                adt_cli::human::location(backups.store(), &report.bucket, &report.key),
+                                report.bytes,
+                                if report.previous_kept {
+                                    "; the previous backup is kept as .BACKUP"
+                                } else {
+                                    ""
+                                }
+                            );
+                        }
+                        stored.push(serde_json::json!({
+                            "datastore": number, "endpoint": endpoint, "bucket": report.bucket,
+                            "key": report.key, "bytes": report.bytes, "previous_kept": report.previous_kept,
+                        }));
+                    }
+                    Err(e) => failed.push(serde_json::json!({
+                        "datastore": number, "endpoint": endpoint, "error": Failure::from(e).message,
+                    })),
+                }
+            }
+            if json {
+                print_json(&serde_json::json!({ "stored": stored, "failed": failed }))?;
+            }
+            for f in &failed {
+                eprintln!(
+                    "adt-backup: datastore {} failed: {}",
+                    f["datastore"],
+                    f["error"].as_str().unwrap_or_default()
                 );
+            }
+            if !failed.is_empty() {
+                return Ok(exit::FAILURE);
             }
         }
         Command::Verify {
