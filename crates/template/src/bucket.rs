@@ -83,4 +83,106 @@ mod tests {
         assert!(validate_bucket_name("xn--abc").is_err());
         assert!(validate_bucket_name("abc-s3alias").is_err());
     }
+
+    /// Issue 15: bucket names pinned against ADT's own derivation, computed
+    /// by running SetupAssetsStore.sh:128's pipeline (the bucket that is
+    /// mounted) with WEBSITE_URL=www.example.com:
+    /// `echo "${WEBSITE_URL}-assets-${directory}" | sed -e 's/\\./-/g' -e 's;/;-;g' -e 's/--/-/g' -e 's/_/-/g'`
+    /// (docs/research/adt-issue15-notes.md §3.3-3.4). Where ADT's name is
+    /// valid, ours is the same.
+    #[test]
+    fn bucket_names_match_adts_derivation() {
+        let vectors = [
+            ("images", "www-example-com-assets-images"),
+            ("media", "www-example-com-assets-media"),
+            ("wp-content/uploads", "www-example-com-assets-wp-content-uploads"),
+            ("sites/default/files", "www-example-com-assets-sites-default-files"),
+            ("moodledata/filedir", "www-example-com-assets-moodledata-filedir"),
+            ("a_b_c", "www-example-com-assets-a-b-c"),
+            ("a--b", "www-example-com-assets-a-b"),
+            ("a---b", "www-example-com-assets-a--b"),
+            ("a.b", "www-example-com-assets-a-b"),
+            ("wp-content.uploads", "www-example-com-assets-wp-content-uploads"),
+            ("a//b", "www-example-com-assets-a-b"),
+            ("/var/www/private", "www-example-com-assets-var-www-private"),
+            ("/srv/assets", "www-example-com-assets-srv-assets"),
+            ("images2", "www-example-com-assets-images2"),
+            ("x", "www-example-com-assets-x"),
+            ("ab", "www-example-com-assets-ab"),
+            ("a-b", "www-example-com-assets-a-b"),
+            ("a.b.c", "www-example-com-assets-a-b-c"),
+            ("0images", "www-example-com-assets-0images"),
+            ("-images", "www-example-com-assets-images"),
+            ("a/b/c/d", "www-example-com-assets-a-b-c-d"),
+            ("files.d", "www-example-com-assets-files-d"),
+            ("dir_with__double", "www-example-com-assets-dir-with--double"),
+            ("tmp", "www-example-com-assets-tmp"),
+            ("cache", "www-example-com-assets-cache"),
+            ("logs", "www-example-com-assets-logs"),
+            ("images/banners", "www-example-com-assets-images-banners"),
+            ("media/2024/01", "www-example-com-assets-media-2024-01"),
+            ("deep/a/b/c/d/e", "www-example-com-assets-deep-a-b-c-d-e"),
+            ("with.dot/and_under", "www-example-com-assets-with-dot-and-under"),
+            ("123", "www-example-com-assets-123"),
+            ("a..b", "www-example-com-assets-a-b"),
+            ("a/./b", "www-example-com-assets-a--b"),
+            ("a/../b", "www-example-com-assets-a--b"),
+            (
+                "sites.default.files.pictures",
+                "www-example-com-assets-sites-default-files-pictures",
+            ),
+            (
+                "sites.default.files.styles",
+                "www-example-com-assets-sites-default-files-styles",
+            ),
+            (
+                "sites.default.files.inline-images",
+                "www-example-com-assets-sites-default-files-inline-images",
+            ),
+            ("moodledata.filedir", "www-example-com-assets-moodledata-filedir"),
+            ("media/videos", "www-example-com-assets-media-videos"),
+            ("media/images", "www-example-com-assets-media-images"),
+            ("/var/www/profile", "www-example-com-assets-var-www-profile"),
+            ("webroot", "www-example-com-assets-webroot"),
+            ("a____b", "www-example-com-assets-a----b"),
+            ("a_-b", "www-example-com-assets-a--b"),
+            ("a-_b", "www-example-com-assets-a--b"),
+            ("a._b", "www-example-com-assets-a--b"),
+        ];
+        assert!(vectors.len() >= 40);
+        for (entry, adt) in vectors {
+            assert_eq!(derive_bucket_name("www.example.com", entry), adt, "entry {entry:?}");
+            assert!(validate_bucket_name(adt).is_ok(), "{adt}");
+        }
+    }
+
+    /// Where ADT's derivation gives a name S3 refuses, ours is either ADT's
+    /// lower-cased (upper case in the entry: our documented fix) and valid,
+    /// or refused by validate_bucket_name, or the entry itself is refused
+    /// before a name is made (invalid-mount-entry).
+    #[test]
+    fn where_adts_names_are_invalid_ours_are_fixed_or_refused() {
+        let vectors = [
+            ("Images", "www-example-com-assets-Images"),
+            ("My_Files", "www-example-com-assets-My-Files"),
+            ("merge=images3", "www-example-com-assets-merge=images3"),
+            ("images-", "www-example-com-assets-images-"),
+            ("UPPER/Case", "www-example-com-assets-UPPER-Case"),
+            ("trailing/", "www-example-com-assets-trailing-"),
+            ("merge=images4", "www-example-com-assets-merge=images4"),
+            ("merge=webroot2", "www-example-com-assets-merge=webroot2"),
+            ("a b", "www-example-com-assets-a b"),
+            ("img*", "www-example-com-assets-img*"),
+        ];
+        for (entry, adt) in vectors {
+            let ours = derive_bucket_name("www.example.com", entry);
+            let refused_entry = crate::MountEntry::parse(entry).is_err();
+            let fixed = ours == adt.to_lowercase() && validate_bucket_name(&ours).is_ok();
+            let refused_name = validate_bucket_name(&ours).is_err();
+            assert!(
+                refused_entry || fixed || refused_name,
+                "entry {entry:?}: ADT {adt}, ours {ours}"
+            );
+        }
+    }
 }
