@@ -268,6 +268,16 @@ impl Objects {
         }))
     }
 
+    /// Whether an object's bytes are at `path` (one HEAD; the sidecar is
+    /// not read: existence is all a conditional write needs).
+    async fn exists(&self, path: &Path, bucket: &str, key: &str) -> Result<bool, DatastoreError> {
+        match self.store.head(path).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(self.fail("HeadObject", bucket, Some(key), e)),
+        }
+    }
+
     /// Writes the bytes (only when absent with `if_absent`), then the sidecar.
     pub(crate) async fn put(
         &self,
@@ -280,7 +290,7 @@ impl Objects {
         let path = self.object_path(bucket, key)?;
         // As on S3: some stores (S3 emulators among them) ignore a
         // conditional create, so look first.
-        if if_absent && self.head(bucket, key).await?.is_some() {
+        if if_absent && self.exists(&path, bucket, key).await? {
             return Ok(PutOutcome::Exists);
         }
         let etag = format!("{:x}", md5::Md5::digest(&body));
@@ -465,9 +475,10 @@ impl Upload {
         } = self;
         let mut inner = inner.into_inner().unwrap_or_else(|p| p.into_inner());
         if if_absent {
-            match objects.head(&bucket, &key).await {
-                Ok(None) => {}
-                Ok(Some(_)) => {
+            let path = objects.object_path(&bucket, &key)?;
+            match objects.exists(&path, &bucket, &key).await {
+                Ok(false) => {}
+                Ok(true) => {
                     let _ = inner.abort().await;
                     return Ok(PutOutcome::Exists);
                 }
