@@ -4,7 +4,8 @@
 //! webroot) from local disk or the datastore, streamed and never written
 //! to disk, and copies every file under each DIRECTORIES_TO_MOUNT directory
 //! into that entry's bucket (spread over the branch buckets for
-//! `merge=NAMEn`), with the metadata s3fs, rclone and geesefs read as the
+//! `merge=NAMEn`; a file some branch already holds, as ADT leaves a merge
+//! set it seeded into branch 1, is found there and never copied twice), with the metadata s3fs, rclone and geesefs read as the
 //! file's mode, owner and mtime, and `dir/` markers for empty directories.
 //! It refuses unsafe or damaged archives before uploading anything, never
 //! overwrites an object already in a bucket (unless asked), and can be

@@ -75,6 +75,16 @@ impl Router {
     /// asset directory itself. Directory markers pass `dir = true` and get
     /// a trailing `/`.
     pub fn route(&self, path: &str, dir: bool) -> Option<Dest> {
+        self.route_where(path, dir, |_, _| false)
+    }
+
+    /// As [`Router::route`], but a file of a merge set that a branch
+    /// already holds (`holds(bucket, key)`) is routed to that branch: the
+    /// merged view shows one copy, wherever it was put. ADT seeds a whole
+    /// merge set into branch 1, and mergerfs puts new files on a random
+    /// branch, so a file found in any branch is that file, never a reason
+    /// for a second copy in the branch our hash picks.
+    pub fn route_where(&self, path: &str, dir: bool, holds: impl Fn(usize, &str) -> bool) -> Option<Dest> {
         for route in &self.routes {
             let root = route.dir();
             let rel = if root.is_empty() {
@@ -87,10 +97,19 @@ impl Router {
             if rel.is_empty() {
                 return None;
             }
-            return Some(Dest {
-                bucket: route.buckets[route.entry.branch_for(rel)],
-                key: if dir { format!("{rel}/") } else { rel.to_string() },
-            });
+            let key = if dir { format!("{rel}/") } else { rel.to_string() };
+            let hashed = route.buckets[route.entry.branch_for(rel)];
+            let bucket = if route.buckets.len() > 1 && !holds(hashed, &key) {
+                route
+                    .buckets
+                    .iter()
+                    .copied()
+                    .find(|b| holds(*b, &key))
+                    .unwrap_or(hashed)
+            } else {
+                hashed
+            };
+            return Some(Dest { bucket, key });
         }
         None
     }
@@ -172,6 +191,17 @@ mod tests {
         }
         assert!(seen.iter().all(|n| *n > 50), "spread over every branch: {seen:?}");
         assert_eq!(r.buckets[2].name, "www-example-com-assets-media3");
+        // A file some branch already holds stays there, whatever the hash says.
+        let d = r.route("media/file0.jpg", false).unwrap();
+        let other = (d.bucket + 1) % 3;
+        let moved = r.route_where("media/file0.jpg", false, |b, k| b == other && k == "file0.jpg");
+        assert_eq!(moved.unwrap().bucket, other);
+        let both = r.route_where("media/file0.jpg", false, |b, _| b == other || b == d.bucket);
+        assert_eq!(
+            both.unwrap().bucket,
+            d.bucket,
+            "the hashed branch wins when both hold it"
+        );
         let (whole, _) = Router::new(&layout(&["merge=webroot2"]));
         assert!(whole.route("index.php", false).is_some());
     }

@@ -57,6 +57,12 @@ impl Shared {
         self.failed.load(Ordering::SeqCst)
     }
 
+    /// Where `path` goes, keeping a merge-set file in the branch that
+    /// already holds it.
+    fn route(&self, router: &Router, path: &str, dir: bool) -> Option<Dest> {
+        router.route_where(path, dir, |bucket, key| self.listing[bucket].contains_key(key))
+    }
+
     fn with_stats(&self, bucket: usize, f: impl FnOnce(&mut BucketSummary)) {
         let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut stats[bucket]);
@@ -222,10 +228,10 @@ pub(crate) fn read(
         }
         let mut dests = Vec::new();
         if scan.last_index.get(&path) == Some(&index) {
-            dests.extend(router.route(&path, false));
+            dests.extend(shared.route(router, &path, false));
         }
         for link in scan.links.get(&path).into_iter().flatten() {
-            dests.extend(router.route(link, false));
+            dests.extend(shared.route(router, link, false));
         }
         if dests.is_empty() {
             continue;
@@ -317,7 +323,9 @@ pub(crate) async fn markers(shared: &Arc<Shared>, scan: &Scan, router: &Router) 
         if shared.stopped() {
             return;
         }
-        let Some(dest) = router.route(dir, true) else { continue };
+        let Some(dest) = shared.route(router, dir, true) else {
+            continue;
+        };
         if !shared.options.overwrite && shared.listing[dest.bucket].contains_key(&dest.key) {
             shared.compare(&dest, 0, "d41d8cd98f00b204e9800998ecf8427e");
             continue;

@@ -272,6 +272,69 @@ async fn merge_entries_spread_each_file_over_exactly_one_branch() {
     cleanup(&s, &layout).await;
 }
 
+/// ADT seeds a merge set by copying the whole backup into branch 1
+/// (SetupAssetsStore.sh); mergerfs then creates new files on a random
+/// branch. Seeding such a set again must find every file where it is, not
+/// upload a second copy into the branch our hash picks.
+#[tokio::test]
+async fn a_merge_set_adt_seeded_into_branch_1_gets_no_second_copies() {
+    let t = TestEndpoint::from_env();
+    let s = store(&t);
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("a.tar.gz");
+    let mut a = ArchiveBuilder::create(&archive);
+    for i in 0..30 {
+        a.file(&format!("./images/{i:02}.jpg"), 0o644, format!("photo {i}").as_bytes());
+    }
+    a.dir("./images/empty/");
+    a.finish();
+    let layout = layout(&["merge=images3"]);
+    let branches: Vec<String> = layout.mounts().map(|(_, m)| m.bucket.clone()).collect();
+    // As ADT leaves it: everything in branch 1, one file (changed since)
+    // on branch 3, where mergerfs happened to create it.
+    for b in &branches {
+        s.ensure_bucket(b).await.unwrap();
+    }
+    for i in 0..30 {
+        let (bucket, body) = match i {
+            7 => (&branches[2], "photo 7, edited".to_string()),
+            _ => (&branches[0], format!("photo {i}")),
+        };
+        s.put(
+            bucket,
+            &format!("{i:02}.jpg"),
+            Bytes::from(body),
+            &PutOptions::default(),
+        )
+        .await
+        .unwrap();
+    }
+    s.put(&branches[0], "empty/", Bytes::new(), &PutOptions::default())
+        .await
+        .unwrap();
+
+    let summary = seed(&s, &layout, &archive, &options(None)).await.unwrap();
+    assert_eq!(summary.uploaded(), 0, "{summary:?}");
+    assert_eq!(summary.conflicts(), 1, "the edited file is a conflict, kept");
+    let count = |b: &String| {
+        let s = s.clone();
+        let b = b.clone();
+        async move { s.list(&b, None).await.unwrap().len() }
+    };
+    assert_eq!(count(&branches[0]).await, 30, "29 files and the empty directory");
+    assert_eq!(count(&branches[1]).await, 0, "no second copies");
+    assert_eq!(count(&branches[2]).await, 1);
+
+    // --overwrite replaces the edited file where it is: still one copy.
+    let mut overwrite = options(None);
+    overwrite.overwrite = true;
+    seed(&s, &layout, &archive, &overwrite).await.unwrap();
+    assert_eq!(count(&branches[1]).await, 0);
+    let (_, got) = s.get_bytes(&branches[2], "07.jpg").await.unwrap();
+    assert_eq!(&got[..], b"photo 7");
+    cleanup(&s, &layout).await;
+}
+
 #[tokio::test]
 async fn unsafe_and_damaged_archives_are_refused_before_any_upload() {
     let t = TestEndpoint::from_env();
