@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-use adt_backups::{CreateReport, Exclusions, UploadOptions, UploadReport, VerifyReport};
+use adt_backups::{AdtLock, AdtLockOptions, CreateReport, Exclusions, UploadOptions, UploadReport, VerifyReport};
 use adt_datastore::Store;
 use adt_localfs::MountTable;
 use adt_template::Period;
@@ -105,6 +105,24 @@ impl Site {
                 (n, found)
             })
             .collect())
+    }
+
+    /// ADT's own backup lock for this site (`BACKUP_RUNNING` in ADT's
+    /// config bucket on datastore 1), to hold around a backup while ADT's
+    /// webservers may back up the same site. None when the settings do not
+    /// name SERVER_USER (a webserver descriptor does; a template does not),
+    /// since the config bucket's name needs it.
+    pub fn adt_backup_lock(&self, options: AdtLockOptions) -> Result<Option<AdtLock>, Error> {
+        let url = self.config().website_url.as_deref().ok_or(Error::NoWebsiteUrl)?;
+        let Some(bucket) = self
+            .config()
+            .server_user
+            .as_deref()
+            .and_then(|user| adt_template::adt_config_bucket_name(url, user))
+        else {
+            return Ok(None);
+        };
+        Ok(Some(AdtLock::new(self.store(1)?, bucket, options)))
     }
 
     /// The backup bucket of `period` on another store (an object_store

@@ -10,7 +10,9 @@
 //! Uploads a backup as `${URL}-${period}/applicationsourcecode.tar.gz`
 //! without ever leaving a moment with no valid current backup, keeping the
 //! previous one as `.BACKUP`, with a lock so two webservers take turns;
-//! verifies a stored backup by streaming it.
+//! honours ADT's own lock (`BACKUP_RUNNING`, [`AdtLock`]) while ADT's
+//! webservers back up the same site; verifies a stored backup by
+//! streaming it.
 //!
 //! What it does not do: decide what is mounted (the Layout and the mount
 //! table do), or print.
@@ -51,12 +53,14 @@
 
 #![warn(missing_docs)]
 
+mod adt_lock;
 mod create;
 mod error;
 mod exclude;
 mod gzip;
 mod store;
 
+pub use adt_lock::{AdtLock, AdtLockGuard, AdtLockOptions};
 pub use create::{CreateReport, create, create_until};
 pub use error::BackupError;
 pub use exclude::{Excluded, Exclusions, Reason};

@@ -76,14 +76,7 @@ pub async fn upload(
     // A missing archive is bad input: say so before touching the datastore.
     std::fs::File::open(archive).map_err(|e| crate::error::io(archive, e))?;
     store.ensure_bucket(bucket).await?;
-    let owner = &format!(
-        "{}{:x}",
-        process_prefix(),
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0)
-    );
+    let owner = &owner_name();
     acquire(store, bucket, owner, opts).await?;
     let tmp = temporary_key(owner);
     let result = tokio::select! {
@@ -95,6 +88,18 @@ pub async fn upload(
     }
     release(store, bucket, owner).await;
     result
+}
+
+/// A lock owner name unique to this call: `HOST-PID-NANOS`.
+pub(crate) fn owner_name() -> String {
+    format!(
+        "{}{:x}",
+        process_prefix(),
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
+    )
 }
 
 /// `HOST-PID-`: how every lock owner and temporary key of this process begins.

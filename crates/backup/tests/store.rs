@@ -9,7 +9,7 @@ use adt_backups::{BackupError, Exclusions, UploadOptions, create, upload, verify
 use adt_datastore::Secret;
 use adt_datastore::{Connection, Endpoint, PutOptions, Store};
 use adt_localfs::MountTable;
-use adt_template::{ARCHIVE_KEY, LOCK_KEY, PREVIOUS_KEY};
+use adt_template::{ADT_LOCK_KEY, ARCHIVE_KEY, LOCK_KEY, PREVIOUS_KEY};
 use adt_testkit::{TestEndpoint, unique_bucket};
 use bytes::Bytes;
 
@@ -231,4 +231,105 @@ async fn the_lock_is_renewed_while_a_long_upload_runs() {
 fn with<T>(mut base: T, change: impl FnOnce(&mut T)) -> T {
     change(&mut base);
     base
+}
+
+fn adt_options() -> adt_backups::AdtLockOptions {
+    with(adt_backups::AdtLockOptions::default(), |o| {
+        o.settle = Duration::from_millis(200);
+        o.poll = Duration::from_millis(200);
+        o.wait = Duration::from_secs(2);
+        o.renew_every = Duration::from_millis(500);
+    })
+}
+
+/// Where ADT's cron looks: `ls s3://CONFIG/BACKUP_RUNNING`, and its age
+/// from Last-Modified.
+async fn adt_sees(s: &Store, bucket: &str) -> Option<i64> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    s.list(bucket, Some(ADT_LOCK_KEY))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|o| o.key == ADT_LOCK_KEY)
+        .map(|o| now - o.last_modified.unwrap())
+}
+
+/// ADT's webservers and ours back up the same site during a migration:
+/// each must see the other's lock (ADT's BACKUP_RUNNING in its config
+/// bucket on datastore 1).
+#[tokio::test]
+async fn adts_backup_lock_is_waited_for_held_renewed_and_released() {
+    let t = TestEndpoint::from_env();
+    let s = store(&t);
+    let config = unique_bucket("adt-cfg");
+    s.ensure_bucket(&config).await.unwrap();
+    let lock = adt_backups::AdtLock::new(s.clone(), config.clone(), adt_options());
+
+    // An ADT webserver's lock (an empty object, PerformPutToDatastore.sh),
+    // just written: we wait, then give up without touching it.
+    s.put(&config, ADT_LOCK_KEY, Bytes::new(), &PutOptions::default())
+        .await
+        .unwrap();
+    let e = lock.acquire().await.unwrap_err();
+    assert!(
+        matches!(&e, BackupError::Busy { key, .. } if key == ADT_LOCK_KEY),
+        "{e}"
+    );
+    assert!(e.to_string().contains("an ADT webserver's BACKUP_RUNNING"), "{e}");
+    assert_eq!(body(&s, &config, ADT_LOCK_KEY).await.len(), 0, "ADT's lock left alone");
+
+    // Older than ADT's 300 s (here 1 s): ADT would delete it; so do we, and take it.
+    let stale = adt_backups::AdtLock::new(
+        s.clone(),
+        config.clone(),
+        with(adt_options(), |o| o.stale_after = Duration::from_secs(1)),
+    );
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let guard = stale.acquire().await.unwrap();
+    assert!(guard.in_use());
+    assert!(!body(&s, &config, ADT_LOCK_KEY).await.is_empty(), "ours now");
+
+    // Held across a backup longer than ADT's threshold: ADT always finds it young.
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    let age = adt_sees(&s, &config).await.expect("ADT sees the lock");
+    assert!(age <= 1, "renewed: {age} s old");
+    // A second uploader of ours waits for it too.
+    assert!(matches!(lock.acquire().await, Err(BackupError::Busy { .. })));
+    guard.release().await.unwrap();
+    assert_eq!(adt_sees(&s, &config).await, None, "released");
+
+    // ADT's shutdown backup deletes the lock whoever holds it: we put it back.
+    let guard = lock.acquire().await.unwrap();
+    s.delete(&config, ADT_LOCK_KEY).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(adt_sees(&s, &config).await.is_some(), "put back while held");
+    // Another holder's lock in its place: ours was lost, and release says so.
+    s.put(
+        &config,
+        ADT_LOCK_KEY,
+        Bytes::from_static(b"someone-else"),
+        &PutOptions::default(),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let e = guard.release().await.unwrap_err();
+    assert!(matches!(e, BackupError::LockLost { .. }), "{e}");
+    assert_eq!(
+        &body(&s, &config, ADT_LOCK_KEY).await[..],
+        b"someone-else",
+        "theirs left"
+    );
+    s.delete(&config, ADT_LOCK_KEY).await.unwrap();
+    s.remove_bucket(&config).await.unwrap();
+
+    // No config bucket: no ADT webserver uses the lock; nothing is created.
+    let absent = adt_backups::AdtLock::new(s.clone(), unique_bucket("adt-none"), adt_options());
+    let guard = absent.acquire().await.unwrap();
+    assert!(!guard.in_use());
+    assert!(!s.bucket_exists(absent.bucket()).await.unwrap());
+    guard.release().await.unwrap();
 }

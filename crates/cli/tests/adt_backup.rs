@@ -414,3 +414,70 @@ fn uploads_to_every_chained_datastore_and_reports_the_one_that_is_down() {
         "{err}"
     );
 }
+
+/// During a migration ADT's webservers and ours back up the same site. On
+/// a webserver, whose descriptor names SERVERUSER, an upload waits while
+/// ADT's BACKUP_RUNNING is in ADT's config bucket, and holds it itself
+/// (so ADT's cron skips) until it is done.
+#[test]
+fn an_upload_honours_adts_backup_running_lock() {
+    let emulator = adt_testkit::Emulator::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (webroot, _) = site(dir.path());
+    let url = format!("{}.example.com", adt_testkit::unique_bucket("adtlk"));
+    let descriptor = dir.path().join("webserver_configuration_settings.dat");
+    std::fs::write(
+        &descriptor,
+        format!(
+            "WEBSITEURL:{url}\nSERVERUSER:Xk29fixtureuser\nS3ACCESSKEY:{}\nS3SECRETKEY:{}\nS3LOCATION:US\nS3HOSTBASE:{}\n\
+             PERSISTASSETSTODATASTORE:0\nBUILDARCHIVECHOICE:hourly\n",
+            adt_testkit::ACCESS_KEY,
+            adt_testkit::SECRET_KEY,
+            emulator.endpoint()
+        ),
+    )
+    .unwrap();
+    let config = adt_template::adt_config_bucket_name(&url, "Xk29fixtureuser").unwrap();
+    assert!(config.ends_with("-config-xk29"), "{config}");
+    let rt = common::runtime();
+    let store = common::store(&emulator.endpoint());
+    rt.block_on(store.ensure_bucket(&config)).unwrap();
+    rt.block_on(store.put(&config, "BACKUP_RUNNING", bytes::Bytes::new(), &Default::default()))
+        .unwrap();
+
+    let d = descriptor.to_str().unwrap();
+    let args = [
+        "upload",
+        "--template",
+        d,
+        "--webroot",
+        &webroot,
+        "--period",
+        "HOURLY",
+        "--lock-wait",
+        "3",
+    ];
+    let (code, out, err) = adt_backup(&args);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("BACKUP_RUNNING") && err.contains("ADT webserver"), "{err}");
+    let bucket = adt_template::backup_bucket_name(&url, adt_template::Period::Hourly);
+    let stored = rt.block_on(store.bucket_exists(&bucket)).unwrap()
+        && rt
+            .block_on(store.head(&bucket, "applicationsourcecode.tar.gz"))
+            .unwrap()
+            .is_some();
+    assert!(!stored, "nothing uploaded while ADT backs up");
+
+    rt.block_on(store.delete(&config, "BACKUP_RUNNING")).unwrap();
+    let (code, out, err) = adt_backup(&args);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        rt.block_on(store.head(&bucket, "applicationsourcecode.tar.gz"))
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        rt.block_on(store.head(&config, "BACKUP_RUNNING")).unwrap().is_none(),
+        "released when done"
+    );
+}

@@ -92,6 +92,24 @@ pub fn backup_bucket_name(url: &str, period: Period) -> String {
     format!("{}-{period}", url.replace('.', "-")).to_lowercase()
 }
 
+/// ADT's own backup lock (its cron/BackupFromCron.sh): an object whose
+/// presence means a webserver is backing up, at the root of the site's
+/// config bucket ([`adt_config_bucket_name`]) on datastore 1.
+pub const ADT_LOCK_KEY: &str = "BACKUP_RUNNING";
+
+/// ADT deletes its lock as stale when its Last-Modified is more than this
+/// many seconds old (measured from when it was written; ADT never renews it).
+pub const ADT_LOCK_STALE_SECS: u64 = 300;
+
+/// ADT's config bucket for site `url`: `${WEBSITE_URL}-config` with `.` ->
+/// `-`, then `-` and the first four characters of SERVER_USER in lower
+/// case (the TOKEN of ADT's datastore operations scripts), all in lower
+/// case. None when SERVER_USER is empty.
+pub fn adt_config_bucket_name(url: &str, server_user: &str) -> Option<String> {
+    let token: String = server_user.chars().take(4).collect();
+    (!token.is_empty()).then(|| format!("{}-config-{token}", url.replace('.', "-")).to_lowercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +131,22 @@ mod tests {
             backup_bucket_name("www.Example.com", Period::Hourly),
             "www-example-com-hourly"
         );
+    }
+
+    /// `echo "${WEBSITE_URL}"-config | sed 's/\./-/g'`-${TOKEN}, TOKEN from
+    /// `echo ${SERVER_USER} | fold -w 4 | head -n 1 | tr '[:upper:]' '[:lower:]'`,
+    /// run with dash: www.example.com and Xk29fixtureuser give
+    /// www-example-com-config-xk29.
+    #[test]
+    fn the_config_bucket_follows_adts_token() {
+        assert_eq!(
+            adt_config_bucket_name("www.example.com", "Xk29fixtureuser").as_deref(),
+            Some("www-example-com-config-xk29")
+        );
+        assert_eq!(
+            adt_config_bucket_name("shop.example.org", "ab").as_deref(),
+            Some("shop-example-org-config-ab")
+        );
+        assert_eq!(adt_config_bucket_name("www.example.com", ""), None);
     }
 }

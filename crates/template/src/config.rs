@@ -167,6 +167,10 @@ pub struct AssetConfig {
     /// it to every datastore, as ADT's `cut -d'|' -f i` does. Empty when
     /// neither S3_ACCESS_KEY nor S3_HOST_BASE is set.
     pub datastores: Vec<Datastore>,
+    /// SERVER_USER (SERVERUSER in a webserver descriptor, which ADT's build
+    /// machine writes): names ADT's config bucket, where ADT's backup lock
+    /// lives. None when unset or empty (a template has none).
+    pub server_user: Option<String>,
 }
 
 impl AssetConfig {
@@ -194,6 +198,7 @@ impl AssetConfig {
             directories_to_mount: entries,
             exclude_from_backup: None,
             datastores: Vec::new(),
+            server_user: None,
         }
     }
 
@@ -222,6 +227,7 @@ impl AssetConfig {
                     .collect()
             }),
             datastores: datastores(t),
+            server_user: non_empty("SERVER_USER"),
         }
     }
 }

@@ -97,8 +97,39 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "WS_SERVER_TYPE",
 ];
 
+/// Keys of ADT's webserver descriptor (builddescriptors/webserver_descriptor.dat,
+/// and WEBSITEURLORIGINAL, which a webserver adds) whose value is not a
+/// template variable of the same name, with the variable it holds: what
+/// the build machine sets (addresses, the server user, database
+/// credentials) or a template variable under another key (EMAILUSERNAME
+/// is SYSTEM_EMAIL_USERNAME). Known in descriptors only.
+pub const DESCRIPTOR_KEYS: &[(&str, &str)] = &[
+    ("ASIP", "ASIP_PRIVATE"),
+    ("ASIPS", "ASIPS"),
+    ("ASPUBLICIP", "ASIP_PUBLIC"),
+    ("BUILDMACHINEIP", "BUILD_MACHINE_IP"),
+    ("DBIDENTIFIER", "DB_IDENTIFIER"),
+    ("DBNAME", "DB_NAME"),
+    ("DBPASSWORD", "DB_PASSWORD"),
+    ("DBUSERNAME", "DB_USERNAME"),
+    ("EMAILPASSWORD", "SYSTEM_EMAIL_PASSWORD"),
+    ("EMAILPROVIDER", "SYSTEM_EMAIL_PROVIDER"),
+    ("EMAILUSERNAME", "SYSTEM_EMAIL_USERNAME"),
+    ("MYIP", "WSIP_PRIVATE"),
+    ("MYPUBLICIP", "WSIP_PUBLIC"),
+    ("SERVERUSER", "SERVER_USER"),
+    ("SERVERUSERPASSWORD", "SERVER_USER_PASSWORD"),
+    ("WEBSITEURLORIGINAL", "WEBSITE_URL_ORIGINAL"),
+];
+
 pub(crate) fn is_known(name: &str) -> bool {
     KNOWN_VARIABLES.contains(&name)
+}
+
+/// True for a variable only a webserver descriptor carries (see
+/// [`DESCRIPTOR_KEYS`]).
+pub(crate) fn is_descriptor_variable(name: &str) -> bool {
+    DESCRIPTOR_KEYS.iter().any(|(_, variable)| *variable == name)
 }
 
 /// True for names whose values are credentials (keys, secrets, tokens,
@@ -126,10 +157,16 @@ pub(crate) fn descriptor_form(name: &str) -> String {
 /// `DIRECTORIES_TO_MOUNT`). Keys written with underscores are accepted too.
 pub(crate) fn from_descriptor_key(key: &str) -> Option<&'static str> {
     let wanted = descriptor_form(key);
-    KNOWN_VARIABLES
+    DESCRIPTOR_KEYS
         .iter()
-        .copied()
-        .find(|known| descriptor_form(known) == wanted)
+        .find(|(k, _)| *k == wanted)
+        .map(|(_, variable)| *variable)
+        .or_else(|| {
+            KNOWN_VARIABLES
+                .iter()
+                .copied()
+                .find(|known| descriptor_form(known) == wanted)
+        })
 }
 
 /// The known name nearest to `name`, when it is near enough to be a typo.
@@ -195,6 +232,9 @@ mod tests {
             Some("DATABASE_DBaaS_INSTALLATION_TYPE")
         );
         assert_eq!(from_descriptor_key("NOPE"), None);
+        assert_eq!(from_descriptor_key("SERVERUSER"), Some("SERVER_USER"));
+        assert_eq!(from_descriptor_key("EMAILUSERNAME"), Some("SYSTEM_EMAIL_USERNAME"));
+        assert_eq!(from_descriptor_key("MYIP"), Some("WSIP_PRIVATE"));
     }
 
     #[test]

@@ -89,6 +89,12 @@ enum Command {
         /// AZURE_* in the environment).
         #[arg(long, value_name = "URL", conflicts_with = "endpoint")]
         to: Option<String>,
+        /// How long to wait for another webserver's backup to finish: our
+        /// lock in the backup bucket, and ADT's BACKUP_RUNNING in its config
+        /// bucket when the settings name SERVER_USER (a webserver
+        /// descriptor does). Then give up with exit 1.
+        #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+        lock_wait: u64,
     },
     /// Check that the stored backup is a complete gzip tar holding the
     /// marker file (streamed; nothing written to disk).
@@ -198,90 +204,62 @@ fn run(args: &Args) -> Result<u8, Failure> {
             }
         }
         Command::Upload {
-            period, archive, to, ..
+            period,
+            archive,
+            to,
+            lock_wait,
+            ..
         } => {
             // Every chained datastore, as ADT stores backups (or the one --to names).
             let targets: Vec<adt_assets::NumberedBucket> = match to {
                 Some(_) => vec![(1, Ok(backup_bucket(with_template()?, *period, to.as_deref())?))],
                 None => with_template()?.backup_buckets(*period)?,
             };
+            let wait = std::time::Duration::from_secs(*lock_wait);
+            let mut options = adt_backups::UploadOptions::default();
+            options.lock_wait = wait;
+            // ADT's own lock, while ADT's webservers may back up this site too.
+            let adt_lock = match to {
+                None => {
+                    let mut o = adt_backups::AdtLockOptions::default();
+                    o.wait = wait;
+                    with_template()?.adt_backup_lock(o)?
+                }
+                Some(_) => None,
+            };
             let runtime = runtime()?;
             let interrupt = Interrupt::install(&runtime);
-            let made;
-            let path = match archive {
-                Some(path) => path.as_path(),
-                None => {
-                    let created = plan.create_temporary(interrupt.flag());
-                    if interrupt.is_set() {
+            let guard = match &adt_lock {
+                Some(lock) => match runtime.block_on(interrupt.run(lock.acquire())) {
+                    None => {
                         eprintln!(
-                            "adt-backup: stopped by {} while writing the archive; nothing was uploaded",
+                            "adt-backup: stopped by {} while waiting for ADT's backup lock; nothing was uploaded",
                             interrupt.signal_name()
                         );
                         return Ok(interrupt.exit_code());
                     }
-                    made = created?;
-                    made.path()
-                }
+                    Some(got) => Some(got.map_err(adt_assets::Error::from)?),
+                },
+                None => None,
             };
-            let options = adt_backups::UploadOptions::default();
-            let mut stored = Vec::new();
-            let mut failed = Vec::new();
-            for (number, target) in &targets {
-                let backups = match target {
-                    Ok(b) => b,
-                    Err(e) => {
-                        failed.push(serde_json::json!({"datastore": number, "error": Failure::from_ref(e).message}));
-                        continue;
-                    }
-                };
-                let result = runtime.block_on(interrupt.run(backups.upload(path, &options)));
-                let Some(result) = result else {
-                    let done = runtime.block_on(backups.clean_interrupted());
-                    eprintln!(
-                        "adt-backup: stopped by {} during the upload to datastore {number}: the current backup is whole (the previous one, or the new one if it had already replaced it){}",
-                        interrupt.signal_name(),
-                        done.iter().map(|d| format!("; {d}")).collect::<String>()
-                    );
-                    return Ok(interrupt.exit_code());
-                };
-                let endpoint = backups.store().endpoint().url().to_string();
-                match result {
-                    Ok(report) => {
-                        if !json {
-                            println!(
-                                "stored {} on datastore {number} ({} bytes){}",
-                                adt_cli::human::location(backups.store(), &report.bucket, &report.key),
-                                report.bytes,
-                                if report.previous_kept {
-                                    "; the previous backup is kept as .BACKUP"
-                                } else {
-                                    ""
-                                }
-                            );
-                        }
-                        stored.push(serde_json::json!({
-                            "datastore": number, "endpoint": endpoint, "bucket": report.bucket,
-                            "key": report.key, "bytes": report.bytes, "previous_kept": report.previous_kept,
-                        }));
-                    }
-                    Err(e) => failed.push(serde_json::json!({
-                        "datastore": number, "endpoint": endpoint, "error": Failure::from(e).message,
-                    })),
-                }
-            }
-            if json {
-                print_json(&serde_json::json!({ "stored": stored, "failed": failed }))?;
-            }
-            for f in &failed {
+            let outcome = upload_everywhere(
+                &runtime,
+                &interrupt,
+                &plan,
+                archive.as_deref(),
+                &targets,
+                &options,
+                json,
+            );
+            if let Some(guard) = guard
+                && let Err(e) = runtime.block_on(guard.release())
+            {
                 eprintln!(
-                    "adt-backup: datastore {} failed: {}",
-                    f["datastore"],
-                    f["error"].as_str().unwrap_or_default()
+                    "adt-backup: warning: {}",
+                    Failure::from(adt_assets::Error::from(e)).message
                 );
             }
-            if !failed.is_empty() {
-                return Ok(exit::FAILURE);
-            }
+            return outcome;
         }
         Command::Verify {
             period, previous, to, ..
@@ -313,4 +291,92 @@ fn backup_bucket(
         Some(url) => site.backup_bucket_on(period, adt_cli::setup::store_at(url)?)?,
         None => site.backup_bucket_store(period)?,
     })
+}
+
+/// Stores the archive (made now unless given) on every target, reporting
+/// each; a failing datastore does not stop the others.
+fn upload_everywhere(
+    runtime: &tokio::runtime::Runtime,
+    interrupt: &Interrupt,
+    plan: &adt_assets::BackupPlan,
+    archive: Option<&std::path::Path>,
+    targets: &[adt_assets::NumberedBucket],
+    options: &adt_backups::UploadOptions,
+    json: bool,
+) -> Result<u8, Failure> {
+    let made;
+    let path = match archive {
+        Some(path) => path,
+        None => {
+            let created = plan.create_temporary(interrupt.flag());
+            if interrupt.is_set() {
+                eprintln!(
+                    "adt-backup: stopped by {} while writing the archive; nothing was uploaded",
+                    interrupt.signal_name()
+                );
+                return Ok(interrupt.exit_code());
+            }
+            made = created?;
+            made.path()
+        }
+    };
+    let mut stored = Vec::new();
+    let mut failed = Vec::new();
+    for (number, target) in targets {
+        let backups = match target {
+            Ok(b) => b,
+            Err(e) => {
+                failed.push(serde_json::json!({"datastore": number, "error": Failure::from_ref(e).message}));
+                continue;
+            }
+        };
+        let result = runtime.block_on(interrupt.run(backups.upload(path, options)));
+        let Some(result) = result else {
+            let done = runtime.block_on(backups.clean_interrupted());
+            eprintln!(
+                "adt-backup: stopped by {} during the upload to datastore {number}: the current backup is whole (the previous one, or the new one if it had already replaced it){}",
+                interrupt.signal_name(),
+                done.iter().map(|d| format!("; {d}")).collect::<String>()
+            );
+            return Ok(interrupt.exit_code());
+        };
+        let endpoint = backups.store().endpoint().url().to_string();
+        match result {
+            Ok(report) => {
+                if !json {
+                    println!(
+                        "stored {} on datastore {number} ({} bytes){}",
+                        adt_cli::human::location(backups.store(), &report.bucket, &report.key),
+                        report.bytes,
+                        if report.previous_kept {
+                            "; the previous backup is kept as .BACKUP"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+                stored.push(serde_json::json!({
+                    "datastore": number, "endpoint": endpoint, "bucket": report.bucket,
+                    "key": report.key, "bytes": report.bytes, "previous_kept": report.previous_kept,
+                }));
+            }
+            Err(e) => failed.push(serde_json::json!({
+                "datastore": number, "endpoint": endpoint, "error": Failure::from(e).message,
+            })),
+        }
+    }
+    if json {
+        print_json(&serde_json::json!({ "stored": stored, "failed": failed }))?;
+    }
+    for f in &failed {
+        eprintln!(
+            "adt-backup: datastore {} failed: {}",
+            f["datastore"],
+            f["error"].as_str().unwrap_or_default()
+        );
+    }
+    if !failed.is_empty() {
+        return Ok(exit::FAILURE);
+    }
+    Ok(exit::SUCCESS)
 }

@@ -21,23 +21,37 @@ const ASSET_SETTINGS: &[&str] = &[
 
 pub(super) fn check(t: &Template, out: &mut Vec<Diagnostic>) {
     let descriptor = t.format() == Format::Descriptor;
-    let mut first_line: HashMap<&str, u32> = HashMap::new();
+    let mut first: HashMap<&str, (u32, &str)> = HashMap::new();
     for a in t.assignments() {
-        if let Some(first) = first_line.get(a.name.as_str()) {
+        if let Some((first, value)) = first.get(a.name.as_str()).copied() {
+            // ADT's own webserver descriptor writes DATABASEINSTALLATIONTYPE
+            // and SSLLIVECERT twice from the same variable: the same value
+            // again changes nothing. A different value does: ADT's
+            // ExtractConfigValue.sh then returns both lines.
+            if descriptor && value == a.value.text {
+                continue;
+            }
             out.push(Diagnostic::new(
                 Rule::DuplicateVariable,
                 Severity::Warning,
                 a.key_span,
-                format!(
-                    "{} is set again (first set on line {first}); the last value wins",
-                    a.key
-                ),
+                if descriptor {
+                    format!(
+                        "{} is set again with another value (first set on line {first}); ADT's readers get both lines",
+                        a.key
+                    )
+                } else {
+                    format!(
+                        "{} is set again (first set on line {first}); the last value wins",
+                        a.key
+                    )
+                },
                 format!("keep one setting of {} and remove the other", a.key),
             ));
         } else {
-            first_line.insert(&a.name, a.key_span.line);
+            first.insert(&a.name, (a.key_span.line, &a.value.text));
         }
-        if names::is_known(&a.name) {
+        if names::is_known(&a.name) || (descriptor && names::is_descriptor_variable(&a.name)) {
             continue;
         }
         let near = names::nearest_known(&a.key, descriptor);
