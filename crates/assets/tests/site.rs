@@ -253,3 +253,61 @@ async fn the_front_door_runs_on_an_in_memory_store() {
     let (meta, body) = copy.get_bytes(images, "logo.png").await.unwrap();
     assert_eq!((&body[..], meta.metadata["mode"].as_str()), (&b"PNG"[..], "33188"));
 }
+
+/// A webserver's settings as ADT's build machine writes them
+/// (fixtures/adt/webserver_configuration_settings*.dat, rendered from ADT's
+/// own webserver_descriptor.dat): what each tool reads from them.
+#[test]
+fn adts_rendered_webserver_descriptor_reads_as_adt_reads_it() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/adt");
+    let site = Site::load(
+        &fixtures.join("webserver_configuration_settings.dat"),
+        SiteOptions::new("/var/www/html"),
+    )
+    .unwrap();
+    let c = site.config();
+    assert_eq!(c.website_url.as_deref(), Some("www.example.com"));
+    assert!(c.persist_assets);
+    assert_eq!(site.datastore_count(), 2, "counted by S3ACCESSKEY");
+    let hosts: Vec<(&str, Option<&str>)> = c
+        .datastores
+        .iter()
+        .map(|d| (d.host_base.as_str(), d.location.as_deref()))
+        .collect();
+    assert_eq!(
+        hosts,
+        [
+            ("ams3.digitaloceanspaces.com", Some("US")),
+            ("fra1.digitaloceanspaces.com", Some("US"))
+        ],
+        "one S3LOCATION for both, as ADT's cut -f reads it"
+    );
+    assert_eq!(c.server_user.as_deref(), Some("Xk29fixtureuser"));
+    assert_eq!(
+        c.backup_excludes(),
+        ["/logs", "/tmp", "/cache", "/configuration.php"],
+        "joomla's defaults"
+    );
+    assert_eq!(
+        site.buckets().unwrap(),
+        ["www-example-com-assets-images", "www-example-com-assets-media"]
+    );
+    assert_eq!(site.backup_bucket(Period::Hourly).unwrap(), "www-example-com-hourly");
+    let lock = site.adt_backup_lock(Default::default()).unwrap().unwrap();
+    assert_eq!(lock.bucket(), "www-example-com-config-xk29");
+
+    let merge = Site::load(
+        &fixtures.join("webserver_configuration_settings.merge.dat"),
+        SiteOptions::new("/var/www/html"),
+    )
+    .unwrap();
+    assert_eq!(
+        merge.buckets().unwrap(),
+        [
+            "www-example-com-assets-images1",
+            "www-example-com-assets-images2",
+            "www-example-com-assets-images3"
+        ],
+        "ADT's merge=images3 branches"
+    );
+}

@@ -249,3 +249,85 @@ fn descriptor_and_yaml_findings_point_at_their_lines() {
     assert!(found.contains(&("invalid-boolean".into(), 2, 26)), "{found:?}");
     assert!(found.contains(&("unknown-variable".into(), 7, 1)), "{found:?}");
 }
+
+/// ADT's own files (fixtures/adt, from adt-build-machine-scripts; its
+/// README says which commit and how the descriptor was rendered): every
+/// stock template, and the webserver descriptor as ADT's build machine
+/// renders it, are read as ADT reads them: no unknown or duplicate
+/// variable (ADT's descriptor writes DATABASEINSTALLATIONTYPE and
+/// SSLLIVECERT twice, with the same value), no error, no secret shown.
+#[test]
+fn adts_own_templates_and_descriptors_check_clean() {
+    let mut files: Vec<String> = std::fs::read_dir(workspace().join("fixtures/adt/templates"))
+        .unwrap()
+        .map(|e| format!("fixtures/adt/templates/{}", e.unwrap().file_name().to_string_lossy()))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 12, "three templates for each of ADT's four clouds");
+    files.push("fixtures/adt/webserver_configuration_settings.dat".into());
+    files.push("fixtures/adt/webserver_configuration_settings.merge.dat".into());
+    let fake = [
+        "AKIAFAKEFIXTURE",
+        "fixturesecret",
+        "fixturepassword",
+        "fixturedbpass",
+        "fixturednskey",
+        "fixturetoken",
+        "fixturemailpass",
+        "fixturerepotoken",
+    ];
+    let mut human_all = String::new();
+    let mut json_all = String::new();
+    for file in &files {
+        let human = run(&[file]);
+        let json = run(&["--format", "json", file]);
+        assert_eq!(
+            (human.code, json.code),
+            (0, 0),
+            "{file}: {}{}",
+            human.stdout,
+            human.stderr
+        );
+        let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+        for d in report["diagnostics"].as_array().unwrap() {
+            let rule = d["rule"].as_str().unwrap();
+            assert!(
+                !matches!(rule, "unknown-variable" | "duplicate-variable" | "syntax"),
+                "{file}: {d}"
+            );
+        }
+        for text in [&human.stdout, &human.stderr, &json.stdout] {
+            for secret in fake {
+                assert!(!text.contains(secret), "{file} shows a secret ({secret}):\n{text}");
+            }
+        }
+        human_all.push_str(&human.stdout);
+        json_all.push_str(&json.stdout);
+    }
+    insta::assert_snapshot!("adt_files_human", human_all);
+    insta::assert_snapshot!("adt_files_json", json_all);
+}
+
+/// The rendered descriptors are what ADT's own loop makes of ADT's
+/// descriptor (fixtures/adt/render-descriptor.sh runs it with /bin/sh).
+#[test]
+fn the_descriptor_fixtures_are_adts_rendering() {
+    let adt = workspace().join("fixtures/adt");
+    for (environment, rendered) in [
+        ("build_environment", "webserver_configuration_settings.dat"),
+        ("build_environment.merge", "webserver_configuration_settings.merge.dat"),
+    ] {
+        let out = std::process::Command::new("/bin/sh")
+            .arg(adt.join("render-descriptor.sh"))
+            .arg(adt.join("webserver_descriptor.dat"))
+            .arg(adt.join(environment))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            std::fs::read_to_string(adt.join(rendered)).unwrap(),
+            "{rendered}"
+        );
+    }
+}

@@ -285,6 +285,38 @@ fn datastores(t: &Template) -> Vec<Datastore> {
 
 #[cfg(test)]
 mod tests {
+    /// The defaults are ADT's own: each application descriptor's
+    /// EXCLUDE_FROM_BACKUP line (fixtures/adt/application-descriptors, from
+    /// adt-build-machine-scripts application/descriptors/*.dat).
+    #[test]
+    fn backup_excludes_are_the_application_descriptors_own() {
+        for (app, descriptor) in [
+            (
+                Application::Joomla,
+                include_str!("../../../fixtures/adt/application-descriptors/joomla.dat"),
+            ),
+            (
+                Application::Wordpress,
+                include_str!("../../../fixtures/adt/application-descriptors/wordpress.dat"),
+            ),
+            (
+                Application::Drupal,
+                include_str!("../../../fixtures/adt/application-descriptors/drupal.dat"),
+            ),
+            (
+                Application::Moodle,
+                include_str!("../../../fixtures/adt/application-descriptors/moodle.dat"),
+            ),
+        ] {
+            let line = descriptor
+                .lines()
+                .find_map(|l| l.strip_prefix("EXCLUDE_FROM_BACKUP:"))
+                .unwrap();
+            let adts: Vec<&str> = line.split(':').collect();
+            assert_eq!(app.backup_excludes(), &adts[..], "{app:?}");
+        }
+    }
+
     use super::*;
 
     /// Issue 15: what ADT deployments write, read as ADT reads it
