@@ -35,10 +35,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 1. Check the template the way adt-check does.
     let template = Template::read(&template_path)?;
-    let options = CheckOptions {
-        webroot: "/var/www/html".into(),
-        backup: None,
-    };
+    let options = CheckOptions::new("/var/www/html");
     let diagnostics = adt_template::check(&template, &options);
     let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
     println!(

@@ -73,6 +73,15 @@ pub enum Error {
         #[source]
         source: adt_datastore::DatastoreError,
     },
+    /// A request to datastore `number` failed.
+    #[error("datastore {number}: {source}")]
+    Datastore {
+        /// 1 for the primary.
+        number: usize,
+        /// Why.
+        #[source]
+        source: adt_datastore::DatastoreError,
+    },
     /// A path given to the front door cannot be used.
     #[error("{role} {}: {problem}", path.display())]
     Path {

@@ -1,6 +1,7 @@
 //! [`Site`]: a template's asset settings and the webroot they apply to,
 //! and the queries every job needs (layout, datastores, backup buckets).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use adt_datastore::{Connection, Endpoint, Secret, Store};
@@ -155,6 +156,28 @@ impl Site {
     /// The asset buckets, in the layout's order.
     pub fn buckets(&self) -> Result<Vec<String>, Error> {
         Ok(self.layout()?.mounts().map(|(_, m)| m.bucket.clone()).collect())
+    }
+
+    /// How many objects (up to [`adt_template::STORED_SAMPLE`]) each asset
+    /// bucket already holds on datastore 1; buckets that do not exist are
+    /// left out. For [`adt_template::CheckOptions::stored`]: adt-check
+    /// `--online` warns when a virgin or baseline build finds any.
+    pub async fn stored_assets(&self) -> Result<BTreeMap<String, u64>, Error> {
+        if self.config.directories_to_mount.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let store = self.store(1)?;
+        let failed = |source| Error::Datastore { number: 1, source };
+        let mut found = BTreeMap::new();
+        for bucket in self.buckets()? {
+            if !store.bucket_exists(&bucket).await.map_err(failed)? {
+                continue;
+            }
+            let sample = usize::try_from(adt_template::STORED_SAMPLE).unwrap_or(usize::MAX);
+            let objects = store.list_first(&bucket, sample).await.map_err(failed)?;
+            found.insert(bucket, objects.len() as u64);
+        }
+        Ok(found)
     }
 
     /// The bucket of the site's backups for `period`.

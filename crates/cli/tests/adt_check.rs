@@ -79,7 +79,11 @@ fn assert_no_secret(text: &str) {
 fn every_rule_fixture_reports_its_rule() {
     let backup_dir = tempfile::tempdir().unwrap();
     let backup = joomla_backup(backup_dir.path());
-    for rule in adt_template::Rule::ALL {
+    // assets-already-stored needs a datastore: online_warns_when_a_fresh_build_finds_assets_already_stored.
+    let offline = adt_template::Rule::ALL
+        .iter()
+        .filter(|r| **r != adt_template::Rule::AssetsAlreadyStored);
+    for rule in offline {
         let fixture = format!("fixtures/templates/rules/{}.tmpl", rule.id());
         let out = run(&["--format", "json", "--backup", backup.to_str().unwrap(), &fixture]);
         let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
@@ -330,4 +334,100 @@ fn the_descriptor_fixtures_are_adts_rendering() {
             "{rendered}"
         );
     }
+}
+
+/// ADT's CheckForAssetsOverwrite: a baseline (or virgin) build whose asset
+/// buckets already hold objects is warned about (`--online` reaches
+/// datastore 1); nothing is deleted. A temporal build is expected to find
+/// its assets there.
+#[test]
+fn online_warns_when_a_fresh_build_finds_assets_already_stored() {
+    let emulator = adt_testkit::Emulator::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("{}.example.com", adt_testkit::unique_bucket("ovw"));
+    let write = |choice: &str, host: &str| {
+        let path = dir.path().join(format!("{choice}.tmpl"));
+        std::fs::write(
+            &path,
+            format!(
+                "export WEBSITE_URL=\"{url}\"\nexport APPLICATION=\"joomla\"\nexport BUILD_ARCHIVE_CHOICE=\"{choice}\"\n\
+                 export PERSIST_ASSETS_TO_DATASTORE=\"0\"\nexport DIRECTORIES_TO_MOUNT=\"images:media\"\n\
+                 export S3_ACCESS_KEY=\"{}\"\nexport S3_SECRET_KEY=\"{}\"\nexport S3_HOST_BASE=\"{host}\"\n",
+                adt_testkit::ACCESS_KEY,
+                adt_testkit::SECRET_KEY,
+            ),
+        )
+        .unwrap();
+        path.display().to_string()
+    };
+    let images = adt_template::derive_bucket_name(&url, "images");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = {
+        let c = adt_datastore::Connection::new(
+            adt_datastore::Endpoint::parse(&emulator.endpoint(), None).unwrap(),
+            adt_datastore::Secret::new(adt_testkit::ACCESS_KEY),
+            adt_datastore::Secret::new(adt_testkit::SECRET_KEY),
+        );
+        adt_datastore::Store::connect(&c).unwrap()
+    };
+    rt.block_on(store.ensure_bucket(&images)).unwrap();
+    for i in 0..3 {
+        rt.block_on(store.put(
+            &images,
+            &format!("old/{i}.jpg"),
+            bytes::Bytes::from_static(b"x"),
+            &Default::default(),
+        ))
+        .unwrap();
+    }
+    let baseline = write("baseline", &emulator.endpoint());
+
+    let offline = run(&["--format", "json", &baseline]);
+    assert!(
+        !offline.stdout.contains("assets-already-stored"),
+        "offline looks at nothing"
+    );
+
+    let online = run(&["--online", "--format", "json", &baseline]);
+    assert_eq!(online.code, 0, "a warning: {}{}", online.stdout, online.stderr);
+    let report: serde_json::Value = serde_json::from_str(&online.stdout).unwrap();
+    let found: Vec<&serde_json::Value> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["rule"] == "assets-already-stored")
+        .collect();
+    assert_eq!(found.len(), 1, "images only: {report}");
+    assert_eq!(found[0]["severity"], "warning");
+    let message = found[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&images) && message.contains("3 objects") && message.contains("baseline build"),
+        "{message}"
+    );
+    let listed = rt.block_on(store.list(&images, None)).unwrap();
+    assert_eq!(listed.len(), 3, "nothing deleted");
+    let human = run(&["--online", &baseline]);
+    assert!(
+        human.stdout.contains("warning[assets-already-stored]"),
+        "{}",
+        human.stdout
+    );
+
+    let hourly = write("hourly", &emulator.endpoint());
+    let temporal = run(&["--online", "--format", "json", &hourly]);
+    assert_eq!(temporal.code, 0, "{}", temporal.stderr);
+    assert!(
+        !temporal.stdout.contains("assets-already-stored"),
+        "{}",
+        temporal.stdout
+    );
+
+    let dead = write("virgin", "http://127.0.0.1:1");
+    let unreachable = run(&["--online", &dead]);
+    assert_eq!(unreachable.code, 1, "{}{}", unreachable.stdout, unreachable.stderr);
+    assert!(
+        unreachable.stderr.contains("--online") && unreachable.stderr.contains("datastore 1"),
+        "{}",
+        unreachable.stderr
+    );
 }

@@ -396,6 +396,40 @@ impl Store {
         Ok(objects)
     }
 
+    /// At most `max` objects of the bucket (the first in key order, one
+    /// request for up to 1000): enough to tell an empty bucket from one
+    /// in use without listing a large one.
+    pub async fn list_first(&self, bucket: &str, max: usize) -> Result<Vec<ObjectInfo>, DatastoreError> {
+        if let Some(o) = &self.objects {
+            let mut all = o.list(bucket, None).await?;
+            all.truncate(max);
+            return Ok(all);
+        }
+        let page = self
+            .run("ListObjectsV2", bucket, None, || async {
+                self.client
+                    .list_objects_v2()
+                    .bucket(bucket)
+                    .max_keys(i32::try_from(max.min(1000)).unwrap_or(1000))
+                    .send()
+                    .await
+                    .map_err(|e| self.fail(&e))
+            })
+            .await?;
+        let mut objects: Vec<ObjectInfo> = page
+            .contents()
+            .iter()
+            .map(|o| ObjectInfo {
+                key: o.key().unwrap_or_default().to_string(),
+                size: o.size().unwrap_or(0).max(0) as u64,
+                etag: unquote(o.e_tag()),
+                last_modified: o.last_modified().map(|t| t.secs()),
+            })
+            .collect();
+        objects.truncate(max);
+        Ok(objects)
+    }
+
     /// Every object under `prefix` with its headers (one HEAD each,
     /// `concurrency` at a time). Objects deleted meanwhile are left out.
     pub async fn list_with_metadata(

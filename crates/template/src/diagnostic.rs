@@ -66,6 +66,11 @@ pub enum Rule {
     /// `mount-dir-missing-in-backup`: an entry the webroot backup has no
     /// directory for (checked only with [`CheckOptions::backup`](crate::CheckOptions::backup)).
     MountDirMissingInBackup,
+    /// `assets-already-stored`: a virgin or baseline build whose asset
+    /// buckets already hold objects (checked only with
+    /// [`CheckOptions::stored`](crate::CheckOptions::stored); ADT's
+    /// CheckForAssetsOverwrite).
+    AssetsAlreadyStored,
 }
 
 impl Rule {
@@ -93,6 +98,7 @@ impl Rule {
         Rule::UnknownApplication,
         Rule::UnusualAssetDirectory,
         Rule::MountDirMissingInBackup,
+        Rule::AssetsAlreadyStored,
     ];
 
     /// The rule's stable id (`duplicate-variable`), as printed and in JSON.
@@ -120,6 +126,7 @@ impl Rule {
             Rule::UnknownApplication => "unknown-application",
             Rule::UnusualAssetDirectory => "unusual-asset-directory",
             Rule::MountDirMissingInBackup => "mount-dir-missing-in-backup",
+            Rule::AssetsAlreadyStored => "assets-already-stored",
         }
     }
 }

@@ -88,7 +88,7 @@ pub use entry::{EntryError, MountEntry};
 pub use error::TemplateError;
 pub use layout::{BucketMount, DEFAULT_WEBROOT, Layout, LayoutEntry, stable_hash};
 pub use names::{KNOWN_VARIABLES, is_secret_name};
-pub use rules::{CheckOptions, check, valid_region};
+pub use rules::{CheckOptions, STORED_SAMPLE, check, valid_region};
 pub use secret::Secret;
 pub use source::{Assignment, Format, MAX_TEMPLATE_BYTES, Span, Template, Value};
 
@@ -97,10 +97,7 @@ pub use source::{Assignment, Format, MAX_TEMPLATE_BYTES, Span, Template, Value};
 /// `adt-check` rejects is never acted on.
 pub fn load(path: &std::path::Path, webroot: &std::path::Path) -> Result<AssetConfig, TemplateError> {
     let template = Template::read(path)?;
-    let options = CheckOptions {
-        webroot: webroot.to_path_buf(),
-        backup: None,
-    };
+    let options = CheckOptions::new(webroot);
     let errors: Vec<Diagnostic> = check(&template, &options)
         .into_iter()
         .filter(|d| d.severity == Severity::Error)

@@ -17,8 +17,9 @@ use clap::Parser;
 /// DIRECTORIES_TO_MOUNT, SYNC_WEBROOTS, BUILD_ARCHIVE_CHOICE, WEBSITE_URL and
 /// the S3 settings. Secret values are never printed.
 ///
-/// Exit status: 0 no errors (warnings allowed), 1 errors found,
-/// 2 bad usage or a template or archive that cannot be read.
+/// Exit status: 0 no errors (warnings allowed), 1 errors found (or, with
+/// --online, a datastore that cannot be reached), 2 bad usage or a
+/// template or archive that cannot be read.
 #[derive(Parser, Debug)]
 #[command(
     name = "adt-check",
@@ -44,6 +45,15 @@ struct Args {
     /// live in its parent.
     #[arg(long, value_name = "DIR", default_value = adt_template::DEFAULT_WEBROOT)]
     webroot: PathBuf,
+
+    /// Also reach datastore 1 with the template's own credentials and look
+    /// at what is stored there: a virgin or baseline build whose asset
+    /// buckets already hold objects gets assets-already-stored (ADT's
+    /// CheckForAssetsOverwrite; nothing is deleted). Only for a template
+    /// without errors; a datastore that cannot be reached is exit 1.
+    /// Honours AWS_CA_BUNDLE.
+    #[arg(long)]
+    online: bool,
 
     /// Output: human (rustc-style, colour on a terminal) or json (one
     /// object per template per line).
@@ -82,9 +92,14 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::USAGE);
         }
     };
-    let options = CheckOptions {
-        webroot: args.webroot.clone(),
-        backup,
+    let mut options = CheckOptions::new(&args.webroot);
+    options.backup = backup;
+    let runtime = match args.online.then(adt_cli::setup::runtime).transpose() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {}", e.message);
+            return ExitCode::from(exit::FAILURE);
+        }
     };
     let color = use_color();
     let mut codes = Vec::new();
@@ -97,7 +112,26 @@ fn main() -> ExitCode {
                 continue;
             }
         };
-        let diagnostics = adt_template::check(&template, &options);
+        let mut diagnostics = adt_template::check(&template, &options);
+        let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+        if let Some(runtime) = runtime.as_ref().filter(|_| errors == 0) {
+            match runtime.block_on(online(&template, &args.webroot)) {
+                Ok(stored) => {
+                    let mut with = options.clone();
+                    with.stored = Some(stored);
+                    diagnostics = adt_template::check(&template, &with);
+                }
+                Err(e) => {
+                    eprintln!(
+                        "error: {}: --online: {}",
+                        template.name(),
+                        adt_cli::setup::Failure::from(e).message
+                    );
+                    codes.push(exit::FAILURE);
+                    continue;
+                }
+            }
+        }
         let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
         let warnings = diagnostics.iter().filter(|d| d.severity == Severity::Warning).count();
         let file = template.name();
@@ -124,4 +158,19 @@ fn main() -> ExitCode {
         codes.push(if errors > 0 { exit::FAILURE } else { exit::SUCCESS });
     }
     exit::worst(codes)
+}
+
+/// What `--online` looks up for one template: how many objects each asset
+/// bucket holds on datastore 1.
+async fn online(
+    template: &Template,
+    webroot: &std::path::Path,
+) -> Result<std::collections::BTreeMap<String, u64>, adt_assets::Error> {
+    let config = adt_template::AssetConfig::from_template(template);
+    let site = adt_assets::Site::from_config(
+        template.name(),
+        config,
+        adt_assets::SiteOptions::new(webroot).with_env(),
+    );
+    site.stored_assets().await
 }

@@ -14,14 +14,33 @@ use crate::diagnostic::Diagnostic;
 use crate::layout::DEFAULT_WEBROOT;
 use crate::source::{Span, Template};
 
+/// The most objects a caller counts in a bucket for
+/// [`CheckOptions::stored`]: a count this high reads "or more".
+pub const STORED_SAMPLE: u64 = 1000;
+
 /// What a check looks at besides the template.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct CheckOptions {
     /// Where relative entries are mounted (default /var/www/html).
     pub webroot: PathBuf,
     /// The directories of a webroot backup to look for the entries in
     /// (enables mount-dir-missing-in-backup).
     pub backup: Option<BackupListing>,
+    /// How many objects (at least) each asset bucket already holds on
+    /// datastore 1, looked up by the caller (enables
+    /// assets-already-stored); a bucket not in the map is taken as absent.
+    pub stored: Option<std::collections::BTreeMap<String, u64>>,
+}
+
+impl CheckOptions {
+    /// Relative entries mounted under `webroot`; nothing else looked at.
+    pub fn new(webroot: impl Into<PathBuf>) -> CheckOptions {
+        CheckOptions {
+            webroot: webroot.into(),
+            ..CheckOptions::default()
+        }
+    }
 }
 
 impl Default for CheckOptions {
@@ -29,6 +48,7 @@ impl Default for CheckOptions {
         CheckOptions {
             webroot: PathBuf::from(DEFAULT_WEBROOT),
             backup: None,
+            stored: None,
         }
     }
 }
@@ -39,7 +59,7 @@ pub fn check(template: &Template, options: &CheckOptions) -> Vec<Diagnostic> {
     variables::check(template, &mut found);
     settings::check(template, &mut found);
     datastores::check(template, &mut found);
-    mounts::check(template, &options.webroot, options.backup.as_ref(), &mut found);
+    mounts::check(template, options, &mut found);
     found.sort_by_key(|d| (d.line, d.column, d.rule));
     for d in &mut found {
         d.snippet = template.snippet(d.span());

@@ -1,8 +1,8 @@
 //! The DIRECTORIES_TO_MOUNT rules: invalid-mount-entry, overlapping-mounts,
-//! bucket-name-invalid, bucket-name-collision, unusual-asset-directory and
-//! mount-dir-missing-in-backup.
+//! bucket-name-invalid, bucket-name-collision, unusual-asset-directory,
+//! mount-dir-missing-in-backup and assets-already-stored.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::settings::host_problem;
@@ -21,7 +21,8 @@ struct Parsed {
     span: Span,
 }
 
-pub(super) fn check(t: &Template, webroot: &Path, backup: Option<&BackupListing>, out: &mut Vec<Diagnostic>) {
+pub(super) fn check(t: &Template, options: &super::CheckOptions, out: &mut Vec<Diagnostic>) {
+    let webroot = options.webroot.as_path();
     let Some(a) = t.get(DIRS) else {
         return;
     };
@@ -83,8 +84,44 @@ pub(super) fn check(t: &Template, webroot: &Path, backup: Option<&BackupListing>
     overlaps(&entries, webroot, out);
     buckets(t, &entries, out);
     unusual(t, &entries, out);
-    if let Some(dirs) = backup {
+    if let Some(dirs) = &options.backup {
         missing_in_backup(&entries, dirs, out);
+    }
+    if let Some(stored) = &options.stored {
+        already_stored(t, &entries, stored, out);
+    }
+}
+
+/// ADT's CheckForAssetsOverwrite, without its purge: a virgin or baseline
+/// build starts a new site, so objects already in its asset buckets are an
+/// earlier deployment's, and a later seed (which never overwrites) would
+/// keep them over the new site's files.
+fn already_stored(t: &Template, entries: &[Parsed], stored: &BTreeMap<String, u64>, out: &mut Vec<Diagnostic>) {
+    let choice = crate::config::ArchiveChoice::parse(t.value("BUILD_ARCHIVE_CHOICE"));
+    let url = t.value("WEBSITE_URL");
+    if !choice.is_some_and(|c| !c.is_temporal()) || url.is_empty() || host_problem(url).is_some() {
+        return;
+    }
+    for e in entries {
+        for dir in e.entry.bucket_dirs() {
+            let name = derive_bucket_name(url, &dir);
+            let Some(&count) = stored.get(&name).filter(|n| **n > 0) else {
+                continue;
+            };
+            out.push(Diagnostic::new(
+                Rule::AssetsAlreadyStored,
+                Severity::Warning,
+                e.span,
+                format!(
+                    "bucket `{name}` for entry `{}` already holds {count}{} object{} on datastore 1, and this is a {} build",
+                    e.text,
+                    if count >= super::STORED_SAMPLE { " or more" } else { "" },
+                    if count == 1 { "" } else { "s" },
+                    t.value("BUILD_ARCHIVE_CHOICE"),
+                ),
+                "they are an earlier deployment's assets: a later seed keeps them over this build's files. Copy them away (adt-replicate) and empty the bucket, or use another WEBSITE_URL; adt never deletes them (ADT's CheckForAssetsOverwrite purges them)",
+            ));
+        }
     }
 }
 
