@@ -99,7 +99,7 @@ pub(super) fn check(t: &Template, options: &super::CheckOptions, out: &mut Vec<D
 fn already_stored(t: &Template, entries: &[Parsed], stored: &BTreeMap<String, u64>, out: &mut Vec<Diagnostic>) {
     let choice = crate::config::ArchiveChoice::parse(t.value("BUILD_ARCHIVE_CHOICE"));
     let url = t.value("WEBSITE_URL");
-    if !choice.is_some_and(|c| !c.is_temporal()) || url.is_empty() || host_problem(url).is_some() {
+    if choice.is_none_or(|c| c.is_temporal()) || url.is_empty() || host_problem(url).is_some() {
         return;
     }
     for e in entries {
