@@ -52,6 +52,9 @@ pub struct AdtLock {
     store: Store,
     bucket: String,
     options: AdtLockOptions,
+    /// Our name in the lock's body (`OWNER MS`: the time makes every write
+    /// a new ETag, so an ETag names one write).
+    owner: String,
 }
 
 /// The lock, held (or not in use: no config bucket). Release it with
@@ -64,14 +67,14 @@ pub struct AdtLockGuard {
 #[derive(Debug)]
 struct Held {
     lock: AdtLock,
-    owner: String,
     stop: watch::Sender<bool>,
     renewer: tokio::task::JoinHandle<Option<BackupError>>,
 }
 
-/// The lock object as found: its body, ETag and age in seconds.
+/// The lock object as found: the owner in its body (empty for ADT's own),
+/// its ETag and its age in seconds.
 struct Found {
-    body: String,
+    owner: String,
     etag: String,
     age: u64,
 }
@@ -83,6 +86,13 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
+fn now_ms() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
+}
+
 impl AdtLock {
     /// The lock in `bucket` (ADT's config bucket,
     /// [`adt_template::adt_config_bucket_name`]) on `store` (datastore 1).
@@ -91,6 +101,24 @@ impl AdtLock {
             store,
             bucket: bucket.into(),
             options,
+            owner: crate::store::owner_name(),
+        }
+    }
+
+    fn body(&self) -> Bytes {
+        Bytes::from(format!("{} {}", self.owner, now_ms()))
+    }
+
+    /// After an `acquire` that was stopped part way (a signal): removes the
+    /// lock if it is ours, so ADT's webservers are not kept waiting.
+    pub async fn clear_if_ours(&self) {
+        if let Ok(Some(found)) = self.find().await
+            && found.owner == self.owner
+        {
+            let _ = self
+                .store
+                .delete_if_match(&self.bucket, ADT_LOCK_KEY, &found.etag)
+                .await;
         }
     }
 
@@ -106,7 +134,7 @@ impl AdtLock {
         if !self.store.bucket_exists(&self.bucket).await? {
             return Ok(AdtLockGuard { held: None });
         }
-        let owner = crate::store::owner_name();
+        let owner = self.owner.clone();
         let started = Instant::now();
         let mut holder = String::from("a webserver that just took it");
         loop {
@@ -114,31 +142,32 @@ impl AdtLock {
             // cleared) rather than after `poll`.
             let again = match self.find().await? {
                 None => {
-                    let body = Bytes::from(owner.clone());
                     let put = self
                         .store
-                        .put_if_absent(&self.bucket, ADT_LOCK_KEY, body, &PutOptions::default())
+                        .put_if_absent(&self.bucket, ADT_LOCK_KEY, self.body(), &PutOptions::default())
                         .await?;
                     if let PutOutcome::Created { .. } = put {
                         tokio::time::sleep(self.options.settle).await;
-                        if self.find().await?.is_some_and(|f| f.body == owner) {
-                            return Ok(self.hold(owner));
+                        if self.find().await?.is_some_and(|f| f.owner == owner) {
+                            return Ok(self.hold());
                         }
                     }
                     false
                 }
-                Some(found) if found.body == owner => return Ok(self.hold(owner)),
+                Some(found) if found.owner == owner => return Ok(self.hold()),
+                // Another webserver's ETag names one write (ours carry the
+                // time; ADT's are all empty, so ADT's own race remains: a
+                // lock rewritten between our look and our delete).
                 Some(found) if found.age > self.options.stale_after.as_secs() => {
                     self.store
                         .delete_if_match(&self.bucket, ADT_LOCK_KEY, &found.etag)
-                        .await?;
-                    true
+                        .await?
                 }
                 Some(found) => {
-                    holder = if found.body.is_empty() {
+                    holder = if found.owner.is_empty() {
                         format!("an ADT webserver's {ADT_LOCK_KEY}, written {} s ago", found.age)
                     } else {
-                        format!("{ADT_LOCK_KEY} held by {}, written {} s ago", found.body, found.age)
+                        format!("{ADT_LOCK_KEY} held by {}, written {} s ago", found.owner, found.age)
                     };
                     false
                 }
@@ -157,13 +186,12 @@ impl AdtLock {
         }
     }
 
-    fn hold(&self, owner: String) -> AdtLockGuard {
+    fn hold(&self) -> AdtLockGuard {
         let (stop, stopped) = watch::channel(false);
-        let renewer = tokio::spawn(renew(self.clone(), owner.clone(), stopped));
+        let renewer = tokio::spawn(renew(self.clone(), stopped));
         AdtLockGuard {
             held: Some(Held {
                 lock: self.clone(),
-                owner,
                 stop,
                 renewer,
             }),
@@ -175,15 +203,22 @@ impl AdtLock {
         let Some(info) = listed.into_iter().find(|o| o.key == ADT_LOCK_KEY) else {
             return Ok(None);
         };
-        let body = match self.store.get_bytes(&self.bucket, ADT_LOCK_KEY).await {
-            Ok((_, body)) => String::from_utf8_lossy(&body).trim().to_string(),
+        let (meta, body) = match self.store.get_bytes(&self.bucket, ADT_LOCK_KEY).await {
+            Ok(got) => got,
             Err(DatastoreError::NoSuchKey { .. }) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let age = info.last_modified.map_or(0, |t| (now() - t).max(0) as u64);
+        let text = String::from_utf8_lossy(&body);
+        let owner = text.split_whitespace().next().unwrap_or_default().to_string();
+        // Rewritten between the listing and the read: its age is unknown,
+        // so it is young (never broken on a stale listing).
+        let age = match info.last_modified {
+            Some(t) if meta.etag == info.etag => (now() - t).max(0) as u64,
+            _ => 0,
+        };
         Ok(Some(Found {
-            body,
-            etag: info.etag,
+            owner,
+            etag: meta.etag,
             age,
         }))
     }
@@ -191,24 +226,25 @@ impl AdtLock {
 
 /// Rewrites our lock every `renew_every` so its Last-Modified stays young;
 /// puts it back if someone deleted it (ADT's shutdown backup deletes the
-/// lock whoever holds it). Another holder's lock means ours was lost.
-async fn renew(lock: AdtLock, owner: String, mut stopped: watch::Receiver<bool>) -> Option<BackupError> {
+/// lock whoever holds it). Another holder's lock means ours was lost; a
+/// failed request is tried again at the next turn.
+async fn renew(lock: AdtLock, mut stopped: watch::Receiver<bool>) -> Option<BackupError> {
+    let mut last_error = None;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(lock.options.renew_every) => {}
-            _ = stopped.changed() => return None,
+            _ = stopped.changed() => return last_error,
         }
-        let body = Bytes::from(owner.clone());
         let result = match lock.find().await {
-            Ok(Some(found)) if found.body == owner => lock
+            Ok(Some(found)) if found.owner == lock.owner => lock
                 .store
-                .put(&lock.bucket, ADT_LOCK_KEY, body, &PutOptions::default())
+                .put(&lock.bucket, ADT_LOCK_KEY, lock.body(), &PutOptions::default())
                 .await
                 .map(|_| ())
                 .map_err(BackupError::from),
             Ok(None) => lock
                 .store
-                .put_if_absent(&lock.bucket, ADT_LOCK_KEY, body, &PutOptions::default())
+                .put_if_absent(&lock.bucket, ADT_LOCK_KEY, lock.body(), &PutOptions::default())
                 .await
                 .map(|_| ())
                 .map_err(BackupError::from),
@@ -220,9 +256,7 @@ async fn renew(lock: AdtLock, owner: String, mut stopped: watch::Receiver<bool>)
             }
             Err(e) => Err(e),
         };
-        if let Err(e) = result {
-            return Some(e);
-        }
+        last_error = result.err();
     }
 }
 
@@ -239,9 +273,16 @@ impl AdtLockGuard {
     pub async fn release(self) -> Result<(), BackupError> {
         let Some(held) = self.held else { return Ok(()) };
         let _ = held.stop.send(true);
-        let lost = held.renewer.await.ok().flatten();
+        let lost = match held.renewer.await {
+            Ok(lost) => lost,
+            // The task keeping it fresh died: it may have gone stale.
+            Err(_) => Some(BackupError::LockLost {
+                bucket: held.lock.bucket.clone(),
+                key: ADT_LOCK_KEY.to_string(),
+            }),
+        };
         if let Some(found) = held.lock.find().await?
-            && found.body == held.owner
+            && found.owner == held.lock.owner
         {
             held.lock
                 .store

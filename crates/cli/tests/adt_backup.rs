@@ -480,4 +480,29 @@ fn an_upload_honours_adts_backup_running_lock() {
         rt.block_on(store.head(&config, "BACKUP_RUNNING")).unwrap().is_none(),
         "released when done"
     );
+
+    // Datastore 1 (where ADT's lock lives) down: the lock is not taken,
+    // with a warning, and datastore 2 still gets the backup.
+    std::fs::write(
+        &descriptor,
+        format!(
+            "WEBSITEURL:{url}\nSERVERUSER:Xk29fixtureuser\nS3ACCESSKEY:{k}|{k}\nS3SECRETKEY:{s}|{s}\nS3LOCATION:US\n\
+             S3HOSTBASE:http://127.0.0.1:1|{}\nPERSISTASSETSTODATASTORE:0\nBUILDARCHIVECHOICE:hourly\n",
+            emulator.endpoint(),
+            k = adt_testkit::ACCESS_KEY,
+            s = adt_testkit::SECRET_KEY,
+        ),
+    )
+    .unwrap();
+    rt.block_on(store.delete(&bucket, "applicationsourcecode.tar.gz"))
+        .unwrap();
+    let (code, out, err) = adt_backup(&args);
+    assert_eq!(code, 1, "datastore 1 failed: {out}{err}");
+    assert!(err.contains("ADT's backup lock not taken"), "{err}");
+    assert!(
+        rt.block_on(store.head(&bucket, "applicationsourcecode.tar.gz"))
+            .unwrap()
+            .is_some(),
+        "datastore 2 got it: {err}"
+    );
 }

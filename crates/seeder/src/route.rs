@@ -83,7 +83,8 @@ impl Router {
     /// merged view shows one copy, wherever it was put. ADT seeds a whole
     /// merge set into branch 1, and mergerfs puts new files on a random
     /// branch, so a file found in any branch is that file, never a reason
-    /// for a second copy in the branch our hash picks.
+    /// for a second copy in the branch our hash picks. When several hold
+    /// it, the first does: mergerfs shows that copy.
     pub fn route_where(&self, path: &str, dir: bool, holds: impl Fn(usize, &str) -> bool) -> Option<Dest> {
         for route in &self.routes {
             let root = route.dir();
@@ -98,8 +99,10 @@ impl Router {
                 return None;
             }
             let key = if dir { format!("{rel}/") } else { rel.to_string() };
+            // mergerfs shows the first branch that holds a path: when several
+            // hold it, that copy is the one to compare or replace.
             let hashed = route.buckets[route.entry.branch_for(rel)];
-            let bucket = if route.buckets.len() > 1 && !holds(hashed, &key) {
+            let bucket = if route.buckets.len() > 1 {
                 route
                     .buckets
                     .iter()
@@ -199,8 +202,8 @@ mod tests {
         let both = r.route_where("media/file0.jpg", false, |b, _| b == other || b == d.bucket);
         assert_eq!(
             both.unwrap().bucket,
-            d.bucket,
-            "the hashed branch wins when both hold it"
+            other.min(d.bucket),
+            "when two hold it, the first: the copy mergerfs shows"
         );
         let (whole, _) = Router::new(&layout(&["merge=webroot2"]));
         assert!(whole.route("index.php", false).is_some());

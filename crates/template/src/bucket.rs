@@ -13,6 +13,14 @@ pub fn derive_bucket_name(url: &str, dir: &str) -> String {
         .to_lowercase()
 }
 
+/// ADT's bucket for the webroot sync of site `url` (SYNC_WEBROOTS):
+/// `${url}-webroot-sync-tunnel-var-www-html` with `.` -> `-`, lower case
+/// (ADT's FileSystemsSyncingController.sh). May be illegal (a long URL):
+/// see [`validate_bucket_name`].
+pub fn sync_bucket_name(url: &str) -> String {
+    format!("{}-webroot-sync-tunnel-var-www-html", url.replace('.', "-")).to_lowercase()
+}
+
 /// Checks a bucket name against the S3 rules; the error says which one fails.
 pub fn validate_bucket_name(name: &str) -> Result<(), String> {
     let len = name.len();

@@ -81,7 +81,7 @@ pub use backup_format::{
     ADT_LOCK_KEY, ADT_LOCK_STALE_SECS, ARCHIVE_KEY, LOCK_KEY, MARKER, PREVIOUS_KEY, Period, UnknownPeriod,
     adt_config_bucket_name, backup_bucket_name,
 };
-pub use bucket::{derive_bucket_name, validate_bucket_name};
+pub use bucket::{derive_bucket_name, sync_bucket_name, validate_bucket_name};
 pub use config::{Application, ArchiveChoice, AssetConfig, Datastore};
 pub use diagnostic::{Diagnostic, Rule, Severity, Snippet};
 pub use entry::{EntryError, MountEntry};

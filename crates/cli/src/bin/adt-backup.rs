@@ -89,10 +89,11 @@ enum Command {
         /// AZURE_* in the environment).
         #[arg(long, value_name = "URL", conflicts_with = "endpoint")]
         to: Option<String>,
-        /// How long to wait for another webserver's backup to finish: our
-        /// lock in the backup bucket, and ADT's BACKUP_RUNNING in its config
-        /// bucket when the settings name SERVER_USER (a webserver
-        /// descriptor does). Then give up with exit 1.
+        /// How long to wait for another webserver's backup to finish, for
+        /// each of two locks in turn: ADT's BACKUP_RUNNING in its config
+        /// bucket on datastore 1 (when the settings name SERVER_USER, as a
+        /// webserver descriptor does), then ours in each backup bucket.
+        /// Then give up with exit 1.
         #[arg(long, value_name = "SECONDS", default_value_t = 600)]
         lock_wait: u64,
     },
@@ -219,11 +220,23 @@ fn run(args: &Args) -> Result<u8, Failure> {
             let mut options = adt_backups::UploadOptions::default();
             options.lock_wait = wait;
             // ADT's own lock, while ADT's webservers may back up this site too.
+            // It lives on datastore 1: when that cannot be reached, ADT's
+            // webservers cannot take it either, and the other datastores
+            // still get the backup.
             let adt_lock = match to {
                 None => {
                     let mut o = adt_backups::AdtLockOptions::default();
                     o.wait = wait;
-                    with_template()?.adt_backup_lock(o)?
+                    match with_template()?.adt_backup_lock(o) {
+                        Ok(lock) => lock,
+                        Err(e) => {
+                            eprintln!(
+                                "adt-backup: warning: ADT's backup lock not taken: {}",
+                                Failure::from(e).message
+                            );
+                            None
+                        }
+                    }
                 }
                 Some(_) => None,
             };
@@ -232,13 +245,25 @@ fn run(args: &Args) -> Result<u8, Failure> {
             let guard = match &adt_lock {
                 Some(lock) => match runtime.block_on(interrupt.run(lock.acquire())) {
                     None => {
+                        runtime.block_on(lock.clear_if_ours());
                         eprintln!(
                             "adt-backup: stopped by {} while waiting for ADT's backup lock; nothing was uploaded",
                             interrupt.signal_name()
                         );
                         return Ok(interrupt.exit_code());
                     }
-                    Some(got) => Some(got.map_err(adt_assets::Error::from)?),
+                    Some(Ok(guard)) => Some(guard),
+                    // Another webserver is backing up: wait no more.
+                    Some(Err(e @ adt_backups::BackupError::Busy { .. })) => {
+                        return Err(adt_assets::Error::from(e).into());
+                    }
+                    Some(Err(e)) => {
+                        eprintln!(
+                            "adt-backup: warning: ADT's backup lock not taken: {}",
+                            Failure::from(adt_assets::Error::from(e)).message
+                        );
+                        None
+                    }
                 },
                 None => None,
             };

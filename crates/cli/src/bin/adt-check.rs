@@ -49,8 +49,9 @@ struct Args {
     /// Also reach datastore 1 with the template's own credentials and look
     /// at what is stored there: a virgin or baseline build whose asset
     /// buckets already hold objects gets assets-already-stored (ADT's
-    /// CheckForAssetsOverwrite; nothing is deleted). Only for a template
-    /// without errors; a datastore that cannot be reached is exit 1.
+    /// CheckForAssetsOverwrite; nothing is deleted). Only for a virgin or
+    /// baseline template without errors; a datastore that cannot be
+    /// reached is exit 1.
     /// Honours AWS_CA_BUNDLE.
     #[arg(long)]
     online: bool,
@@ -114,22 +115,19 @@ fn main() -> ExitCode {
         };
         let mut diagnostics = adt_template::check(&template, &options);
         let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
-        if let Some(runtime) = runtime.as_ref().filter(|_| errors == 0) {
+        // Only a virgin or baseline build has anything to look up for now.
+        let fresh = adt_template::AssetConfig::from_template(&template)
+            .build_archive_choice
+            .is_some_and(|c| !c.is_temporal());
+        let mut online_error = None;
+        if let Some(runtime) = runtime.as_ref().filter(|_| errors == 0 && fresh) {
             match runtime.block_on(online(&template, &args.webroot)) {
                 Ok(stored) => {
                     let mut with = options.clone();
                     with.stored = Some(stored);
                     diagnostics = adt_template::check(&template, &with);
                 }
-                Err(e) => {
-                    eprintln!(
-                        "error: {}: --online: {}",
-                        template.name(),
-                        adt_cli::setup::Failure::from(e).message
-                    );
-                    codes.push(exit::FAILURE);
-                    continue;
-                }
+                Err(e) => online_error = Some(adt_cli::setup::Failure::from(e).message),
             }
         }
         let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
@@ -154,6 +152,10 @@ fn main() -> ExitCode {
                 }
                 print!("{}", render::summary(file, &diagnostics, color));
             }
+        }
+        if let Some(e) = online_error {
+            eprintln!("error: {}: --online: {e}", template.name());
+            codes.push(exit::FAILURE);
         }
         codes.push(if errors > 0 { exit::FAILURE } else { exit::SUCCESS });
     }
