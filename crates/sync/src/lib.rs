@@ -3,7 +3,16 @@
 #![warn(missing_docs)]
 
 pub mod content;
+mod cycle;
+mod error;
 pub mod hlc;
 pub mod journal;
+mod local;
 pub mod pathname;
 pub mod resolve;
+mod scan;
+mod state;
+
+pub use cycle::{CycleReport, Node, SyncOptions, run_cycle};
+pub use error::SyncError;
+pub use state::StateDir;

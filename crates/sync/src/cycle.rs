@@ -1,0 +1,878 @@
+//! One sync cycle: finish what a killed run committed, apply the other
+//! nodes' new batches, then publish this webroot's settled changes.
+//!
+//! Applying comes first so that a file already written by an earlier,
+//! killed cycle is recognised (same content as the incoming version) and
+//! not published back as a change of our own.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use adt_backups::Exclusions;
+use adt_datastore::{PutOptions, PutOutcome, Store};
+use adt_localfs::{Dir, Kind, MountTable, Stat};
+use bytes::Bytes;
+use serde::Serialize;
+
+use crate::content::{Hasher, sha256_hex, valid_sha256};
+use crate::error::SyncError;
+use crate::hlc::{Stamp, now_ms};
+use crate::journal::{self, Batch, Conflict, NodeStatus, Op, What};
+use crate::local::{self, Attributes, Unreachable};
+use crate::pathname;
+use crate::resolve::{Decision, Version, decide};
+use crate::scan::{self, Scan};
+use crate::state::{Entry, Seen, State, StateDir};
+
+/// Files up to this size are read and sent whole; larger ones go through a
+/// staging key.
+const WHOLE: u64 = 8 * 1024 * 1024;
+/// A batch bigger than this is refused when read.
+const MAX_BATCH_BYTES: u64 = 64 * 1024 * 1024;
+
+/// How a cycle behaves.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct SyncOptions {
+    /// A change is published once the file has not changed for this long
+    /// (zero: at once).
+    pub settle: Duration,
+    /// A cycle that would publish more deletions than this pauses.
+    pub max_delete_count: u64,
+    /// ... or more than this percentage of the files and directories known.
+    pub max_delete_percent: u8,
+    /// Publish the deletions a paused node was holding back, and resume.
+    pub accept_deletes: bool,
+    /// Changes per journal batch.
+    pub batch_ops: usize,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            settle: Duration::from_secs(3),
+            max_delete_count: 1000,
+            max_delete_percent: 50,
+            accept_deletes: false,
+            batch_ops: 1000,
+        }
+    }
+}
+
+/// Deletions of this many paths or fewer never pause a node.
+const DELETE_FLOOR: u64 = 10;
+
+/// What one cycle did.
+#[derive(Clone, Debug, Default, Serialize)]
+#[non_exhaustive]
+pub struct CycleReport {
+    /// This node.
+    pub node: String,
+    /// Paths published (changed, added, deleted here).
+    pub published: Vec<String>,
+    /// Journal batches written.
+    pub batches: u64,
+    /// Paths changed here from other nodes' batches.
+    pub applied: Vec<String>,
+    /// Concurrent versions that lost (kept in the datastore).
+    pub conflicts: Vec<Conflict>,
+    /// Files changed here too recently to publish yet.
+    pub unsettled: u64,
+    /// Other nodes' changes that could not be applied, with why.
+    pub refused: Vec<String>,
+    /// Links, FIFOs and devices in the webroot: never synced.
+    pub skipped: u64,
+    /// Why publishing is paused, when it is.
+    pub paused: Option<String>,
+}
+
+/// One node: the webroot it keeps in sync and where its journal lives.
+pub struct Node<'a> {
+    /// The datastore holding the sync bucket.
+    pub store: &'a Store,
+    /// The sync bucket.
+    pub bucket: &'a str,
+    /// The webroot (canonical), opened.
+    pub root: &'a Dir,
+    /// What is never synced (the backup exclusions, mounts).
+    pub exclusions: &'a Exclusions,
+    /// The mount table, read once.
+    pub table: &'a MountTable,
+    /// The node's private state directory.
+    pub state_dir: &'a StateDir,
+    /// This node's id.
+    pub id: &'a str,
+}
+
+/// Runs one cycle.
+pub async fn run_cycle(node: &Node<'_>, options: &SyncOptions) -> Result<CycleReport, SyncError> {
+    node.store.ensure_bucket(node.bucket).await?;
+    let mut state = node.state_dir.load(node.id)?;
+    let mut report = CycleReport {
+        node: node.id.to_string(),
+        ..CycleReport::default()
+    };
+    recover(node, &mut state).await?;
+    write_status(node, &state).await?;
+    apply(node, &mut state, &mut report).await?;
+    node.state_dir.save(&state)?;
+    publish(node, &mut state, options, &mut report).await?;
+    node.state_dir.save(&state)?;
+    write_status(node, &state).await?;
+    report.paused = state.paused.clone();
+    Ok(report)
+}
+
+/// Takes in our own batches committed by a run killed before it saved its
+/// state: their versions are what we hold.
+async fn recover(node: &Node<'_>, state: &mut State) -> Result<(), SyncError> {
+    loop {
+        let key = journal::batch_key(node.id, state.seq + 1);
+        let Some(batch) = read_batch(node, &key).await? else {
+            return Ok(());
+        };
+        for op in batch.ops {
+            state.clock.observe(&op.version);
+            state.entries.insert(
+                op.path.clone(),
+                Entry {
+                    version: op.version,
+                    base: op.base,
+                    what: op.what,
+                    seen: None,
+                },
+            );
+        }
+        state.seq += 1;
+    }
+}
+
+async fn read_batch(node: &Node<'_>, key: &str) -> Result<Option<Batch>, SyncError> {
+    let malformed = |detail: String| SyncError::Malformed {
+        bucket: node.bucket.to_string(),
+        key: key.to_string(),
+        detail,
+    };
+    let Some(meta) = node.store.head(node.bucket, key).await? else {
+        return Ok(None);
+    };
+    if meta.size > MAX_BATCH_BYTES {
+        return Err(malformed(format!(
+            "{} bytes; a batch is at most {MAX_BATCH_BYTES}",
+            meta.size
+        )));
+    }
+    let (_, body) = node.store.get_bytes(node.bucket, key).await?;
+    let batch: Batch = serde_json::from_slice(&body).map_err(|e| malformed(e.to_string()))?;
+    Ok(Some(batch))
+}
+
+async fn write_status(node: &Node<'_>, state: &State) -> Result<(), SyncError> {
+    let status = NodeStatus {
+        node: node.id.to_string(),
+        seq: state.seq,
+        cursors: state.cursors.clone(),
+        paused: state.paused.clone(),
+        updated_ms: now_ms(),
+    };
+    let body = serde_json::to_vec(&status).map_err(|e| SyncError::State {
+        path: "status".into(),
+        detail: e.to_string(),
+    })?;
+    node.store
+        .put(
+            node.bucket,
+            &journal::node_key(node.id),
+            Bytes::from(body),
+            &PutOptions::default(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// The other nodes, from their status objects.
+pub(crate) async fn peers(store: &Store, bucket: &str) -> Result<Vec<String>, SyncError> {
+    let prefix = journal::nodes_prefix();
+    Ok(store
+        .list(bucket, Some(&prefix))
+        .await?
+        .into_iter()
+        .filter_map(|o| o.key.strip_prefix(&prefix).map(str::to_string))
+        .filter(|id| journal::valid_node_id(id))
+        .collect())
+}
+
+/// Applies every other node's batches after our cursor into them, all
+/// together in stamp order.
+async fn apply(node: &Node<'_>, state: &mut State, report: &mut CycleReport) -> Result<(), SyncError> {
+    let mut incoming: Vec<Op> = Vec::new();
+    let mut advanced: BTreeMap<String, u64> = BTreeMap::new();
+    for peer in peers(node.store, node.bucket).await? {
+        if peer == node.id {
+            continue;
+        }
+        let cursor = state.cursors.get(&peer).copied().unwrap_or(0);
+        let after = journal::batch_key(&peer, cursor);
+        let mut seqs: Vec<u64> = node
+            .store
+            .list(node.bucket, Some(&journal::journal_prefix(&peer)))
+            .await?
+            .into_iter()
+            .filter(|o| o.key > after)
+            .filter_map(|o| journal::batch_seq(&o.key, &peer))
+            .collect();
+        seqs.sort_unstable();
+        for seq in seqs {
+            let key = journal::batch_key(&peer, seq);
+            let Some(batch) = read_batch(node, &key).await? else {
+                continue;
+            };
+            if batch.node != peer || batch.seq != seq {
+                return Err(SyncError::Malformed {
+                    bucket: node.bucket.to_string(),
+                    key,
+                    detail: "names another node or sequence".into(),
+                });
+            }
+            incoming.extend(batch.ops.into_iter().filter(|op| op.version.node == peer));
+            advanced.insert(peer.clone(), seq);
+        }
+    }
+    incoming.sort_by(|a, b| a.version.cmp(&b.version));
+    for op in incoming {
+        state.clock.observe(&op.version);
+        let path = match pathname::decode(&op.path) {
+            Ok(p) if !node.exclusions.excludes(&p) => p,
+            Ok(_) => continue, // excluded here: never written
+            Err(why) => {
+                report.refused.push(format!("`{}` {why}", op.path));
+                continue;
+            }
+        };
+        apply_op(node, state, &op, &path, report).await?;
+    }
+    for (peer, seq) in advanced {
+        state.cursors.insert(peer, seq);
+    }
+    Ok(())
+}
+
+/// What is on disk at `path` now, against what the state says.
+enum Disk {
+    /// As the state last saw it (or both absent).
+    AsKnown,
+    /// Changed here and not yet published: this version.
+    Pending(What),
+    /// Changed here, to exactly what the incoming op makes it.
+    Same,
+}
+
+async fn apply_op(
+    node: &Node<'_>,
+    state: &mut State,
+    op: &Op,
+    path: &[u8],
+    report: &mut CycleReport,
+) -> Result<(), SyncError> {
+    let held = state.entries.get(&op.path).cloned();
+    let place = match local::place(node.root, path, false) {
+        Ok(p) => Some(p),
+        Err(Unreachable::Missing) => None,
+        Err(Unreachable::Blocked(why)) => {
+            report.refused.push(format!("{}: {why}", pathname::encode(path)));
+            return Ok(());
+        }
+        Err(Unreachable::Failed(e)) => return Err(e.into()),
+    };
+    let stat = match &place {
+        Some(p) => p.dir.stat_at(&p.name)?,
+        None => None,
+    };
+    let disk = compare_disk(&place, stat.as_ref(), held.as_ref(), &op.what)?;
+    let held_version = match &disk {
+        Disk::Same => {
+            // A killed cycle wrote it already: hold it, nothing to do.
+            state.entries.insert(op.path.clone(), entry_for(op, stat.as_ref()));
+            return Ok(());
+        }
+        Disk::AsKnown => held.as_ref().map(Entry::as_version),
+        Disk::Pending(what) => Some(Version {
+            // Published later than anything seen so far.
+            stamp: Stamp {
+                ms: u64::MAX,
+                n: 0,
+                node: node.id.to_string(),
+            },
+            base: held.as_ref().map(|h| h.version.clone()),
+            delete: what.is_delete(),
+        }),
+    };
+    let incoming = Version {
+        stamp: op.version.clone(),
+        base: op.base.clone(),
+        delete: op.what.is_delete(),
+    };
+    let decision = decide(held_version.as_ref(), &incoming);
+    let held_what = match (&disk, &held) {
+        (Disk::Pending(w), _) => Some(w.clone()),
+        (_, Some(h)) => Some(h.what.clone()),
+        _ => None,
+    };
+    match decision {
+        Decision::Ignore => return Ok(()),
+        Decision::KeepOverConcurrent => {
+            if let (Some(winner), Some(held_what)) = (&held_version, &held_what) {
+                record_conflict(
+                    node,
+                    report,
+                    &op.path,
+                    winner.stamp.clone(),
+                    op.version.clone(),
+                    &op.what,
+                    held_what,
+                )
+                .await?;
+            }
+            return Ok(());
+        }
+        Decision::Apply | Decision::ApplyOverConcurrent => {}
+    }
+    if let Err(why) = write(node, path, &op.what, stat.as_ref()).await? {
+        report.refused.push(format!("{}: {why}", op.path));
+        return Ok(());
+    }
+    if decision == Decision::ApplyOverConcurrent
+        && let (Some(loser), Some(held_what)) = (&held_version, &held_what)
+        && !matches!(disk, Disk::Pending(_))
+    {
+        record_conflict(
+            node,
+            report,
+            &op.path,
+            op.version.clone(),
+            loser.stamp.clone(),
+            held_what,
+            &op.what,
+        )
+        .await?;
+    }
+    let now = match local::place(node.root, path, false) {
+        Ok(p) => p.dir.stat_at(&p.name)?,
+        Err(_) => None,
+    };
+    state.entries.insert(op.path.clone(), entry_for(op, now.as_ref()));
+    report.applied.push(op.path.clone());
+    Ok(())
+}
+
+fn entry_for(op: &Op, stat: Option<&Stat>) -> Entry {
+    Entry {
+        version: op.version.clone(),
+        base: op.base.clone(),
+        what: op.what.clone(),
+        seen: stat.filter(|s| s.kind == Kind::File).map(Seen::of),
+    }
+}
+
+/// Compares the disk with the state's entry (and the incoming op).
+fn compare_disk(
+    place: &Option<local::Place>,
+    stat: Option<&Stat>,
+    held: Option<&Entry>,
+    incoming: &What,
+) -> Result<Disk, SyncError> {
+    let held_what = held.map(|h| &h.what);
+    match (stat, held_what) {
+        (None, None | Some(What::Delete)) => Ok(if incoming.is_delete() {
+            Disk::Same
+        } else {
+            Disk::AsKnown
+        }),
+        (None, Some(_)) => Ok(if incoming.is_delete() {
+            Disk::Same
+        } else {
+            Disk::Pending(What::Delete)
+        }),
+        (Some(s), _) if s.kind == Kind::Dir => {
+            let now = What::Dir {
+                mode: s.permissions(),
+                uid: s.uid,
+                gid: s.gid,
+            };
+            Ok(if held_what.is_some_and(|h| equivalent(h, &now)) {
+                Disk::AsKnown
+            } else if equivalent(&now, incoming) {
+                Disk::Same
+            } else {
+                Disk::Pending(now)
+            })
+        }
+        (Some(s), _) if s.kind == Kind::File => {
+            if let Some(h) = held
+                && matches!(h.what, What::File { .. })
+                && h.seen == Some(Seen::of(s))
+            {
+                return Ok(Disk::AsKnown);
+            }
+            let Some(place) = place else { return Ok(Disk::AsKnown) };
+            let now = file_what(place, s)?;
+            Ok(if held_what.is_some_and(|h| equivalent(h, &now)) {
+                Disk::AsKnown
+            } else if equivalent(&now, incoming) {
+                Disk::Same
+            } else {
+                Disk::Pending(now)
+            })
+        }
+        // A link or special file where the path should be: never replaced.
+        (Some(s), _) => Ok(Disk::Pending(What::Dir {
+            mode: s.permissions(),
+            uid: s.uid,
+            gid: s.gid,
+        })),
+    }
+}
+
+/// What a local file is now (its content hashed).
+fn file_what(place: &local::Place, stat: &Stat) -> Result<What, SyncError> {
+    let mut opened = place.dir.open_file(&place.name, Some(stat))?;
+    let mut hasher = Hasher::default();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut file = (&mut opened.file).take(stat.size);
+    loop {
+        let n = file.read(&mut buf).map_err(|e| adt_localfs::LocalError::Io {
+            path: place.dir.child_path(&place.name),
+            op: "read",
+            source: e,
+        })?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(What::File {
+        sha256: hasher.finish(),
+        size: stat.size,
+        mode: stat.permissions(),
+        uid: stat.uid,
+        gid: stat.gid,
+        mtime: stat.mtime,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn record_conflict(
+    node: &Node<'_>,
+    report: &mut CycleReport,
+    path: &str,
+    winner: Stamp,
+    loser: Stamp,
+    lost: &What,
+    won: &What,
+) -> Result<(), SyncError> {
+    // The same content on both sides lost nothing.
+    if same_content(lost, won) || lost.is_delete() {
+        return Ok(());
+    }
+    let conflict = Conflict {
+        path: path.to_string(),
+        winner,
+        loser: loser.clone(),
+        lost: lost.clone(),
+    };
+    let body = serde_json::to_vec(&conflict).unwrap_or_default();
+    node.store
+        .put_if_absent(
+            node.bucket,
+            &journal::conflict_key(&loser, path),
+            Bytes::from(body),
+            &PutOptions::default(),
+        )
+        .await?;
+    report.conflicts.push(conflict);
+    Ok(())
+}
+
+/// The same file or directory, whatever its mtime (a touch changes
+/// nothing worth publishing).
+fn equivalent(a: &What, b: &What) -> bool {
+    match (a, b) {
+        (
+            What::File {
+                sha256,
+                size,
+                mode,
+                uid,
+                gid,
+                ..
+            },
+            What::File {
+                sha256: s2,
+                size: z2,
+                mode: m2,
+                uid: u2,
+                gid: g2,
+                ..
+            },
+        ) => (sha256, size, mode, uid, gid) == (s2, z2, m2, u2, g2),
+        _ => a == b,
+    }
+}
+
+fn same_content(a: &What, b: &What) -> bool {
+    match (a, b) {
+        (What::File { sha256: x, .. }, What::File { sha256: y, .. }) => x == y,
+        (What::Dir { .. }, What::Dir { .. }) => true,
+        _ => false,
+    }
+}
+
+/// Makes `path` what `what` says. Ok(Err(why)) when it cannot be done here
+/// (the cycle goes on).
+async fn write(
+    node: &Node<'_>,
+    path: &[u8],
+    what: &What,
+    before: Option<&Stat>,
+) -> Result<Result<(), String>, SyncError> {
+    let create = !what.is_delete();
+    let place = match local::place(node.root, path, create) {
+        Ok(p) => p,
+        Err(Unreachable::Missing) => return Ok(Ok(())), // a delete of what is not here
+        Err(Unreachable::Blocked(why)) => return Ok(Err(why)),
+        Err(Unreachable::Failed(e)) => return Err(e.into()),
+    };
+    match what {
+        What::Delete => {
+            match before {
+                Some(s) if s.kind == Kind::Dir => {
+                    // Only an empty directory goes; its files' deletes come first.
+                    let _ = place.dir.remove_empty_dir(&place.name);
+                }
+                Some(s) => match place.dir.remove_file_if(&place.name, s) {
+                    Ok(()) => {}
+                    Err(e) if e.is_missing() => {}
+                    Err(e) => return Ok(Err(e.to_string())),
+                },
+                None => {}
+            }
+            Ok(Ok(()))
+        }
+        What::Dir { mode, uid, gid } => {
+            let dir = match before {
+                Some(s) if s.kind == Kind::Dir => place.dir.open_dir_expecting(&place.name, s)?,
+                Some(s) => return Ok(Err(format!("a {} is there, not a directory", s.kind.describe()))),
+                None => place.dir.create_dir(&place.name, 0o700)?,
+            };
+            // No set-user-id bit from the bucket.
+            dir.set_owner_mode(*uid, *gid, *mode & 0o3777)?;
+            Ok(Ok(()))
+        }
+        What::File {
+            sha256,
+            size,
+            mode,
+            uid,
+            gid,
+            mtime,
+        } => {
+            if before.is_some_and(|s| s.kind == Kind::Dir) {
+                return Ok(Err("a directory is there, not a file".into()));
+            }
+            if !valid_sha256(sha256) {
+                return Ok(Err(format!("`{sha256}` is not a SHA-256")));
+            }
+            let mut file = local::begin(&place)?;
+            let key = journal::blob_key(sha256);
+            let mut body = match node.store.get(node.bucket, &key).await {
+                Ok((_, body)) => body,
+                Err(adt_datastore::DatastoreError::NoSuchKey { .. }) => {
+                    return Ok(Err(format!("its content ({key}) is not in the bucket")));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let mut hasher = Hasher::default();
+            let mut got = 0u64;
+            while let Some(chunk) = body.next_chunk().await {
+                let chunk = chunk.map_err(|e| SyncError::Malformed {
+                    bucket: node.bucket.to_string(),
+                    key: key.clone(),
+                    detail: format!("reading it: {e}"),
+                })?;
+                got += chunk.len() as u64;
+                if got > *size {
+                    break;
+                }
+                hasher.update(&chunk);
+                file.file().write_all(&chunk).map_err(|e| adt_localfs::LocalError::Io {
+                    path: place.dir.child_path(&place.name),
+                    op: "write",
+                    source: e,
+                })?;
+            }
+            if got != *size || hasher.finish() != *sha256 {
+                return Err(SyncError::Malformed {
+                    bucket: node.bucket.to_string(),
+                    key,
+                    detail: "its content does not match its name and size".into(),
+                });
+            }
+            // No set-user-id or set-group-id file from the bucket.
+            let attrs = Attributes {
+                mode: *mode & 0o777,
+                uid: *uid,
+                gid: *gid,
+                mtime: *mtime,
+            };
+            local::finish(&place, file, &attrs)?;
+            Ok(Ok(()))
+        }
+    }
+}
+
+/// Publishes the webroot's settled changes since the state last saw it.
+async fn publish(
+    node: &Node<'_>,
+    state: &mut State,
+    options: &SyncOptions,
+    report: &mut CycleReport,
+) -> Result<(), SyncError> {
+    let scan = scan::scan(node.root, node.exclusions, node.table)?;
+    report.skipped = scan.skipped.len() as u64;
+    let settled_before = now_ms().saturating_sub(options.settle.as_millis() as u64);
+    let mut ops: Vec<Op> = Vec::new();
+    let mut found: BTreeSet<String> = BTreeSet::new();
+    let mut seen_now: BTreeMap<String, Seen> = BTreeMap::new();
+    for item in &scan.found {
+        let key = pathname::encode(&item.path);
+        found.insert(key.clone());
+        let held = state.entries.get(&key);
+        let base = held.map(|h| h.version.clone());
+        let s = &item.stat;
+        let what = if s.kind == Kind::Dir {
+            What::Dir {
+                mode: s.permissions(),
+                uid: s.uid,
+                gid: s.gid,
+            }
+        } else {
+            if let Some(h) = held
+                && matches!(h.what, What::File { .. })
+                && h.seen == Some(Seen::of(s))
+            {
+                continue;
+            }
+            let changed_ms = (s.ctime.max(s.mtime) as u64).saturating_mul(1000);
+            if changed_ms > settled_before {
+                report.unsettled += 1;
+                continue;
+            }
+            let place = match local::place(node.root, &item.path, false) {
+                Ok(p) => p,
+                Err(_) => continue, // changed under us: next cycle
+            };
+            match upload(node, &place, s).await? {
+                Some(what) => what,
+                None => continue, // changed while read: next cycle
+            }
+        };
+        if let Some(h) = held
+            && equivalent(&h.what, &what)
+        {
+            if let Some(e) = state.entries.get_mut(&key) {
+                e.seen = (s.kind == Kind::File).then(|| Seen::of(s));
+            }
+            continue;
+        }
+        if s.kind == Kind::File {
+            seen_now.insert(key.clone(), Seen::of(s));
+        }
+        ops.push(Op {
+            path: key,
+            version: Stamp {
+                ms: 0,
+                n: 0,
+                node: String::new(),
+            }, // stamped below
+            base,
+            what,
+        });
+    }
+    // What the state holds that is gone: deleted here, unless it is below
+    // something not looked at (a mount, an excluded or unreadable directory).
+    let mut deletes: Vec<Op> = state
+        .entries
+        .iter()
+        .filter(|(key, e)| !e.what.is_delete() && !found.contains(*key))
+        .filter_map(|(key, e)| {
+            let path = pathname::decode(key).ok()?;
+            (!scan.is_shadowed(&path) && !node.exclusions.excludes(&path)).then(|| Op {
+                path: key.clone(),
+                version: Stamp {
+                    ms: 0,
+                    n: 0,
+                    node: String::new(),
+                },
+                base: Some(e.version.clone()),
+                what: What::Delete,
+            })
+        })
+        .collect();
+    forget_shadowed(state, &scan, node.exclusions);
+    // Files before the directories holding them.
+    deletes.sort_by(|a, b| pathname::walk_order(b.path.as_bytes(), a.path.as_bytes()));
+    let known = state.entries.values().filter(|e| !e.what.is_delete()).count() as u64;
+    let deleting = deletes.len() as u64;
+    let too_many = deleting > DELETE_FLOOR
+        && (deleting > options.max_delete_count
+            || deleting.saturating_mul(100) > known.saturating_mul(u64::from(options.max_delete_percent)));
+    if too_many && !options.accept_deletes {
+        state.paused = Some(format!(
+            "{deleting} of {known} files and directories disappeared at once (more than {} or {}%): nothing is published until `--accept-deletes`",
+            options.max_delete_count, options.max_delete_percent
+        ));
+        return Ok(());
+    }
+    state.paused = None;
+    ops.extend(deletes);
+    for chunk in ops.chunks_mut(options.batch_ops.max(1)) {
+        for op in chunk.iter_mut() {
+            op.version = state.clock.tick(now_ms(), node.id);
+        }
+        let seq = state.seq + 1;
+        let batch = Batch {
+            node: node.id.to_string(),
+            seq,
+            ops: chunk.to_vec(),
+        };
+        let key = journal::batch_key(node.id, seq);
+        let body = serde_json::to_vec(&batch).unwrap_or_default();
+        match node
+            .store
+            .put_if_absent(node.bucket, &key, Bytes::from(body), &PutOptions::default())
+            .await?
+        {
+            PutOutcome::Created { .. } => {}
+            PutOutcome::Exists => {
+                return Err(SyncError::SameNode {
+                    node: node.id.to_string(),
+                    key,
+                });
+            }
+        }
+        state.seq = seq;
+        report.batches += 1;
+        for op in chunk.iter() {
+            let seen = seen_now.get(&op.path).copied();
+            state.entries.insert(
+                op.path.clone(),
+                Entry {
+                    version: op.version.clone(),
+                    base: op.base.clone(),
+                    what: op.what.clone(),
+                    seen: if matches!(op.what, What::File { .. }) {
+                        seen
+                    } else {
+                        None
+                    },
+                },
+            );
+            report.published.push(op.path.clone());
+        }
+        node.state_dir.save(state)?;
+    }
+    Ok(())
+}
+
+/// Entries below something no longer looked at are forgotten, never
+/// published as deleted (a directory that became a mount, or excluded).
+fn forget_shadowed(state: &mut State, scan: &Scan, exclusions: &Exclusions) {
+    state.entries.retain(|key, _| match pathname::decode(key) {
+        Ok(path) => !scan.is_shadowed(&path) && !exclusions.excludes(&path),
+        Err(_) => false,
+    });
+}
+
+/// Uploads a settled file's content as a blob; None when the file changed
+/// while it was read (it is published in a later cycle).
+async fn upload(node: &Node<'_>, place: &local::Place, stat: &Stat) -> Result<Option<What>, SyncError> {
+    let mut opened = match place.dir.open_file(&place.name, Some(stat)) {
+        Ok(o) => o,
+        Err(e) if e.is_missing() || matches!(e, adt_localfs::LocalError::Changed { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let io = |e: std::io::Error| adt_localfs::LocalError::Io {
+        path: place.dir.child_path(&place.name),
+        op: "read",
+        source: e,
+    };
+    let size = opened.stat.size;
+    let sha256 = if size <= WHOLE {
+        let mut body = Vec::with_capacity(size as usize);
+        (&mut opened.file).take(size).read_to_end(&mut body).map_err(io)?;
+        let sha256 = sha256_hex(&body);
+        if !opened.restat()?.unchanged(&opened.stat) {
+            return Ok(None);
+        }
+        node.store
+            .put_if_absent(
+                node.bucket,
+                &journal::blob_key(&sha256),
+                Bytes::from(body),
+                &PutOptions::default(),
+            )
+            .await?;
+        sha256
+    } else {
+        // Hash, then send the same open file to a staging key; only if it
+        // did not change meanwhile is it copied to its content's name.
+        let mut hasher = Hasher::default();
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut reader = (&mut opened.file).take(size);
+        loop {
+            let n = reader.read(&mut buf).map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        let sha256 = hasher.finish();
+        let blob = journal::blob_key(&sha256);
+        if node.store.head(node.bucket, &blob).await?.is_none() {
+            use std::io::Seek;
+            opened.file.rewind().map_err(io)?;
+            let staging = format!("{}staging/{}/{sha256}", journal::PREFIX, node.id);
+            let file = opened.file.try_clone().map_err(io)?;
+            node.store
+                .put_open_file(
+                    node.bucket,
+                    &staging,
+                    file,
+                    &place.dir.child_path(&place.name),
+                    &PutOptions::default(),
+                    false,
+                    adt_datastore::PART_SIZE,
+                )
+                .await?;
+            if !opened.restat()?.unchanged(&opened.stat) {
+                node.store.delete(node.bucket, &staging).await?;
+                return Ok(None);
+            }
+            node.store.copy_within(node.bucket, &staging, &blob).await?;
+            node.store.delete(node.bucket, &staging).await?;
+        } else if !opened.restat()?.unchanged(&opened.stat) {
+            return Ok(None);
+        }
+        sha256
+    };
+    let s = &opened.stat;
+    Ok(Some(What::File {
+        sha256,
+        size,
+        mode: s.permissions(),
+        uid: s.uid,
+        gid: s.gid,
+        mtime: s.mtime,
+    }))
+}

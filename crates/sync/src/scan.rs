@@ -1,0 +1,67 @@
+//! What the webroot holds now: every regular file and directory, in walk
+//! order, never entering an excluded directory, a mount point, another
+//! filesystem, or anything through a link. What could not be looked at is
+//! "shadowed": nothing below it is taken as deleted.
+
+use adt_backups::Exclusions;
+use adt_localfs::{Dir, Event, Flow, Kind, MountTable, Stat, display_name, walk};
+
+use crate::error::SyncError;
+
+/// A file or directory found.
+#[derive(Clone, Debug)]
+pub struct Found {
+    /// Its path below the webroot.
+    pub path: Vec<u8>,
+    /// Its attributes.
+    pub stat: Stat,
+}
+
+/// The webroot as found.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// Files and directories, in walk order.
+    pub found: Vec<Found>,
+    /// Paths not looked at (excluded, mounts, other filesystems,
+    /// unreadable): what is below them is neither published nor deleted.
+    pub shadowed: Vec<Vec<u8>>,
+    /// Symbolic links, FIFOs, sockets and devices: never synced.
+    pub skipped: Vec<String>,
+}
+
+/// True when `path` is `prefix` or below it.
+pub fn below(path: &[u8], prefix: &[u8]) -> bool {
+    path == prefix || (path.starts_with(prefix) && path.get(prefix.len()) == Some(&b'/'))
+}
+
+impl Scan {
+    /// True when `path` is at or below a shadowed path.
+    pub fn is_shadowed(&self, path: &[u8]) -> bool {
+        self.shadowed.iter().any(|s| below(path, s))
+    }
+}
+
+/// Walks the webroot.
+pub fn scan(root: &Dir, exclusions: &Exclusions, table: &MountTable) -> Result<Scan, SyncError> {
+    let mut scan = Scan::default();
+    walk(root, &mut |event: Event<'_>| -> Result<Flow, SyncError> {
+        let rel = event.entry().rel.to_vec();
+        match event {
+            Event::Name(entry) => {
+                if exclusions.excludes(&rel) || table.at(&entry.path()).is_some() {
+                    scan.shadowed.push(rel);
+                    return Ok(Flow::Skip);
+                }
+            }
+            Event::Dir(_, stat) | Event::File(_, stat) => scan.found.push(Found { path: rel, stat: *stat }),
+            Event::Symlink(..) | Event::Special(..) => scan.skipped.push(display_name(&rel)),
+            Event::OtherFilesystem(..) | Event::TooDeep(_) | Event::Changed(_) | Event::Unreadable(..) => {
+                scan.shadowed.push(rel)
+            }
+            Event::Leave(..) | Event::Vanished(_) => {}
+        }
+        Ok(Flow::Continue)
+    })?;
+    debug_assert!(scan.found.iter().all(|f| matches!(f.stat.kind, Kind::File | Kind::Dir)));
+    Ok(scan)
+}

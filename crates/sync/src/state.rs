@@ -1,0 +1,193 @@
+//! The node's local state, in its private state directory: its id (made
+//! once, kept), its clock, its last published batch, its cursors into the
+//! other nodes' journals, and what it knows of every path (the version it
+//! holds, and the file's attributes when it last saw or wrote it, so an
+//! unchanged file is never read again).
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use adt_localfs::{Dir, Stat};
+use serde::{Deserialize, Serialize};
+
+use crate::error::SyncError;
+use crate::hlc::{Clock, Stamp};
+use crate::journal::{What, valid_node_id};
+use crate::resolve::Version;
+
+const NODE_ID: &str = "node-id";
+const STATE: &str = "state.json";
+
+/// What a file looked like when last seen or written here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seen {
+    /// Inode.
+    pub ino: u64,
+    /// Bytes.
+    pub size: u64,
+    /// Modification time (s, ns).
+    pub mtime: (i64, u32),
+    /// Change time (s, ns): moves with every write, chmod and rename.
+    pub ctime: (i64, u32),
+}
+
+impl Seen {
+    /// From a stat.
+    pub fn of(stat: &Stat) -> Seen {
+        Seen {
+            ino: stat.ino,
+            size: stat.size,
+            mtime: (stat.mtime, stat.mtime_nsec),
+            ctime: (stat.ctime, stat.ctime_nsec),
+        }
+    }
+}
+
+/// What the node holds for one path.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The version held.
+    pub version: Stamp,
+    /// The version it was made from.
+    pub base: Option<Stamp>,
+    /// What the path is in that version.
+    pub what: What,
+    /// The local file as last seen (None: not known; read it again).
+    pub seen: Option<Seen>,
+}
+
+impl Entry {
+    /// The version, as the conflict rule sees it.
+    pub fn as_version(&self) -> Version {
+        Version {
+            stamp: self.version.clone(),
+            base: self.base.clone(),
+            delete: self.what.is_delete(),
+        }
+    }
+}
+
+/// The whole state.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct State {
+    /// This node.
+    pub node: String,
+    /// Its clock.
+    pub clock: Clock,
+    /// Its last published batch (0: none).
+    pub seq: u64,
+    /// The last batch applied from each other node.
+    pub cursors: BTreeMap<String, u64>,
+    /// Why publishing is paused, when it is.
+    pub paused: Option<String>,
+    /// Every path known, by its journal form.
+    pub entries: BTreeMap<String, Entry>,
+}
+
+/// The private state directory.
+pub struct StateDir {
+    dir: Dir,
+    path: PathBuf,
+}
+
+impl StateDir {
+    /// Opens (creating it 0700 when missing) the state directory; one open
+    /// to other users is refused, never changed.
+    pub fn open(path: &Path) -> Result<StateDir, SyncError> {
+        let absolute = std::path::absolute(path).map_err(|e| SyncError::State {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        Ok(StateDir {
+            dir: adt_localfs::ensure_private_dir(&absolute)?,
+            path: absolute,
+        })
+    }
+
+    fn read(&self, name: &str) -> Result<Option<Vec<u8>>, SyncError> {
+        match self.dir.stat_at(OsStr::new(name))? {
+            None => Ok(None),
+            Some(_) => {
+                let mut file = self.dir.open_file(OsStr::new(name), None)?.file;
+                let mut bytes = Vec::new();
+                file.read_to_end(&mut bytes).map_err(|e| self.error(name, e))?;
+                Ok(Some(bytes))
+            }
+        }
+    }
+
+    fn error(&self, name: &str, e: impl std::fmt::Display) -> SyncError {
+        SyncError::State {
+            path: self.path.join(name),
+            detail: e.to_string(),
+        }
+    }
+
+    /// The node id: `given` the first time (or a new random one), the one
+    /// kept ever after; `given` different from the kept one is refused.
+    pub fn node_id(&self, given: Option<&str>) -> Result<String, SyncError> {
+        if let Some(id) = given
+            && !valid_node_id(id)
+        {
+            return Err(SyncError::NodeId(id.to_string()));
+        }
+        if let Some(bytes) = self.read(NODE_ID)? {
+            let found = String::from_utf8_lossy(&bytes).trim().to_string();
+            if !valid_node_id(&found) {
+                return Err(self.error(NODE_ID, "does not hold a node id"));
+            }
+            return match given {
+                Some(id) if id != found => Err(SyncError::OtherNode {
+                    found,
+                    given: id.to_string(),
+                }),
+                _ => Ok(found),
+            };
+        }
+        let id = match given {
+            Some(id) => id.to_string(),
+            None => {
+                let mut random = [0u8; 8];
+                std::fs::File::open("/dev/urandom")
+                    .and_then(|mut f| f.read_exact(&mut random))
+                    .map_err(|e| self.error(NODE_ID, e))?;
+                random.iter().map(|b| format!("{b:02x}")).collect()
+            }
+        };
+        adt_localfs::write_private(&self.dir, OsStr::new(NODE_ID), format!("{id}\n").as_bytes())?;
+        Ok(id)
+    }
+
+    /// The state, or a fresh one for `node`.
+    pub fn load(&self, node: &str) -> Result<State, SyncError> {
+        let Some(_) = self.dir.stat_at(OsStr::new(STATE))? else {
+            return Ok(State {
+                node: node.to_string(),
+                ..State::default()
+            });
+        };
+        let file = self.dir.open_file(OsStr::new(STATE), None)?.file;
+        let state: State = serde_json::from_reader(BufReader::new(file)).map_err(|e| self.error(STATE, e))?;
+        if state.node != node {
+            return Err(SyncError::OtherNode {
+                found: state.node,
+                given: node.to_string(),
+            });
+        }
+        Ok(state)
+    }
+
+    /// Writes the state whole (a private temporary file, fsync, rename).
+    pub fn save(&self, state: &State) -> Result<(), SyncError> {
+        let mut file = self.dir.create_private(OsStr::new(STATE))?;
+        {
+            let mut out = BufWriter::new(file.file());
+            serde_json::to_writer(&mut out, state).map_err(|e| self.error(STATE, e))?;
+            out.flush().map_err(|e| self.error(STATE, e))?;
+        }
+        file.persist(OsStr::new(STATE))?;
+        Ok(())
+    }
+}

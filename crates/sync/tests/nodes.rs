@@ -1,0 +1,310 @@
+//! Three webservers as three webroots on one machine, syncing through a
+//! real S3 (the embedded emulator, or moto with ADT_TEST_S3=moto).
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use adt_backups::Exclusions;
+use adt_datastore::{Connection, Endpoint, Secret, Store};
+use adt_localfs::{Dir, MountTable};
+use adt_testkit::{TestEndpoint, unique_bucket};
+use adt_webroot_sync::{CycleReport, Node, StateDir, SyncOptions, run_cycle};
+
+fn store(t: &TestEndpoint) -> Store {
+    let endpoint = Endpoint::parse(&t.endpoint, Some(&t.region)).unwrap();
+    Store::connect(&Connection::new(
+        endpoint,
+        Secret::new(&t.access_key),
+        Secret::new(&t.secret_key),
+    ))
+    .unwrap()
+}
+
+struct TestNode {
+    id: String,
+    _dir: tempfile::TempDir,
+    webroot: PathBuf,
+    state: PathBuf,
+}
+
+impl TestNode {
+    fn new(id: &str) -> TestNode {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().canonicalize().unwrap();
+        let webroot = base.join("html");
+        std::fs::create_dir(&webroot).unwrap();
+        TestNode {
+            id: id.into(),
+            webroot,
+            state: base.join("state"),
+            _dir: dir,
+        }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.webroot.join(rel)
+    }
+
+    fn write(&self, rel: &str, body: &str) {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    }
+}
+
+struct Cluster {
+    store: Store,
+    bucket: String,
+    options: SyncOptions,
+    patterns: Vec<String>,
+}
+
+impl Cluster {
+    fn new(t: &TestEndpoint) -> Cluster {
+        let mut options = SyncOptions::default();
+        options.settle = std::time::Duration::ZERO;
+        Cluster {
+            store: store(t),
+            bucket: unique_bucket("sync"),
+            options,
+            patterns: vec!["/cache".into()],
+        }
+    }
+
+    async fn cycle(&self, n: &TestNode) -> CycleReport {
+        self.try_cycle(n, &self.options).await.unwrap()
+    }
+
+    async fn try_cycle(&self, n: &TestNode, options: &SyncOptions) -> Result<CycleReport, adt_webroot_sync::SyncError> {
+        let table = MountTable::read().unwrap();
+        let exclusions = Exclusions::new(&n.webroot, None, &table, &self.patterns).unwrap();
+        let root = Dir::open(&n.webroot).unwrap();
+        let state = StateDir::open(&n.state).unwrap();
+        let id = state.node_id(Some(&n.id)).unwrap();
+        let node = Node {
+            store: &self.store,
+            bucket: &self.bucket,
+            root: &root,
+            exclusions: &exclusions,
+            table: &table,
+            state_dir: &state,
+            id: &id,
+        };
+        run_cycle(&node, options).await
+    }
+
+    /// Cycles every node until a whole round changes nothing; the
+    /// conflicts reported on the way.
+    async fn settle(&self, nodes: &[&TestNode]) -> Vec<adt_webroot_sync::journal::Conflict> {
+        let mut conflicts = Vec::new();
+        for _ in 0..6 {
+            let mut quiet = true;
+            for n in nodes {
+                let r = self.cycle(n).await;
+                quiet &= r.published.is_empty() && r.applied.is_empty();
+                conflicts.extend(r.conflicts);
+            }
+            if quiet {
+                return conflicts;
+            }
+        }
+        panic!("the nodes did not settle");
+    }
+}
+
+/// Every file and directory under `root` (not `cache/`), with content and mode.
+fn tree(root: &Path) -> BTreeMap<Vec<u8>, (String, u32)> {
+    let mut out = BTreeMap::new();
+    fn visit(root: &Path, dir: &Path, out: &mut BTreeMap<Vec<u8>, (String, u32)>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            let p = e.path();
+            let rel = p.strip_prefix(root).unwrap().as_os_str().as_bytes().to_vec();
+            if rel.starts_with(b"cache") {
+                continue;
+            }
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            let mode = meta.permissions().mode() & 0o7777;
+            if meta.is_dir() {
+                out.insert(rel, ("<dir>".to_string(), mode));
+                visit(root, &p, out);
+            } else if meta.is_file() {
+                out.insert(
+                    rel,
+                    (String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned(), mode),
+                );
+            }
+        }
+    }
+    visit(root, root, &mut out);
+    out
+}
+
+fn assert_same(nodes: &[&TestNode]) {
+    let first = tree(&nodes[0].webroot);
+    for n in &nodes[1..] {
+        assert_eq!(tree(&n.webroot), first, "{} differs from {}", n.id, nodes[0].id);
+    }
+}
+
+#[tokio::test]
+async fn changes_propagate_to_every_node() {
+    let t = TestEndpoint::from_env();
+    let c = Cluster::new(&t);
+    let (a, b, n3) = (TestNode::new("web-a"), TestNode::new("web-b"), TestNode::new("web-c"));
+    a.write("index.php", "<?php echo 1;");
+    a.write("with space/file name.txt", "spaces");
+    a.write("cache/page.html", "never synced");
+    std::fs::create_dir_all(a.path("empty/dir")).unwrap();
+    let odd = a.webroot.join(OsStr::from_bytes(b"caf\xe9.txt"));
+    std::fs::write(&odd, "latin-1 name").unwrap();
+    a.write("config.php", "secret");
+    std::fs::set_permissions(a.path("config.php"), std::fs::Permissions::from_mode(0o440)).unwrap();
+    let r = c.cycle(&a).await;
+    assert!(r.published.len() >= 6, "{r:?}");
+    c.settle(&[&a, &b, &n3]).await;
+    assert_same(&[&a, &b, &n3]);
+    assert!(
+        b.webroot.join(OsStr::from_bytes(b"caf\xe9.txt")).is_file(),
+        "non-UTF-8 name"
+    );
+    assert!(b.path("empty/dir").is_dir(), "empty directories");
+    assert_eq!(
+        std::fs::metadata(n3.path("config.php")).unwrap().permissions().mode() & 0o777,
+        0o440
+    );
+    assert!(!b.path("cache/page.html").exists(), "excluded paths are never synced");
+
+    // Edit on b, delete and rename on c.
+    b.write("index.php", "<?php echo 2;");
+    std::fs::remove_file(n3.path("with space/file name.txt")).unwrap();
+    std::fs::rename(n3.path("config.php"), n3.path("config.old.php")).unwrap();
+    c.settle(&[&a, &b, &n3]).await;
+    assert_same(&[&a, &b, &n3]);
+    assert_eq!(std::fs::read_to_string(a.path("index.php")).unwrap(), "<?php echo 2;");
+    assert!(!a.path("with space/file name.txt").exists());
+    assert!(a.path("config.old.php").exists() && !a.path("config.php").exists());
+
+    // A touch publishes nothing.
+    let now = std::time::SystemTime::now();
+    std::fs::File::options()
+        .write(true)
+        .open(a.path("index.php"))
+        .unwrap()
+        .set_modified(now)
+        .unwrap();
+    assert!(c.cycle(&a).await.published.is_empty(), "a touch is not a change");
+
+    // A node away for many cycles, and a brand-new one, catch up.
+    for i in 0..5 {
+        a.write(&format!("news/{i}.html"), &format!("item {i}"));
+        c.cycle(&a).await;
+        c.cycle(&b).await;
+    }
+    let d = TestNode::new("web-d");
+    c.settle(&[&a, &b, &n3, &d]).await;
+    assert_same(&[&a, &b, &n3, &d]);
+}
+
+#[tokio::test]
+async fn concurrent_edits_converge_and_the_loser_is_kept() {
+    let t = TestEndpoint::from_env();
+    let c = Cluster::new(&t);
+    let (a, b, n3) = (TestNode::new("n-a"), TestNode::new("n-b"), TestNode::new("n-c"));
+    a.write("page.php", "v1");
+    c.settle(&[&a, &b, &n3]).await;
+    // Both edit before either syncs.
+    a.write("page.php", "edit on a");
+    b.write("page.php", "edit on b");
+    a.write("other.php", "o1");
+    let conflicts = c.settle(&[&a, &b, &n3]).await;
+    assert_same(&[&a, &b, &n3]);
+    // An edit on one, a delete on the other.
+    std::fs::remove_file(a.path("other.php")).unwrap();
+    b.write("other.php", "o2, edited while a deleted it");
+    c.settle(&[&a, &b, &n3]).await;
+    assert_same(&[&a, &b, &n3]);
+    let winner = std::fs::read_to_string(n3.path("page.php")).unwrap();
+    assert!(winner == "edit on a" || winner == "edit on b", "{winner}");
+    assert_eq!(
+        std::fs::read_to_string(a.path("other.php")).unwrap(),
+        "o2, edited while a deleted it",
+        "the edit made after what the delete saw survives it"
+    );
+    let lost: Vec<_> = conflicts.iter().filter(|c| c.path == "page.php").collect();
+    assert!(!lost.is_empty(), "the loser is reported: {conflicts:?}");
+    // The losing content is still in the datastore.
+    let adt_webroot_sync::journal::What::File { sha256, .. } = &lost[0].lost else {
+        panic!("a file lost")
+    };
+    let (_, body) = c
+        .store
+        .get_bytes(&c.bucket, &adt_webroot_sync::journal::blob_key(sha256))
+        .await
+        .unwrap();
+    let loser = if winner == "edit on a" {
+        "edit on b"
+    } else {
+        "edit on a"
+    };
+    assert_eq!(&body[..], loser.as_bytes());
+}
+
+#[tokio::test]
+async fn a_webroot_that_loses_most_files_pauses_instead_of_publishing() {
+    let t = TestEndpoint::from_env();
+    let c = Cluster::new(&t);
+    let (a, b) = (TestNode::new("g-a"), TestNode::new("g-b"));
+    for i in 0..40 {
+        a.write(&format!("f{i}.php"), "x");
+    }
+    c.settle(&[&a, &b]).await;
+    for i in 0..35 {
+        std::fs::remove_file(a.path(&format!("f{i}.php"))).unwrap();
+    }
+    let r = c.cycle(&a).await;
+    assert!(r.paused.is_some(), "{r:?}");
+    assert!(r.published.is_empty());
+    c.cycle(&b).await;
+    assert_eq!(tree(&b.webroot).len(), 40, "the other node keeps its files");
+    let mut accept = c.options.clone();
+    accept.accept_deletes = true;
+    let r = c.try_cycle(&a, &accept).await.unwrap();
+    assert_eq!(r.published.len(), 35);
+    assert!(r.paused.is_none());
+    c.cycle(&b).await;
+    assert_eq!(tree(&b.webroot).len(), 5);
+}
+
+/// The windows a kill -9 leaves: a batch committed but the state not saved,
+/// and files applied but the state not saved. The next cycle finishes the
+/// work without publishing anything twice.
+#[tokio::test]
+async fn a_cycle_killed_before_saving_its_state_is_completed_by_the_next() {
+    let t = TestEndpoint::from_env();
+    let c = Cluster::new(&t);
+    let (a, b) = (TestNode::new("k-a"), TestNode::new("k-b"));
+    a.write("one.php", "1");
+    c.settle(&[&a, &b]).await;
+    let saved_a = std::fs::read(a.state.join("state.json")).unwrap();
+    let saved_b = std::fs::read(b.state.join("state.json")).unwrap();
+    a.write("two.php", "2");
+    let r = c.cycle(&a).await;
+    assert_eq!(r.published, ["two.php"]);
+    // Killed after the commit: the state is the one from before.
+    std::fs::write(a.state.join("state.json"), &saved_a).unwrap();
+    let r = c.cycle(&a).await;
+    assert!(r.published.is_empty(), "not published twice: {r:?}");
+    assert_eq!(r.batches, 0);
+    // b applies it, then "dies" before saving.
+    let r = c.cycle(&b).await;
+    assert_eq!(r.applied, ["two.php"]);
+    std::fs::write(b.state.join("state.json"), &saved_b).unwrap();
+    let r = c.cycle(&b).await;
+    assert!(r.published.is_empty() && r.conflicts.is_empty(), "{r:?}");
+    c.settle(&[&a, &b]).await;
+    assert_same(&[&a, &b]);
+}
