@@ -21,6 +21,12 @@ pub enum Error {
         /// What was asked: "to seed", "to replicate", "to mount".
         action: &'static str,
     },
+    /// A webroot sync was asked of a template whose SYNC_WEBROOTS is not 1.
+    #[error("SYNC_WEBROOTS is not 1 in {template}: its webroots are not synced")]
+    NotSyncing {
+        /// The template's name.
+        template: String,
+    },
     /// A seed was asked of a template that builds from a virgin or baseline archive.
     #[error(
         "{template} builds from a {choice} archive; only a temporal backup (hourly, daily, ...) has assets to seed"
@@ -82,6 +88,12 @@ pub enum Error {
         #[source]
         source: adt_datastore::DatastoreError,
     },
+    /// The webroot sync failed.
+    #[error(transparent)]
+    Sync(#[from] adt_webroot_sync::SyncError),
+    /// A local file or directory could not be used safely.
+    #[error(transparent)]
+    Local(#[from] adt_localfs::LocalError),
     /// A path given to the front door cannot be used.
     #[error("{role} {}: {problem}", path.display())]
     Path {

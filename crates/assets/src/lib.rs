@@ -42,6 +42,7 @@ mod owner;
 mod replicate;
 mod seed;
 mod site;
+mod sync;
 
 pub use backup::{BackupBucket, BackupPlan, NumberedBucket, TemporaryArchive};
 pub use error::Error;
@@ -50,6 +51,7 @@ pub use owner::{Owner, web_server_owner};
 pub use replicate::{ReplicaTo, ReplicateJob};
 pub use seed::{SeedFrom, SeedJob, seed_cache_dir};
 pub use site::{Site, SiteOptions};
+pub use sync::{SyncJob, SyncSettings};
 
 pub use adt_backups;
 pub use adt_datastore;
@@ -58,3 +60,4 @@ pub use adt_mounts;
 pub use adt_replication;
 pub use adt_seeder;
 pub use adt_template;
+pub use adt_webroot_sync;

@@ -163,3 +163,75 @@ pub fn mount_status(mounts: &[adt_mounts::MountState], retired: &[adt_mounts::Re
     }
     out
 }
+
+/// One sync cycle, for people: counts, then the paths (at most 20 each).
+pub fn sync_cycle(r: &adt_assets::adt_webroot_sync::CycleReport) -> String {
+    let mut out = String::new();
+    let list = |out: &mut String, what: &str, paths: &[String]| {
+        for p in paths.iter().take(20) {
+            out.push_str(&format!("  {what} {p}\n"));
+        }
+        if paths.len() > 20 {
+            out.push_str(&format!("  ... and {} more\n", paths.len() - 20));
+        }
+    };
+    out.push_str(&format!(
+        "node {}: applied {} change{} from other nodes, published {} in {} batch{}\n",
+        r.node,
+        r.applied.len(),
+        if r.applied.len() == 1 { "" } else { "s" },
+        r.published.len(),
+        r.batches,
+        if r.batches == 1 { "" } else { "es" },
+    ));
+    list(&mut out, "applied", &r.applied);
+    list(&mut out, "published", &r.published);
+    for c in &r.conflicts {
+        out.push_str(&format!(
+            "  conflict {}: version {} won, {} kept in the bucket\n",
+            c.path, c.winner, c.loser
+        ));
+    }
+    for why in &r.refused {
+        out.push_str(&format!("  not applied: {why}\n"));
+    }
+    if r.unsettled > 0 {
+        out.push_str(&format!(
+            "  {} file(s) still changing: published once settled\n",
+            r.unsettled
+        ));
+    }
+    if r.skipped > 0 {
+        out.push_str(&format!("  {} link(s), FIFO(s) or device(s) not synced\n", r.skipped));
+    }
+    out
+}
+
+/// Every node's sync status, for people.
+pub fn sync_status(r: &adt_assets::adt_webroot_sync::StatusReport, me: &str) -> String {
+    let mut out = String::new();
+    if r.nodes.is_empty() {
+        out.push_str("no node has run a sync cycle yet\n");
+    }
+    for n in &r.nodes {
+        let behind: u64 = n.behind.values().sum();
+        out.push_str(&format!(
+            "{}{}: batch {}, {} batch{} behind, last cycle {} s ago{}\n",
+            n.status.node,
+            if n.status.node == me { " (this node)" } else { "" },
+            n.status.seq,
+            behind,
+            if behind == 1 { "" } else { "es" },
+            n.idle_seconds,
+            match &n.status.paused {
+                Some(why) => format!(", PAUSED: {why}"),
+                None => String::new(),
+            }
+        ));
+    }
+    out.push_str(&format!("{} conflict(s) kept\n", r.conflict_count));
+    for c in r.conflicts.iter().take(20) {
+        out.push_str(&format!("  {}: {} won over {}\n", c.path, c.winner, c.loser));
+    }
+    out
+}

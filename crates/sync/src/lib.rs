@@ -12,7 +12,9 @@ pub mod pathname;
 pub mod resolve;
 mod scan;
 mod state;
+mod status;
 
 pub use cycle::{CycleReport, Node, SyncOptions, run_cycle};
 pub use error::SyncError;
 pub use state::StateDir;
+pub use status::{NodeReport, StatusReport, status};
