@@ -10,6 +10,7 @@ const SUITES: &[(&str, &str)] = &[
     ("adt-backups", "store"),
     ("adt-replication", "replicate"),
     ("adt-assets", "site"),
+    ("adt-webroot-sync", "nodes"),
 ];
 
 #[derive(clap::Args)]
