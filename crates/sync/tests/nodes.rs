@@ -308,3 +308,89 @@ async fn a_cycle_killed_before_saving_its_state_is_completed_by_the_next() {
     c.settle(&[&a, &b]).await;
     assert_same(&[&a, &b]);
 }
+
+/// Unmounts a mount point when dropped, also when an assertion failed.
+struct Unmount(PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// A tmpfs and an s3fs mount inside a webroot are never read (not one
+/// request reaches the s3fs bucket) nor written, while another node, where
+/// the same paths are plain directories, publishes files into them.
+#[tokio::test]
+async fn mounts_inside_the_webroot_are_never_read_or_written() {
+    if !adt_testkit::require_tools(&["s3fs", "fusermount3"], true) {
+        return;
+    }
+    let t = TestEndpoint::from_env();
+    let c = Cluster::new(&t);
+    let (a, b) = (TestNode::new("m-a"), TestNode::new("m-b"));
+    // On a: tmpfs at scratch/, s3fs (through a recording proxy) at media/.
+    let scratch = a.path("scratch");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "tmpfs"])
+        .arg(&scratch)
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mount tmpfs");
+    let _tmpfs = Unmount(scratch.clone());
+    std::fs::write(scratch.join("local.txt"), "tmpfs on a").unwrap();
+    let media_bucket = unique_bucket("media");
+    c.store.ensure_bucket(&media_bucket).await.unwrap();
+    let proxy = adt_testkit::FaultProxy::start(&t.endpoint).unwrap();
+    let media = a.path("media");
+    std::fs::create_dir_all(&media).unwrap();
+    let passwd = a._dir.path().join("passwd");
+    let fuse = adt_testkit::S3fsMount::mount(
+        &proxy.endpoint(),
+        &media_bucket,
+        &t.access_key,
+        &t.secret_key,
+        &passwd,
+        &media,
+    );
+    std::fs::write(media.join("remote.jpg"), "in the bucket").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    a.write("index.php", "a");
+    // On b the same paths are plain directories with files.
+    b.write("scratch/from-b.txt", "b");
+    b.write("media/from-b.jpg", "b");
+
+    let before = proxy.requests().len();
+    c.settle(&[&a, &b]).await;
+    assert_eq!(
+        proxy.requests().len(),
+        before,
+        "nothing under the s3fs mount was read or written: {:?}",
+        &proxy.requests()[before..]
+    );
+    assert!(
+        !b.path("scratch/local.txt").exists() && !b.path("media/remote.jpg").exists(),
+        "nothing published from the mounts"
+    );
+    assert!(!scratch.join("from-b.txt").exists(), "nothing written into the tmpfs");
+    assert_eq!(
+        std::fs::read_to_string(scratch.join("local.txt")).unwrap(),
+        "tmpfs on a"
+    );
+    assert_eq!(
+        std::fs::read_to_string(b.path("index.php")).unwrap(),
+        "a",
+        "the rest is synced"
+    );
+    drop(fuse);
+    let listed: Vec<String> = c
+        .store
+        .list(&c.bucket, Some("adt-sync/journal/"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    assert!(!listed.is_empty());
+}
