@@ -334,6 +334,13 @@ async fn apply_op(
                 )
                 .await?;
             }
+            if matches!(disk, Disk::Pending(_)) {
+                // The local change is published later, made from this
+                // version: it wins everywhere, even if it is undone here
+                // before it settles (the file then differs from this version
+                // and is published as it is).
+                state.entries.insert(op.path.clone(), entry_for(op, None));
+            }
             return Ok(());
         }
         Decision::Apply | Decision::ApplyOverConcurrent => {}

@@ -394,3 +394,30 @@ async fn mounts_inside_the_webroot_are_never_read_or_written() {
         .collect();
     assert!(!listed.is_empty());
 }
+
+/// A node holding an unpublished (still changing) edit when a peer's edit
+/// of the same file arrives keeps its own; even if its edit is undone
+/// before it settles, all nodes end the same.
+#[tokio::test]
+async fn a_pending_local_edit_undone_before_it_settles_still_converges() {
+    let t = TestEndpoint::from_env();
+    let c = Cluster::new(&t);
+    let (a, b) = (TestNode::new("u-a"), TestNode::new("u-b"));
+    a.write("page.php", "v1");
+    c.settle(&[&a, &b]).await;
+    b.write("page.php", "v2 from b");
+    c.cycle(&b).await;
+    a.write("page.php", "being edited on a");
+    let mut slow = c.options.clone();
+    slow.settle = std::time::Duration::from_secs(3600);
+    let r = c.try_cycle(&a, &slow).await.unwrap();
+    assert_eq!(r.unsettled, 1, "{r:?}");
+    assert_eq!(
+        std::fs::read_to_string(a.path("page.php")).unwrap(),
+        "being edited on a",
+        "kept"
+    );
+    a.write("page.php", "v1");
+    c.settle(&[&a, &b]).await;
+    assert_same(&[&a, &b]);
+}
