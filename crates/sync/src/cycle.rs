@@ -46,6 +46,14 @@ pub struct SyncOptions {
     pub accept_deletes: bool,
     /// Changes per journal batch.
     pub batch_ops: usize,
+    /// Write a snapshot (and collect what it makes unneeded) once the
+    /// journals grew by this many batches since the newest one.
+    pub snapshot_batches: u64,
+    /// A node silent for this long no longer holds back collection; it
+    /// restores the newest snapshot when it comes back.
+    pub keep_dead_nodes: Duration,
+    /// How long conflicts (and the losing content) are kept.
+    pub keep_conflicts: Duration,
 }
 
 impl Default for SyncOptions {
@@ -56,6 +64,9 @@ impl Default for SyncOptions {
             max_delete_percent: 50,
             accept_deletes: false,
             batch_ops: 1000,
+            snapshot_batches: 500,
+            keep_dead_nodes: Duration::from_secs(7 * 24 * 3600),
+            keep_conflicts: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }
@@ -85,6 +96,11 @@ pub struct CycleReport {
     pub skipped: u64,
     /// Why publishing is paused, when it is.
     pub paused: Option<String>,
+    /// True when this cycle restored the newest snapshot (the node was new,
+    /// or away while the batches it missed were collected).
+    pub restored: bool,
+    /// True when this cycle wrote a snapshot and collected old batches.
+    pub snapshot: bool,
 }
 
 /// One node: the webroot it keeps in sync and where its journal lives.
@@ -121,16 +137,38 @@ pub async fn run_cycle(node: &Node<'_>, options: &SyncOptions) -> Result<CycleRe
     node.state_dir.save(&state)?;
     write_status(node, &state).await?;
     report.paused = state.paused.clone();
+    if state.paused.is_none() {
+        report.snapshot = crate::snapshot::maybe_snapshot(
+            node.store,
+            node.bucket,
+            &state,
+            options.snapshot_batches,
+            options.keep_dead_nodes,
+            options.keep_conflicts,
+        )
+        .await?;
+    }
     Ok(report)
 }
 
 /// Takes in our own batches committed by a run killed before it saved its
-/// state: their versions are what we hold.
+/// state (their versions are what we hold), and never reuses a sequence
+/// number already published, even when the state directory was lost and
+/// the batches collected since (our status object remembers).
 async fn recover(node: &Node<'_>, state: &mut State) -> Result<(), SyncError> {
-    loop {
-        let key = journal::batch_key(node.id, state.seq + 1);
+    let mut own: Vec<u64> = node
+        .store
+        .list(node.bucket, Some(&journal::journal_prefix(node.id)))
+        .await?
+        .into_iter()
+        .filter_map(|o| journal::batch_seq(&o.key, node.id))
+        .filter(|seq| *seq > state.seq)
+        .collect();
+    own.sort_unstable();
+    for seq in own {
+        let key = journal::batch_key(node.id, seq);
         let Some(batch) = read_batch(node, &key).await? else {
-            return Ok(());
+            continue;
         };
         for op in batch.ops {
             state.clock.observe(&op.version);
@@ -144,8 +182,14 @@ async fn recover(node: &Node<'_>, state: &mut State) -> Result<(), SyncError> {
                 },
             );
         }
-        state.seq += 1;
+        state.seq = seq;
     }
+    if let Ok((_, body)) = node.store.get_bytes(node.bucket, &journal::node_key(node.id)).await
+        && let Ok(status) = serde_json::from_slice::<NodeStatus>(&body)
+    {
+        state.seq = state.seq.max(status.seq);
+    }
+    Ok(())
 }
 
 async fn read_batch(node: &Node<'_>, key: &str) -> Result<Option<Batch>, SyncError> {
@@ -208,22 +252,36 @@ pub(crate) async fn peers(store: &Store, bucket: &str) -> Result<Vec<String>, Sy
 async fn apply(node: &Node<'_>, state: &mut State, report: &mut CycleReport) -> Result<(), SyncError> {
     let mut incoming: Vec<Op> = Vec::new();
     let mut advanced: BTreeMap<String, u64> = BTreeMap::new();
+    let mut journals: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for peer in peers(node.store, node.bucket).await? {
         if peer == node.id {
             continue;
         }
-        let cursor = state.cursors.get(&peer).copied().unwrap_or(0);
-        let after = journal::batch_key(&peer, cursor);
         let mut seqs: Vec<u64> = node
             .store
             .list(node.bucket, Some(&journal::journal_prefix(&peer)))
             .await?
             .into_iter()
-            .filter(|o| o.key > after)
             .filter_map(|o| journal::batch_seq(&o.key, &peer))
             .collect();
         seqs.sort_unstable();
-        for seq in seqs {
+        journals.insert(peer, seqs);
+    }
+    // Batches this node still needs that were collected: restore the newest
+    // snapshot first (a new node, or one away for long).
+    let gap = journals.iter().any(|(peer, seqs)| {
+        let cursor = state.cursors.get(peer).copied().unwrap_or(0);
+        seqs.first().is_none_or(|first| *first > cursor + 1)
+    });
+    if gap
+        && let Some((key, total)) = crate::snapshot::newest(node.store, node.bucket).await?
+        && total > crate::snapshot::coverage(state).values().sum::<u64>()
+    {
+        restore(node, state, &key, report).await?;
+    }
+    for (peer, seqs) in journals {
+        let cursor = state.cursors.get(&peer).copied().unwrap_or(0);
+        for seq in seqs.into_iter().filter(|s| *s > cursor) {
             let key = journal::batch_key(&peer, seq);
             let Some(batch) = read_batch(node, &key).await? else {
                 continue;
@@ -255,6 +313,38 @@ async fn apply(node: &Node<'_>, state: &mut State, report: &mut CycleReport) -> 
     for (peer, seq) in advanced {
         state.cursors.insert(peer, seq);
     }
+    Ok(())
+}
+
+/// Takes in the snapshot at `key`: every version in it, through the same
+/// rule as a batch (files and directories first, parents before children,
+/// then deletions, children first), and its cursors.
+async fn restore(node: &Node<'_>, state: &mut State, key: &str, report: &mut CycleReport) -> Result<(), SyncError> {
+    let snapshot = crate::snapshot::read(node.store, node.bucket, key).await?;
+    let (mut deletes, mut ops): (Vec<Op>, Vec<Op>) = snapshot.entries.into_iter().partition(|op| op.what.is_delete());
+    ops.sort_by(|a, b| pathname::walk_order(a.path.as_bytes(), b.path.as_bytes()));
+    deletes.sort_by(|a, b| pathname::walk_order(b.path.as_bytes(), a.path.as_bytes()));
+    for op in ops.into_iter().chain(deletes) {
+        state.clock.observe(&op.version);
+        let path = match pathname::decode(&op.path) {
+            Ok(p) if !node.exclusions.excludes(&p) => p,
+            Ok(_) => continue,
+            Err(why) => {
+                report.refused.push(format!("`{}` {why}", op.path));
+                continue;
+            }
+        };
+        apply_op(node, state, &op, &path, report).await?;
+    }
+    for (peer, seq) in snapshot.cursors {
+        if peer == node.id {
+            state.seq = state.seq.max(seq);
+        } else {
+            let cursor = state.cursors.entry(peer).or_insert(0);
+            *cursor = (*cursor).max(seq);
+        }
+    }
+    report.restored = true;
     Ok(())
 }
 

@@ -11,10 +11,12 @@ mod local;
 pub mod pathname;
 pub mod resolve;
 mod scan;
+mod snapshot;
 mod state;
 mod status;
 
 pub use cycle::{CycleReport, Node, SyncOptions, run_cycle};
 pub use error::SyncError;
+pub use snapshot::Snapshot;
 pub use state::StateDir;
 pub use status::{NodeReport, StatusReport, status};

@@ -421,3 +421,48 @@ async fn a_pending_local_edit_undone_before_it_settles_still_converges() {
     c.settle(&[&a, &b]).await;
     assert_same(&[&a, &b]);
 }
+
+/// Snapshots and collection: old batches are deleted once a snapshot and
+/// every live node cover them; a new node, and one away while the batches
+/// it missed were collected, restore the snapshot and catch up.
+#[tokio::test]
+async fn snapshots_let_new_and_returning_nodes_catch_up_after_collection() {
+    let t = TestEndpoint::from_env();
+    let mut c = Cluster::new(&t);
+    c.options.snapshot_batches = 3;
+    // A node silent for any time no longer holds collection back.
+    c.options.keep_dead_nodes = std::time::Duration::ZERO;
+    let (a, b) = (TestNode::new("s-a"), TestNode::new("s-b"));
+    a.write("keep.php", "kept");
+    a.write("gone.php", "deleted later");
+    c.settle(&[&a, &b]).await;
+    // b goes away; a keeps changing.
+    for i in 0..8 {
+        a.write(&format!("post/{i}.html"), &format!("post {i}"));
+        if i == 4 {
+            std::fs::remove_file(a.path("gone.php")).unwrap();
+        }
+        c.cycle(&a).await;
+    }
+    let batches = c.store.list(&c.bucket, Some("adt-sync/journal/s-a/")).await.unwrap();
+    let snapshots = c.store.list(&c.bucket, Some("adt-sync/snapshots/")).await.unwrap();
+    assert_eq!(snapshots.len(), 1, "only the newest snapshot is kept: {snapshots:?}");
+    assert!(batches.len() < 10, "collected: {} batches left", batches.len());
+    // b returns: its next batch was collected, so it restores the snapshot.
+    let r = c.cycle(&b).await;
+    assert!(r.restored, "{r:?}");
+    // A brand-new node too.
+    let d = TestNode::new("s-d");
+    let r = c.cycle(&d).await;
+    assert!(r.restored, "{r:?}");
+    c.settle(&[&a, &b, &d]).await;
+    assert_same(&[&a, &b, &d]);
+    assert!(!d.path("gone.php").exists() && d.path("post/7.html").exists());
+
+    // A node that lost its state directory never reuses a sequence number.
+    std::fs::remove_dir_all(&a.state).unwrap();
+    a.write("after-loss.php", "new");
+    c.settle(&[&a, &b, &d]).await;
+    assert_same(&[&a, &b, &d]);
+    assert!(d.path("after-loss.php").exists());
+}

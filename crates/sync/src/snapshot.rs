@@ -1,0 +1,243 @@
+//! Snapshots and collection. A node writes a snapshot (every version it
+//! holds, and how far into each journal that reflects) once the journals
+//! have grown by `snapshot_batches` since the newest one. Then batches that
+//! every live node has applied and the newest snapshot covers are deleted,
+//! with older snapshots, conflicts older than `keep_conflicts`, and blobs
+//! nothing refers to any more. A node whose cursor points at a collected
+//! batch (away for long, or new) restores the newest snapshot first, then
+//! replays the journals from there.
+//!
+//! Key: `adt-sync/snapshots/TOTAL-NODE`, TOTAL the number of batches it
+//! covers (20 digits), so the newest sorts last and is found by one listing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+
+use adt_datastore::{PutOptions, Store};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::error::SyncError;
+use crate::hlc::now_ms;
+use crate::journal::{self, Conflict, NodeStatus, Op, What};
+use crate::state::State;
+
+/// The most a snapshot may take, compressed.
+const MAX_SNAPSHOT_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+/// A blob younger than this is never collected: a node may be about to
+/// commit a batch that refers to it.
+const BLOB_GRACE_MS: u64 = 3600 * 1000;
+
+/// A snapshot's content.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The node that wrote it.
+    pub node: String,
+    /// The last batch of each node it reflects (its own included).
+    pub cursors: BTreeMap<String, u64>,
+    /// Every path's version, deletions included.
+    pub entries: Vec<Op>,
+}
+
+fn prefix() -> String {
+    format!("{}snapshots/", journal::PREFIX)
+}
+
+fn total(cursors: &BTreeMap<String, u64>) -> u64 {
+    cursors.values().sum()
+}
+
+/// What the state covers: its cursors and its own last batch.
+pub(crate) fn coverage(state: &State) -> BTreeMap<String, u64> {
+    let mut c = state.cursors.clone();
+    c.insert(state.node.clone(), state.seq);
+    c
+}
+
+/// The newest snapshot's key and the number of batches it covers.
+pub(crate) async fn newest(store: &Store, bucket: &str) -> Result<Option<(String, u64)>, SyncError> {
+    let p = prefix();
+    Ok(store
+        .list(bucket, Some(&p))
+        .await?
+        .into_iter()
+        .filter_map(|o| {
+            let rest = o.key.strip_prefix(&p)?;
+            let total: u64 = rest.get(..20)?.parse().ok()?;
+            Some((o.key.clone(), total))
+        })
+        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0))))
+}
+
+/// Reads a snapshot.
+pub(crate) async fn read(store: &Store, bucket: &str, key: &str) -> Result<Snapshot, SyncError> {
+    let malformed = |detail: String| SyncError::Malformed {
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+        detail,
+    };
+    let meta = store
+        .head(bucket, key)
+        .await?
+        .ok_or_else(|| malformed("it is gone".into()))?;
+    if meta.size > MAX_SNAPSHOT_BYTES {
+        return Err(malformed(format!("{} bytes, more than a snapshot may be", meta.size)));
+    }
+    let (_, body) = store.get_bytes(bucket, key).await?;
+    let reader = flate2::read::GzDecoder::new(&body[..]).take(MAX_SNAPSHOT_BYTES * 8);
+    serde_json::from_reader(reader).map_err(|e| malformed(e.to_string()))
+}
+
+/// Writes a snapshot of `state` when the journals grew by `every` batches
+/// since the newest one; then collects. Returns whether one was written.
+pub(crate) async fn maybe_snapshot(
+    store: &Store,
+    bucket: &str,
+    state: &State,
+    every: u64,
+    keep_dead: std::time::Duration,
+    keep_conflicts: std::time::Duration,
+) -> Result<bool, SyncError> {
+    let covered = coverage(state);
+    let mine = total(&covered);
+    let newest = newest(store, bucket).await?;
+    if mine < newest.as_ref().map_or(0, |n| n.1) + every.max(1) {
+        return Ok(false);
+    }
+    let snapshot = Snapshot {
+        node: state.node.clone(),
+        cursors: covered.clone(),
+        entries: state
+            .entries
+            .iter()
+            .map(|(path, e)| Op {
+                path: path.clone(),
+                version: e.version.clone(),
+                base: e.base.clone(),
+                what: e.what.clone(),
+            })
+            .collect(),
+    };
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    serde_json::to_writer(&mut gz, &snapshot).map_err(|e| SyncError::State {
+        path: "snapshot".into(),
+        detail: e.to_string(),
+    })?;
+    let bytes = gz.finish().and_then(|mut v| {
+        v.flush()?;
+        Ok(v)
+    });
+    let bytes = bytes.map_err(|e| SyncError::State {
+        path: "snapshot".into(),
+        detail: e.to_string(),
+    })?;
+    let key = format!("{}{mine:020}-{}", prefix(), state.node);
+    store
+        .put_if_absent(bucket, &key, Bytes::from(bytes), &PutOptions::default())
+        .await?;
+    collect(store, bucket, &state.node, &snapshot, keep_dead, keep_conflicts).await?;
+    Ok(true)
+}
+
+/// Deletes what the newest snapshot (`snapshot`, just written) and every
+/// live node no longer need.
+async fn collect(
+    store: &Store,
+    bucket: &str,
+    me: &str,
+    snapshot: &Snapshot,
+    keep_dead: std::time::Duration,
+    keep_conflicts: std::time::Duration,
+) -> Result<(), SyncError> {
+    let now = now_ms();
+    let mut live: Vec<NodeStatus> = Vec::new();
+    for id in crate::cycle::peers(store, bucket).await? {
+        let Ok((_, body)) = store.get_bytes(bucket, &journal::node_key(&id)).await else {
+            continue;
+        };
+        if let Ok(status) = serde_json::from_slice::<NodeStatus>(&body)
+            && (id == me || now.saturating_sub(status.updated_ms) < keep_dead.as_millis() as u64)
+        {
+            live.push(status);
+        }
+    }
+    let mut referenced: BTreeSet<String> = BTreeSet::new();
+    let mut note = |what: &What| {
+        if let What::File { sha256, .. } = what {
+            referenced.insert(sha256.clone());
+        }
+    };
+    for op in &snapshot.entries {
+        note(&op.what);
+    }
+    // Journals: a batch goes once the snapshot covers it and every live
+    // node has applied it; the rest are kept, and what they refer to.
+    let journals = format!("{}journal/", journal::PREFIX);
+    let mut by_node: BTreeMap<String, Vec<(u64, String)>> = BTreeMap::new();
+    for o in store.list(bucket, Some(&journals)).await? {
+        let Some(rest) = o.key.strip_prefix(&journals) else {
+            continue;
+        };
+        let Some((node, _)) = rest.split_once('/') else {
+            continue;
+        };
+        if let Some(seq) = journal::batch_seq(&o.key, node) {
+            by_node.entry(node.to_string()).or_default().push((seq, o.key.clone()));
+        }
+    }
+    for (node, batches) in by_node {
+        let applied_by_all = live
+            .iter()
+            .filter(|s| s.node != node)
+            .map(|s| s.cursors.get(&node).copied().unwrap_or(0))
+            .min()
+            .unwrap_or(u64::MAX);
+        let limit = snapshot.cursors.get(&node).copied().unwrap_or(0).min(applied_by_all);
+        for (seq, key) in batches {
+            if seq <= limit {
+                store.delete(bucket, &key).await?;
+            } else if let Ok((_, body)) = store.get_bytes(bucket, &key).await
+                && let Ok(batch) = serde_json::from_slice::<journal::Batch>(&body)
+            {
+                batch.ops.iter().for_each(|op| note(&op.what));
+            }
+        }
+    }
+    // Older snapshots.
+    let p = prefix();
+    let snapshots: Vec<String> = store.list(bucket, Some(&p)).await?.into_iter().map(|o| o.key).collect();
+    let newest_key = snapshots
+        .iter()
+        .max_by_key(|k| k.get(p.len()..p.len() + 20).unwrap_or_default().to_string());
+    for key in snapshots.iter().filter(|k| Some(*k) != newest_key) {
+        store.delete(bucket, key).await?;
+    }
+    // Conflicts: kept for `keep_conflicts`, their blobs with them.
+    let conflicts = format!("{}conflicts/", journal::PREFIX);
+    for o in store.list(bucket, Some(&conflicts)).await? {
+        let old = o
+            .last_modified
+            .is_some_and(|t| now.saturating_sub((t.max(0) as u64) * 1000) > keep_conflicts.as_millis() as u64);
+        if old {
+            store.delete(bucket, &o.key).await?;
+        } else if let Ok((_, body)) = store.get_bytes(bucket, &o.key).await
+            && let Ok(c) = serde_json::from_slice::<Conflict>(&body)
+        {
+            note(&c.lost);
+        }
+    }
+    // Blobs nothing refers to, once past the grace period.
+    let blobs = format!("{}blobs/", journal::PREFIX);
+    for o in store.list(bucket, Some(&blobs)).await? {
+        let Some(sha) = o.key.strip_prefix(&blobs) else {
+            continue;
+        };
+        let old = o
+            .last_modified
+            .is_some_and(|t| now.saturating_sub((t.max(0) as u64) * 1000) > BLOB_GRACE_MS);
+        if old && !referenced.contains(sha) {
+            store.delete(bucket, &o.key).await?;
+        }
+    }
+    Ok(())
+}
