@@ -51,7 +51,7 @@ pub use owner::{Owner, web_server_owner};
 pub use replicate::{ReplicaTo, ReplicateJob};
 pub use seed::{SeedFrom, SeedJob, seed_cache_dir};
 pub use site::{Site, SiteOptions};
-pub use sync::{SyncJob, SyncSettings};
+pub use sync::{SyncJob, SyncSettings, WatchPace};
 
 pub use adt_backups;
 pub use adt_datastore;

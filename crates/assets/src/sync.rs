@@ -2,10 +2,12 @@
 //! (SYNC_WEBROOTS), the mounted directories left out.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use adt_datastore::Store;
 use adt_localfs::{Dir, MountTable};
-use adt_webroot_sync::{CycleReport, Node, StateDir, StatusReport, SyncOptions};
+use adt_webroot_sync::{CycleReport, Node, StateDir, StatusReport, SyncOptions, Watcher};
 
 use crate::error::Error;
 use crate::site::Site;
@@ -31,6 +33,26 @@ impl SyncSettings {
             state_dir: state_dir.into(),
             node_id: None,
             options: SyncOptions::default(),
+        }
+    }
+}
+
+/// How `watch` paces itself.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct WatchPace {
+    /// How often the other nodes' changes are looked for and applied.
+    pub poll: Duration,
+    /// The longest time between two scans of the webroot, changes noticed
+    /// or not.
+    pub full_every: Duration,
+}
+
+impl Default for WatchPace {
+    fn default() -> Self {
+        WatchPace {
+            poll: Duration::from_secs(2),
+            full_every: Duration::from_secs(60),
         }
     }
 }
@@ -90,6 +112,10 @@ impl SyncJob {
     /// and the mount table are read afresh each time: a mount that appeared
     /// is never entered.
     pub async fn run(&self) -> Result<CycleReport, Error> {
+        self.run_with(self.settings.options.publish, None).await
+    }
+
+    async fn run_with(&self, publish: bool, watcher: Option<&mut Option<Watcher>>) -> Result<CycleReport, Error> {
         let plan = self.site.backup_plan(&self.patterns, true)?;
         let table = MountTable::read().map_err(|source| Error::Io {
             what: "/proc/self/mountinfo".into(),
@@ -105,7 +131,121 @@ impl SyncJob {
             state_dir: &self.state,
             id: &self.id,
         };
-        Ok(adt_webroot_sync::run_cycle(&node, &self.settings.options).await?)
+        let mut options = self.settings.options.clone();
+        options.publish = publish;
+        let report = adt_webroot_sync::run_cycle(&node, &options).await?;
+        if let Some(slot) = watcher {
+            // Watch what this cycle looked at (new directories included).
+            *slot = Watcher::new(&root, plan.exclusions(), &table).ok();
+        }
+        Ok(report)
+    }
+
+    /// Runs cycles until `stop` is set: every `pace.poll` the other nodes'
+    /// changes are applied; the webroot is scanned and its changes
+    /// published once a change noticed by inotify has been quiet for the
+    /// settle time, and at least every `pace.full_every` (the safety net).
+    /// `on_cycle` hears of every cycle; a failed cycle is reported there
+    /// and retried at the next turn.
+    pub async fn watch(
+        &self,
+        pace: &WatchPace,
+        stop: &AtomicBool,
+        on_cycle: &mut dyn FnMut(Result<&CycleReport, &Error>),
+    ) -> Result<(), Error> {
+        let settle = self.settings.options.settle;
+        let mut watcher: Option<Watcher> = None;
+        let mut last_full: Option<Instant> = None;
+        let mut last_event: Option<Instant> = None;
+        let mut unsettled = false;
+        while !stop.load(Ordering::SeqCst) {
+            if watcher.as_mut().is_some_and(Watcher::changed) {
+                last_event = Some(Instant::now());
+            }
+            let full = last_full.is_none_or(|t| t.elapsed() >= pace.full_every)
+                || watcher.is_none()
+                || last_event.is_some_and(|t| t.elapsed() >= settle)
+                || (unsettled && last_full.is_some_and(|t| t.elapsed() >= settle));
+            let result = if full {
+                let r = self.run_with(true, Some(&mut watcher)).await;
+                last_full = Some(Instant::now());
+                last_event = None;
+                unsettled = r.as_ref().is_ok_and(|r| r.unsettled > 0);
+                r
+            } else {
+                self.run_with(false, None).await
+            };
+            on_cycle(result.as_ref());
+            let until = Instant::now() + pace.poll;
+            while Instant::now() < until && !stop.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(100).min(pace.poll)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// The systemd unit that runs `watch` for this webroot: after the
+    /// network and the site's mount units (so the mounts exist before the
+    /// first scan), restarted whenever it stops. `program` is adt-sync's
+    /// absolute path, `template` the template's.
+    pub fn unit(&self, program: &str, template: &std::path::Path) -> adt_mounts::Unit {
+        let q = adt_mounts::systemd_quote;
+        let mounts: Vec<String> = match self.site.config().persist_assets {
+            true => self
+                .site
+                .layout()
+                .map(|l| {
+                    let mut names: Vec<String> =
+                        l.mounts().map(|(_, m)| adt_mounts::unit_name(&m.mountpoint)).collect();
+                    names.extend(
+                        l.entries
+                            .iter()
+                            .filter_map(|e| e.merge_target.as_ref())
+                            .map(|t| adt_mounts::unit_name(t)),
+                    );
+                    names
+                })
+                .unwrap_or_default(),
+            false => Vec::new(),
+        };
+        let after = std::iter::once("network-online.target".to_string())
+            .chain(mounts)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let exec = [
+            q(program),
+            "watch".into(),
+            "--template".into(),
+            q(&template.display().to_string()),
+            "--webroot".into(),
+            q(&self.webroot.display().to_string()),
+            "--state-dir".into(),
+            q(&self.settings.state_dir.display().to_string()),
+        ]
+        .join(" ");
+        let text = format!(
+            "# Generated by adt-sync. Reinstall with `adt-sync units` rather than editing.\n\
+             [Unit]\n\
+             Description=adt-sync: keeps {webroot} in sync with the site's other webservers (node {id})\n\
+             Wants=network-online.target\n\
+             After={after}\n\
+             \n\
+             [Service]\n\
+             Type=simple\n\
+             ExecStart={exec}\n\
+             Restart=always\n\
+             RestartSec=5\n\
+             TimeoutStopSec=60\n\
+             \n\
+             [Install]\n\
+             WantedBy=multi-user.target\n",
+            webroot = self.webroot.display(),
+            id = self.id,
+        );
+        adt_mounts::Unit {
+            name: "adt-sync.service".into(),
+            text,
+        }
     }
 
     /// Every node's status.

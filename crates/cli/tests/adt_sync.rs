@@ -29,7 +29,7 @@ fn two_webservers_stay_in_sync_through_the_binary() {
     let emulator = adt_testkit::Emulator::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path().canonicalize().unwrap();
-    let url = format!("{}.example.com", adt_testkit::unique_bucket("sy"));
+    let url = format!("{}.io", adt_testkit::unique_bucket("sy"));
     let t = template(&base, &url, &emulator.endpoint(), "1");
     let (one, two) = (base.join("one/html"), base.join("two/html"));
     for w in [&one, &two] {
@@ -86,4 +86,115 @@ fn two_webservers_stay_in_sync_through_the_binary() {
     let (code, _, err) = adt_sync(&["run", "--template", &off, "--webroot", one.to_str().unwrap()]);
     assert_ne!(code, 0);
     assert!(err.contains("SYNC_WEBROOTS is not 1"), "{err}");
+}
+
+/// `adt-sync watch` on one webserver: a change published by the other
+/// arrives within seconds, a file written here is published once settled
+/// (noticed by inotify), and SIGTERM stops it cleanly.
+#[test]
+fn watch_applies_and_publishes_within_seconds() {
+    let emulator = adt_testkit::Emulator::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().canonicalize().unwrap();
+    let url = format!("{}.io", adt_testkit::unique_bucket("sw"));
+    let t = template(&base, &url, &emulator.endpoint(), "1");
+    let (one, two) = (base.join("one/html"), base.join("two/html"));
+    for w in [&one, &two] {
+        std::fs::create_dir_all(w).unwrap();
+    }
+    let state_two = base.join("state-two");
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_adt-sync"))
+        .args(["watch", "--template", &t, "--webroot"])
+        .arg(&two)
+        .arg("--state-dir")
+        .arg(&state_two)
+        .args(["--settle", "1", "--poll", "1", "--full-every", "600"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run_one = || {
+        let state = base.join("state-one");
+        let (code, out, err) = adt_sync(&[
+            "run",
+            "--template",
+            &t,
+            "--webroot",
+            one.to_str().unwrap(),
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--settle",
+            "0",
+        ]);
+        assert_eq!(code, 0, "{out}{err}");
+    };
+    let wait_for = |path: &Path, what: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !path.exists() {
+            assert!(std::time::Instant::now() < deadline, "{what} did not arrive");
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    };
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    std::fs::write(one.join("from-one.php"), "1").unwrap();
+    run_one();
+    let started = std::time::Instant::now();
+    wait_for(&two.join("from-one.php"), "a change from the other node");
+    let applied_in = started.elapsed();
+    std::fs::write(two.join("from-two.php"), "2").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !one.join("from-two.php").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the watched change was not published"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        run_one();
+    }
+    assert!(applied_in < std::time::Duration::from_secs(10), "{applied_in:?}");
+    rustix::process::kill_process(rustix::process::Pid::from_child(&watch), rustix::process::Signal::TERM).unwrap();
+    let status = watch.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(watch.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "{status}: {err}");
+
+    let (code, out, err) = adt_sync(&[
+        "units",
+        "--template",
+        &t,
+        "--webroot",
+        two.to_str().unwrap(),
+        "--state-dir",
+        state_two.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(" watch --template ") && out.contains("Restart=always"),
+        "{out}"
+    );
+}
+
+/// ADT names the sync bucket `${WEBSITE_URL}-webroot-sync-tunnel-var-www-html`:
+/// a URL over 30 characters gives a name S3 refuses. adt-check says so,
+/// and adt-sync refuses the template before any request.
+#[test]
+fn a_website_url_too_long_for_the_sync_bucket_is_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = template(
+        dir.path(),
+        "www.a-long-company-name.example.com",
+        "http://127.0.0.1:1",
+        "1",
+    );
+    let webroot = dir.path().join("html");
+    std::fs::create_dir_all(&webroot).unwrap();
+    let (code, _, err) = adt_sync(&["run", "--template", &t, "--webroot", webroot.to_str().unwrap()]);
+    assert_eq!(code, 1, "a template with errors, as every tool refuses one: {err}");
+    assert!(
+        err.contains("bucket-name-invalid") && err.contains("webroot-sync-tunnel"),
+        "{err}"
+    );
+    let check = common::output(Command::new(env!("CARGO_BIN_EXE_adt-check")).arg(&t));
+    assert_eq!(check.0, 1);
+    assert!(check.1.contains("the webroot sync's bucket name"), "{}", check.1);
 }

@@ -84,4 +84,4 @@ pub use operate::{Keys, MountState, Mounted, Report, mount, purge_retired, statu
 pub use plan::{MountOptions, Plan, PlannedEntry, PlannedMerge, PlannedMount, Target, cache_dir};
 pub use retire::{Retired, load as retired};
 pub use tool::{CommandLine, CredentialFiles, MountSpec, Tool, find_program, merge_command, mount_command};
-pub use units::{Unit, unit_name, units};
+pub use units::{Unit, systemd_quote, unit_name, units};

@@ -122,7 +122,7 @@ pub fn unit_name(path: &Path) -> String {
 
 /// One argument as systemd's command-line parser reads it: `%` and `$`
 /// doubled, double quotes around anything with blanks or quotes.
-fn systemd_quote(arg: &str) -> String {
+pub fn systemd_quote(arg: &str) -> String {
     let escaped = arg.replace('%', "%%").replace('$', "$$");
     if escaped.is_empty() || escaped.contains(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '\\') {
         format!("\"{}\"", escaped.replace('\\', "\\\\").replace('"', "\\\""))

@@ -46,6 +46,9 @@ pub struct SyncOptions {
     pub accept_deletes: bool,
     /// Changes per journal batch.
     pub batch_ops: usize,
+    /// Look at the webroot and publish its changes (false: only apply the
+    /// other nodes' changes, a cheap cycle `watch` runs between scans).
+    pub publish: bool,
     /// Write a snapshot (and collect what it makes unneeded) once the
     /// journals grew by this many batches since the newest one.
     pub snapshot_batches: u64,
@@ -64,6 +67,7 @@ impl Default for SyncOptions {
             max_delete_percent: 50,
             accept_deletes: false,
             batch_ops: 1000,
+            publish: true,
             snapshot_batches: 500,
             keep_dead_nodes: Duration::from_secs(7 * 24 * 3600),
             keep_conflicts: Duration::from_secs(30 * 24 * 3600),
@@ -133,8 +137,10 @@ pub async fn run_cycle(node: &Node<'_>, options: &SyncOptions) -> Result<CycleRe
     write_status(node, &state).await?;
     apply(node, &mut state, &mut report).await?;
     node.state_dir.save(&state)?;
-    publish(node, &mut state, options, &mut report).await?;
-    node.state_dir.save(&state)?;
+    if options.publish {
+        publish(node, &mut state, options, &mut report).await?;
+        node.state_dir.save(&state)?;
+    }
     write_status(node, &state).await?;
     report.paused = state.paused.clone();
     if state.paused.is_none() {

@@ -14,9 +14,11 @@ mod scan;
 mod snapshot;
 mod state;
 mod status;
+mod watcher;
 
 pub use cycle::{CycleReport, Node, SyncOptions, run_cycle};
 pub use error::SyncError;
 pub use snapshot::Snapshot;
 pub use state::StateDir;
 pub use status::{NodeReport, StatusReport, status};
+pub use watcher::Watcher;

@@ -44,6 +44,25 @@ pub(super) fn check(t: &Template, out: &mut Vec<Diagnostic>) {
         }
     }
 
+    // The webroot sync's bucket is named from WEBSITE_URL with a long
+    // suffix: a URL over 30 characters makes a name S3 refuses.
+    let url = t.value("WEBSITE_URL");
+    if let Some(a) = t.get("SYNC_WEBROOTS").filter(|a| a.value.text == "1")
+        && !url.is_empty()
+        && host_problem(url).is_none()
+    {
+        let name = crate::bucket::sync_bucket_name(url);
+        if let Err(why) = crate::bucket::validate_bucket_name(&name) {
+            out.push(Diagnostic::new(
+                Rule::BucketNameInvalid,
+                Severity::Error,
+                a.value.span(),
+                format!("the webroot sync's bucket name `{name}` {why}"),
+                "the bucket is named ${WEBSITE_URL}-webroot-sync-tunnel-var-www-html, as ADT names it; a WEBSITE_URL of at most 30 characters fits, or set SYNC_WEBROOTS to 0",
+            ));
+        }
+    }
+
     let choice_text = t.value("BUILD_ARCHIVE_CHOICE");
     let choice = ArchiveChoice::parse(choice_text);
     if let Some(a) = t.get("BUILD_ARCHIVE_CHOICE")

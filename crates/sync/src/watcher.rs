@@ -1,0 +1,86 @@
+//! Change notification for `adt-sync watch`: an inotify watch on every
+//! directory the sync looks at (never on a mount, an excluded directory or
+//! another filesystem: they are found by the same walk as a cycle's, and
+//! no watch follows a link), read without blocking. A change anywhere
+//! below the webroot is noticed at the next look; when the kernel's watch
+//! limit is reached, the periodic full cycle is the safety net.
+
+use std::mem::MaybeUninit;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+
+use adt_backups::Exclusions;
+use adt_localfs::{Dir, Kind, MountTable};
+use rustix::fs::inotify::{self, CreateFlags, WatchFlags};
+
+use crate::error::SyncError;
+
+/// The watches on one webroot.
+pub struct Watcher {
+    fd: OwnedFd,
+    /// Directories watched.
+    pub watched: usize,
+    /// True when not every directory could be watched (the kernel's limit).
+    pub partial: bool,
+}
+
+impl Watcher {
+    /// Watches the webroot and every directory a cycle would look at.
+    pub fn new(root: &Dir, exclusions: &Exclusions, table: &MountTable) -> Result<Watcher, SyncError> {
+        let io = |e: rustix::io::Errno| SyncError::State {
+            path: "inotify".into(),
+            detail: std::io::Error::from(e).to_string(),
+        };
+        let fd = inotify::init(CreateFlags::NONBLOCK | CreateFlags::CLOEXEC).map_err(io)?;
+        let flags = WatchFlags::CREATE
+            | WatchFlags::DELETE
+            | WatchFlags::MODIFY
+            | WatchFlags::CLOSE_WRITE
+            | WatchFlags::MOVED_FROM
+            | WatchFlags::MOVED_TO
+            | WatchFlags::ATTRIB
+            | WatchFlags::DELETE_SELF
+            | WatchFlags::MOVE_SELF
+            | WatchFlags::DONT_FOLLOW
+            | WatchFlags::ONLYDIR
+            | WatchFlags::EXCL_UNLINK;
+        let scan = crate::scan::scan(root, exclusions, table)?;
+        let mut watcher = Watcher {
+            fd,
+            watched: 0,
+            partial: false,
+        };
+        let dirs = std::iter::once(root.path().to_path_buf()).chain(
+            scan.found
+                .iter()
+                .filter(|f| f.stat.kind == Kind::Dir)
+                .map(|f| root.path().join(std::ffi::OsStr::from_bytes(&f.path))),
+        );
+        for dir in dirs {
+            match inotify::add_watch(&watcher.fd, &dir, flags) {
+                Ok(_) => watcher.watched += 1,
+                Err(rustix::io::Errno::NOSPC) => {
+                    watcher.partial = true;
+                    break;
+                }
+                Err(_) => {} // gone, or replaced by a link: the next cycle sees it
+            }
+        }
+        Ok(watcher)
+    }
+
+    /// True when anything changed since the last look (the events are
+    /// read and dropped).
+    pub fn changed(&mut self) -> bool {
+        let mut buf = [MaybeUninit::<u8>::uninit(); 8192];
+        let mut any = false;
+        let mut reader = inotify::Reader::new(&self.fd, &mut buf);
+        loop {
+            match reader.next() {
+                Ok(_) => any = true,
+                Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => return any,
+                Err(_) => return true,
+            }
+        }
+    }
+}
