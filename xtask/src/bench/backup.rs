@@ -128,7 +128,7 @@ pub(crate) fn run(args: Args) -> Result<(), String> {
 }
 
 /// A webroot of PHP-like text files (compressible, as code is), nested.
-fn generate(webroot: &Path, files: usize) -> Result<(), String> {
+pub(crate) fn generate(webroot: &Path, files: usize) -> Result<(), String> {
     eprintln!("bench: generating {files} files under {}", webroot.display());
     const WORDS: &[&str] = &[
         "function",

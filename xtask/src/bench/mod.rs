@@ -5,6 +5,7 @@ mod backup;
 mod measure;
 mod replicate;
 mod seed;
+mod sync;
 
 #[derive(clap::Subcommand)]
 pub(crate) enum Bench {
@@ -30,6 +31,14 @@ pub(crate) enum Bench {
     /// is kept. The backup (target/bench/seed-FILES-VIDEOS) is shared with `bench seed`. Needs tar
     /// and rclone.
     Replicate(replicate::Args),
+    /// adt-sync on three nodes: a cycle with nothing changed, 100 changed files reaching two
+    /// peers in one cycle, peak memory; against ADT's rsync --dry-run --checksum against a
+    /// shadow copy + tar czf on the same change set
+    ///
+    /// The webroot (target/bench/sync-FILES) is made once and reused; each run starts fresh
+    /// nodes and a fresh emulator behind a proxy that counts requests. Timed runs are medians
+    /// of three. Needs rsync and tar. `--files 200000` checks the memory target.
+    Sync(sync::Args),
 }
 
 pub(crate) fn run(bench: Bench) -> Result<(), String> {
@@ -37,6 +46,7 @@ pub(crate) fn run(bench: Bench) -> Result<(), String> {
         Bench::Seed(args) => seed::run(args),
         Bench::Backup(args) => backup::run(args),
         Bench::Replicate(args) => replicate::run(args),
+        Bench::Sync(args) => sync::run(args),
     }
 }
 
