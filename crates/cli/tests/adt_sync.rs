@@ -198,3 +198,94 @@ fn a_website_url_too_long_for_the_sync_bucket_is_refused_with_the_reason() {
     assert_eq!(check.0, 1);
     assert!(check.1.contains("the webroot sync's bucket name"), "{}", check.1);
 }
+
+/// kill -9 at random moments while publishing and while applying: every
+/// later run completes the work, nothing is published twice, and a node
+/// that only applied publishes nothing back.
+#[test]
+fn kill_9_mid_publish_and_mid_apply_recover() {
+    let emulator = adt_testkit::Emulator::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().canonicalize().unwrap();
+    let url = format!("{}.io", adt_testkit::unique_bucket("sk"));
+    let t = template(&base, &url, &emulator.endpoint(), "1");
+    let (one, two) = (base.join("one/html"), base.join("two/html"));
+    for w in [&one, &two] {
+        std::fs::create_dir_all(w).unwrap();
+    }
+    for i in 0..1200 {
+        let d = one.join(format!("dir{}", i % 30));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(format!("f{i}.php")), format!("<?php // {i}")).unwrap();
+    }
+    let command = |webroot: &Path, state: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_adt-sync"));
+        c.args(["run", "--template", &t, "--webroot"])
+            .arg(webroot)
+            .arg("--state-dir")
+            .arg(base.join(state))
+            .args(["--settle", "0", "--format", "json"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        c
+    };
+    // Kill runs at growing delays until one finishes.
+    let runs = |webroot: &Path, state: &str| -> Vec<serde_json::Value> {
+        let mut killed = 0;
+        let mut delay_ms = 20.0f64;
+        loop {
+            delay_ms *= 1.3;
+            let delay_ms = delay_ms as u64;
+            let child = command(webroot, state).spawn().unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+            let pid = rustix::process::Pid::from_child(&child);
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            let out = child.wait_with_output().unwrap();
+            if out.status.success() {
+                let last = serde_json::from_slice(&out.stdout).unwrap();
+                assert!(killed > 0, "no run was killed");
+                return vec![last];
+            }
+            killed += 1;
+            assert!(killed < 60, "never finished");
+        }
+    };
+    runs(&one, "state-one");
+    // One more, uninterrupted: nothing left to publish.
+    let out = command(&one, "state-one").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let again: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(again["published"], serde_json::json!([]), "{again}");
+    // Every path published exactly once, over all the runs.
+    let rt = common::runtime();
+    let store = common::store(&emulator.endpoint());
+    let bucket = adt_template::sync_bucket_name(&url);
+    let batches = rt.block_on(store.list(&bucket, Some("adt-sync/journal/"))).unwrap();
+    let mut paths = std::collections::BTreeMap::<String, u32>::new();
+    for b in &batches {
+        let (_, body) = rt.block_on(store.get_bytes(&bucket, &b.key)).unwrap();
+        let batch: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        for op in batch["ops"].as_array().unwrap() {
+            *paths.entry(op["path"].as_str().unwrap().to_string()).or_default() += 1;
+        }
+    }
+    assert_eq!(paths.len(), 1230, "1200 files and 30 directories");
+    assert!(
+        paths.values().all(|n| *n == 1),
+        "published twice: {:?}",
+        paths.iter().filter(|(_, n)| **n > 1).take(5).collect::<Vec<_>>()
+    );
+
+    runs(&two, "state-two");
+    let out = command(&two, "state-two").output().unwrap();
+    let again: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        again["published"],
+        serde_json::json!([]),
+        "nothing published back: {again}"
+    );
+    let diff = Command::new("diff").arg("-r").arg(&one).arg(&two).output().unwrap();
+    assert!(diff.status.success(), "{}", String::from_utf8_lossy(&diff.stdout));
+    let batches_after = rt.block_on(store.list(&bucket, Some("adt-sync/journal/"))).unwrap();
+    assert_eq!(batches_after.len(), batches.len(), "the applying node wrote no batch");
+}

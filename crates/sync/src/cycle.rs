@@ -13,6 +13,7 @@ use adt_backups::Exclusions;
 use adt_datastore::{PutOptions, PutOutcome, Store};
 use adt_localfs::{Dir, Kind, MountTable, Stat};
 use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use crate::content::{Hasher, sha256_hex, valid_sha256};
@@ -25,9 +26,11 @@ use crate::resolve::{Decision, Version, decide};
 use crate::scan::{self, Scan};
 use crate::state::{Entry, Seen, State, StateDir};
 
-/// Files up to this size are read and sent whole; larger ones go through a
-/// staging key.
-const WHOLE: u64 = 8 * 1024 * 1024;
+/// Files up to this size are read and sent whole, UPLOADS at a time;
+/// larger ones go one at a time through a staging key.
+const WHOLE: u64 = 1024 * 1024;
+/// Small files read and uploaded (or downloaded) at once.
+const UPLOADS: usize = 16;
 /// A batch bigger than this is refused when read.
 const MAX_BATCH_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -127,6 +130,7 @@ pub struct Node<'a> {
 
 /// Runs one cycle.
 pub async fn run_cycle(node: &Node<'_>, options: &SyncOptions) -> Result<CycleReport, SyncError> {
+    let _lock = node.state_dir.lock()?;
     node.store.ensure_bucket(node.bucket).await?;
     let mut state = node.state_dir.load(node.id)?;
     let mut report = CycleReport {
@@ -304,7 +308,44 @@ async fn apply(node: &Node<'_>, state: &mut State, report: &mut CycleReport) -> 
         }
     }
     incoming.sort_by(|a, b| a.version.cmp(&b.version));
-    for op in incoming {
+    apply_all(node, state, incoming, report).await?;
+    for (peer, seq) in advanced {
+        state.cursors.insert(peer, seq);
+    }
+    Ok(())
+}
+
+/// Applies `ops` in order, one at a time; the content of small files the
+/// node does not hold yet is fetched ahead, UPLOADS at a time.
+async fn apply_all(
+    node: &Node<'_>,
+    state: &mut State,
+    ops: Vec<Op>,
+    report: &mut CycleReport,
+) -> Result<(), SyncError> {
+    let wanted: Vec<Option<(String, u64)>> = ops
+        .iter()
+        .map(|op| match &op.what {
+            What::File { sha256, size, .. }
+                if *size <= WHOLE
+                    && valid_sha256(sha256)
+                    && state.entries.get(&op.path).is_none_or(|e| e.version != op.version) =>
+            {
+                Some((sha256.clone(), *size))
+            }
+            _ => None,
+        })
+        .collect();
+    let mut ahead = futures::stream::iter(wanted)
+        .map(|want| async move {
+            match want {
+                Some((sha256, size)) => fetch_small(node, &sha256, size).await,
+                None => Ok(None),
+            }
+        })
+        .buffered(UPLOADS);
+    for op in ops {
+        let body = ahead.next().await.transpose()?.flatten();
         state.clock.observe(&op.version);
         let path = match pathname::decode(&op.path) {
             Ok(p) if !node.exclusions.excludes(&p) => p,
@@ -314,12 +355,18 @@ async fn apply(node: &Node<'_>, state: &mut State, report: &mut CycleReport) -> 
                 continue;
             }
         };
-        apply_op(node, state, &op, &path, report).await?;
-    }
-    for (peer, seq) in advanced {
-        state.cursors.insert(peer, seq);
+        apply_op(node, state, &op, &path, report, body).await?;
     }
     Ok(())
+}
+
+/// A small blob's bytes, when it is there and is what its name says.
+async fn fetch_small(node: &Node<'_>, sha256: &str, size: u64) -> Result<Option<Bytes>, SyncError> {
+    match node.store.get_bytes(node.bucket, &journal::blob_key(sha256)).await {
+        Ok((_, body)) if body.len() as u64 == size && sha256_hex(&body) == sha256 => Ok(Some(body)),
+        Ok(_) | Err(adt_datastore::DatastoreError::NoSuchKey { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Takes in the snapshot at `key`: every version in it, through the same
@@ -330,18 +377,8 @@ async fn restore(node: &Node<'_>, state: &mut State, key: &str, report: &mut Cyc
     let (mut deletes, mut ops): (Vec<Op>, Vec<Op>) = snapshot.entries.into_iter().partition(|op| op.what.is_delete());
     ops.sort_by(|a, b| pathname::walk_order(a.path.as_bytes(), b.path.as_bytes()));
     deletes.sort_by(|a, b| pathname::walk_order(b.path.as_bytes(), a.path.as_bytes()));
-    for op in ops.into_iter().chain(deletes) {
-        state.clock.observe(&op.version);
-        let path = match pathname::decode(&op.path) {
-            Ok(p) if !node.exclusions.excludes(&p) => p,
-            Ok(_) => continue,
-            Err(why) => {
-                report.refused.push(format!("`{}` {why}", op.path));
-                continue;
-            }
-        };
-        apply_op(node, state, &op, &path, report).await?;
-    }
+    ops.extend(deletes);
+    apply_all(node, state, ops, report).await?;
     for (peer, seq) in snapshot.cursors {
         if peer == node.id {
             state.seq = state.seq.max(seq);
@@ -370,6 +407,7 @@ async fn apply_op(
     op: &Op,
     path: &[u8],
     report: &mut CycleReport,
+    body: Option<Bytes>,
 ) -> Result<(), SyncError> {
     let held = state.entries.get(&op.path).cloned();
     let place = match local::place(node.root, path, false) {
@@ -441,7 +479,7 @@ async fn apply_op(
         }
         Decision::Apply | Decision::ApplyOverConcurrent => {}
     }
-    if let Err(why) = write(node, path, &op.what, stat.as_ref()).await? {
+    if let Err(why) = write(node, path, &op.what, stat.as_ref(), body).await? {
         report.refused.push(format!("{}: {why}", op.path));
         return Ok(());
     }
@@ -638,6 +676,7 @@ async fn write(
     path: &[u8],
     what: &What,
     before: Option<&Stat>,
+    fetched: Option<Bytes>,
 ) -> Result<Result<(), String>, SyncError> {
     let create = !what.is_delete();
     let place = match local::place(node.root, path, create) {
@@ -688,38 +727,44 @@ async fn write(
             }
             let mut file = local::begin(&place)?;
             let key = journal::blob_key(sha256);
-            let mut body = match node.store.get(node.bucket, &key).await {
-                Ok((_, body)) => body,
-                Err(adt_datastore::DatastoreError::NoSuchKey { .. }) => {
-                    return Ok(Err(format!("its content ({key}) is not in the bucket")));
-                }
-                Err(e) => return Err(e.into()),
+            let write_err = |e: std::io::Error| adt_localfs::LocalError::Io {
+                path: place.dir.child_path(&place.name),
+                op: "write",
+                source: e,
             };
-            let mut hasher = Hasher::default();
-            let mut got = 0u64;
-            while let Some(chunk) = body.next_chunk().await {
-                let chunk = chunk.map_err(|e| SyncError::Malformed {
-                    bucket: node.bucket.to_string(),
-                    key: key.clone(),
-                    detail: format!("reading it: {e}"),
-                })?;
-                got += chunk.len() as u64;
-                if got > *size {
-                    break;
+            if let Some(bytes) = fetched {
+                // Fetched ahead and already checked against its name.
+                file.file().write_all(&bytes).map_err(write_err)?;
+            } else {
+                let mut body = match node.store.get(node.bucket, &key).await {
+                    Ok((_, body)) => body,
+                    Err(adt_datastore::DatastoreError::NoSuchKey { .. }) => {
+                        return Ok(Err(format!("its content ({key}) is not in the bucket")));
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                let mut hasher = Hasher::default();
+                let mut got = 0u64;
+                while let Some(chunk) = body.next_chunk().await {
+                    let chunk = chunk.map_err(|e| SyncError::Malformed {
+                        bucket: node.bucket.to_string(),
+                        key: key.clone(),
+                        detail: format!("reading it: {e}"),
+                    })?;
+                    got += chunk.len() as u64;
+                    if got > *size {
+                        break;
+                    }
+                    hasher.update(&chunk);
+                    file.file().write_all(&chunk).map_err(write_err)?;
                 }
-                hasher.update(&chunk);
-                file.file().write_all(&chunk).map_err(|e| adt_localfs::LocalError::Io {
-                    path: place.dir.child_path(&place.name),
-                    op: "write",
-                    source: e,
-                })?;
-            }
-            if got != *size || hasher.finish() != *sha256 {
-                return Err(SyncError::Malformed {
-                    bucket: node.bucket.to_string(),
-                    key,
-                    detail: "its content does not match its name and size".into(),
-                });
+                if got != *size || hasher.finish() != *sha256 {
+                    return Err(SyncError::Malformed {
+                        bucket: node.bucket.to_string(),
+                        key,
+                        detail: "its content does not match its name and size".into(),
+                    });
+                }
             }
             // No set-user-id or set-group-id file from the bucket.
             let attrs = Attributes {
@@ -743,15 +788,60 @@ async fn publish(
 ) -> Result<(), SyncError> {
     let scan = scan::scan(node.root, node.exclusions, node.table)?;
     report.skipped = scan.skipped.len() as u64;
+    for left in &scan.leftovers {
+        if let Ok(place) = local::place(node.root, &left.path, false) {
+            let _ = place.dir.remove_file_if(&place.name, &left.stat);
+        }
+    }
     let settled_before = now_ms().saturating_sub(options.settle.as_millis() as u64);
-    let mut ops: Vec<Op> = Vec::new();
+    // Which files to read: changed since last seen, and settled.
     let mut found: BTreeSet<String> = BTreeSet::new();
-    let mut seen_now: BTreeMap<String, Seen> = BTreeMap::new();
-    for item in &scan.found {
+    let mut to_read: Vec<usize> = Vec::new();
+    for (i, item) in scan.found.iter().enumerate() {
         let key = pathname::encode(&item.path);
-        found.insert(key.clone());
-        let held = state.entries.get(&key);
-        let base = held.map(|h| h.version.clone());
+        let s = &item.stat;
+        if s.kind == Kind::File {
+            let unchanged = state
+                .entries
+                .get(&key)
+                .is_some_and(|h| matches!(h.what, What::File { .. }) && h.seen == Some(Seen::of(s)));
+            let changed_ms = (s.ctime.max(s.mtime) as u64).saturating_mul(1000);
+            if !unchanged && changed_ms > settled_before {
+                report.unsettled += 1;
+            } else if !unchanged {
+                to_read.push(i);
+            }
+        }
+        found.insert(key);
+    }
+    // Read and upload them: small files UPLOADS at a time, large ones one
+    // at a time (memory stays bounded either way).
+    let (small, large): (Vec<usize>, Vec<usize>) = to_read.into_iter().partition(|i| scan.found[*i].stat.size <= WHOLE);
+    let read_one = |i: usize| {
+        let item = &scan.found[i];
+        async move {
+            let place = match local::place(node.root, &item.path, false) {
+                Ok(p) => p,
+                Err(_) => return Ok((i, None)), // changed under us: next cycle
+            };
+            upload(node, &place, &item.stat).await.map(|what| (i, what))
+        }
+    };
+    let mut uploaded: BTreeMap<usize, What> = futures::stream::iter(small)
+        .map(read_one)
+        .buffer_unordered(UPLOADS)
+        .try_filter_map(|(i, what)| async move { Ok(what.map(|w| (i, w))) })
+        .try_collect()
+        .await?;
+    for i in large {
+        if let (i, Some(what)) = read_one(i).await? {
+            uploaded.insert(i, what);
+        }
+    }
+    // The changes, in walk order (a directory before what is in it).
+    let mut ops: Vec<Op> = Vec::new();
+    let mut seen_now: BTreeMap<String, Seen> = BTreeMap::new();
+    for (i, item) in scan.found.iter().enumerate() {
         let s = &item.stat;
         let what = if s.kind == Kind::Dir {
             What::Dir {
@@ -760,26 +850,13 @@ async fn publish(
                 gid: s.gid,
             }
         } else {
-            if let Some(h) = held
-                && matches!(h.what, What::File { .. })
-                && h.seen == Some(Seen::of(s))
-            {
-                continue;
-            }
-            let changed_ms = (s.ctime.max(s.mtime) as u64).saturating_mul(1000);
-            if changed_ms > settled_before {
-                report.unsettled += 1;
-                continue;
-            }
-            let place = match local::place(node.root, &item.path, false) {
-                Ok(p) => p,
-                Err(_) => continue, // changed under us: next cycle
-            };
-            match upload(node, &place, s).await? {
+            match uploaded.remove(&i) {
                 Some(what) => what,
-                None => continue, // changed while read: next cycle
+                None => continue, // unchanged, unsettled, or changed while read
             }
         };
+        let key = pathname::encode(&item.path);
+        let held = state.entries.get(&key);
         if let Some(h) = held
             && equivalent(&h.what, &what)
         {
@@ -792,13 +869,13 @@ async fn publish(
             seen_now.insert(key.clone(), Seen::of(s));
         }
         ops.push(Op {
+            base: held.map(|h| h.version.clone()),
             path: key,
             version: Stamp {
                 ms: 0,
                 n: 0,
                 node: String::new(),
             }, // stamped below
-            base,
             what,
         });
     }
@@ -918,8 +995,9 @@ async fn upload(node: &Node<'_>, place: &local::Place, stat: &Stat) -> Result<Op
         if !opened.restat()?.unchanged(&opened.stat) {
             return Ok(None);
         }
+        // Named by its content: writing it again changes nothing.
         node.store
-            .put_if_absent(
+            .put(
                 node.bucket,
                 &journal::blob_key(&sha256),
                 Bytes::from(body),

@@ -88,9 +88,21 @@ pub struct Attributes {
     pub mtime: i64,
 }
 
+/// What every file being written is named, `.adt-sync.RANDOM.tmp`, until
+/// it is renamed into place; one left by a killed cycle is removed by the
+/// next (cycles of a node never overlap: the state directory's lock).
+const TEMP_STEM: &str = "adt-sync";
+
+/// True for the name of a file a killed cycle was writing.
+pub fn is_leftover(name: &[u8]) -> bool {
+    name.strip_prefix(b".adt-sync.")
+        .and_then(|rest| rest.strip_suffix(b".tmp"))
+        .is_some_and(|hex| hex.len() == 16 && hex.iter().all(u8::is_ascii_hexdigit))
+}
+
 /// Starts a file that will replace `place.name`: private until `finish`.
 pub fn begin(place: &Place) -> Result<PrivateFile, LocalError> {
-    place.dir.create_private(&place.name)
+    place.dir.create_private(OsStr::new(TEMP_STEM))
 }
 
 /// Gives the written file its attributes, flushes it and renames it into

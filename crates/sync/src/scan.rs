@@ -27,6 +27,9 @@ pub struct Scan {
     pub shadowed: Vec<Vec<u8>>,
     /// Symbolic links, FIFOs, sockets and devices: never synced.
     pub skipped: Vec<String>,
+    /// Files a killed cycle was writing (`.adt-sync.RANDOM.tmp`): never
+    /// synced, removed.
+    pub leftovers: Vec<Found>,
 }
 
 /// True when `path` is `prefix` or below it.
@@ -52,6 +55,9 @@ pub fn scan(root: &Dir, exclusions: &Exclusions, table: &MountTable) -> Result<S
                     scan.shadowed.push(rel);
                     return Ok(Flow::Skip);
                 }
+            }
+            Event::File(entry, stat) if crate::local::is_leftover(entry.name.as_encoded_bytes()) => {
+                scan.leftovers.push(Found { path: rel, stat: *stat })
             }
             Event::Dir(_, stat) | Event::File(_, stat) => scan.found.push(Found { path: rel, stat: *stat }),
             Event::Symlink(..) | Event::Special(..) => scan.skipped.push(display_name(&rel)),

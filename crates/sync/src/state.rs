@@ -19,6 +19,7 @@ use crate::resolve::Version;
 
 const NODE_ID: &str = "node-id";
 const STATE: &str = "state.json";
+const LOCK: &str = "lock";
 
 /// What a file looked like when last seen or written here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,6 +159,25 @@ impl StateDir {
         };
         adt_localfs::write_private(&self.dir, OsStr::new(NODE_ID), format!("{id}\n").as_bytes())?;
         Ok(id)
+    }
+
+    /// Takes the state directory's lock for one cycle, so two cycles of a
+    /// node (a `watch` and a `run`) never overlap; released when dropped.
+    pub fn lock(&self) -> Result<std::fs::File, SyncError> {
+        let file = match self.dir.stat_at(OsStr::new(LOCK))? {
+            Some(_) => self.dir.open_file(OsStr::new(LOCK), None)?.file,
+            None => {
+                adt_localfs::write_private(&self.dir, OsStr::new(LOCK), b"")?;
+                self.dir.open_file(OsStr::new(LOCK), None)?.file
+            }
+        };
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(|_| {
+            self.error(
+                LOCK,
+                "another adt-sync cycle of this node is running (a watch and a run at once?)",
+            )
+        })?;
+        Ok(file)
     }
 
     /// The state, or a fresh one for `node`.
