@@ -704,6 +704,13 @@ async fn write(
         What::Dir { mode, uid, gid } => {
             let dir = match before {
                 Some(s) if s.kind == Kind::Dir => place.dir.open_dir_expecting(&place.name, s)?,
+                // A file replaced by a directory (the file is the version held).
+                Some(s) if s.kind == Kind::File => {
+                    if let Err(e) = place.dir.remove_file_if(&place.name, s) {
+                        return Ok(Err(e.to_string()));
+                    }
+                    place.dir.create_dir(&place.name, 0o700)?
+                }
                 Some(s) => return Ok(Err(format!("a {} is there, not a directory", s.kind.describe()))),
                 None => place.dir.create_dir(&place.name, 0o700)?,
             };
@@ -719,8 +726,11 @@ async fn write(
             gid,
             mtime,
         } => {
-            if before.is_some_and(|s| s.kind == Kind::Dir) {
-                return Ok(Err("a directory is there, not a file".into()));
+            // A directory replaced by a file: its contents' deletions came
+            // first, so it is empty; one that is not stays, and so does the
+            // change's refusal.
+            if before.is_some_and(|s| s.kind == Kind::Dir) && place.dir.remove_empty_dir(&place.name).is_err() {
+                return Ok(Err("a directory that is not empty is there, not a file".into()));
             }
             if !valid_sha256(sha256) {
                 return Ok(Err(format!("`{sha256}` is not a SHA-256")));
@@ -915,7 +925,11 @@ async fn publish(
         return Ok(());
     }
     state.paused = None;
-    ops.extend(deletes);
+    // Deletions first (children before parents), then the rest (parents
+    // before children): a directory replaced by a file is emptied before
+    // the file takes its place.
+    deletes.extend(ops);
+    let mut ops = deletes;
     for chunk in ops.chunks_mut(options.batch_ops.max(1)) {
         for op in chunk.iter_mut() {
             op.version = state.clock.tick(now_ms(), node.id);

@@ -466,3 +466,24 @@ async fn snapshots_let_new_and_returning_nodes_catch_up_after_collection() {
     assert_same(&[&a, &b, &d]);
     assert!(d.path("after-loss.php").exists());
 }
+
+/// A directory replaced by a file, and a file by a directory, propagate.
+#[tokio::test]
+async fn a_path_changing_kind_propagates() {
+    let t = TestEndpoint::from_env();
+    let c = Cluster::new(&t);
+    let (a, b) = (TestNode::new("t-a"), TestNode::new("t-b"));
+    a.write("x/inner.php", "in a directory");
+    a.write("x/deeper/more.php", "deeper");
+    c.settle(&[&a, &b]).await;
+    std::fs::remove_dir_all(a.path("x")).unwrap();
+    a.write("x", "now a file");
+    c.settle(&[&a, &b]).await;
+    assert_same(&[&a, &b]);
+    assert_eq!(std::fs::read_to_string(b.path("x")).unwrap(), "now a file");
+    std::fs::remove_file(a.path("x")).unwrap();
+    a.write("x/y/z.php", "a directory again");
+    c.settle(&[&a, &b]).await;
+    assert_same(&[&a, &b]);
+    assert!(b.path("x/y/z.php").is_file());
+}
