@@ -175,7 +175,11 @@ impl SyncJob {
             } else {
                 self.run_with(false, None).await
             };
+            let more = result.as_ref().is_ok_and(|r| r.more);
             on_cycle(result.as_ref());
+            if more {
+                continue; // the rest of a long backlog, at once
+            }
             let until = Instant::now() + pace.poll;
             while Instant::now() < until && !stop.load(Ordering::SeqCst) {
                 tokio::time::sleep(Duration::from_millis(100).min(pace.poll)).await;

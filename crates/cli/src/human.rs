@@ -167,25 +167,28 @@ pub fn mount_status(mounts: &[adt_mounts::MountState], retired: &[adt_mounts::Re
 /// One sync cycle, for people: counts, then the paths (at most 20 each).
 pub fn sync_cycle(r: &adt_assets::adt_webroot_sync::CycleReport) -> String {
     let mut out = String::new();
-    let list = |out: &mut String, what: &str, paths: &[String]| {
+    let list = |out: &mut String, what: &str, paths: &[String], count: u64| {
         for p in paths.iter().take(20) {
             out.push_str(&format!("  {what} {p}\n"));
         }
-        if paths.len() > 20 {
-            out.push_str(&format!("  ... and {} more\n", paths.len() - 20));
+        if count > 20 {
+            out.push_str(&format!("  ... and {} more\n", count - 20));
         }
     };
     out.push_str(&format!(
         "node {}: applied {} change{} from other nodes, published {} in {} batch{}\n",
         r.node,
-        r.applied.len(),
-        if r.applied.len() == 1 { "" } else { "s" },
-        r.published.len(),
+        r.applied_count,
+        if r.applied_count == 1 { "" } else { "s" },
+        r.published_count,
         r.batches,
         if r.batches == 1 { "" } else { "es" },
     ));
-    list(&mut out, "applied", &r.applied);
-    list(&mut out, "published", &r.published);
+    list(&mut out, "applied", &r.applied, r.applied_count);
+    list(&mut out, "published", &r.published, r.published_count);
+    if r.more {
+        out.push_str("  more changes of other nodes wait for the next cycle\n");
+    }
     for c in &r.conflicts {
         out.push_str(&format!(
             "  conflict {}: version {} won, {} kept in the bucket\n",

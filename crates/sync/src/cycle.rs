@@ -31,6 +31,8 @@ use crate::state::{Entry, Seen, State, StateDir};
 const WHOLE: u64 = 1024 * 1024;
 /// Small files read and uploaded (or downloaded) at once.
 const UPLOADS: usize = 16;
+/// A report names at most this many paths of each kind (and counts all).
+const LISTED: usize = 1000;
 /// A batch bigger than this is refused when read.
 const MAX_BATCH_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -49,6 +51,10 @@ pub struct SyncOptions {
     pub accept_deletes: bool,
     /// Changes per journal batch.
     pub batch_ops: usize,
+    /// At most about this many of the other nodes' changes are read into
+    /// memory per cycle (whole batches, one node's at a time in turn); the
+    /// rest wait for the next cycle (`CycleReport::more`).
+    pub apply_window: usize,
     /// Look at the webroot and publish its changes (false: only apply the
     /// other nodes' changes, a cheap cycle `watch` runs between scans).
     pub publish: bool,
@@ -70,6 +76,7 @@ impl Default for SyncOptions {
             max_delete_percent: 50,
             accept_deletes: false,
             batch_ops: 1000,
+            apply_window: 20_000,
             publish: true,
             snapshot_batches: 500,
             keep_dead_nodes: Duration::from_secs(7 * 24 * 3600),
@@ -87,12 +94,16 @@ const DELETE_FLOOR: u64 = 10;
 pub struct CycleReport {
     /// This node.
     pub node: String,
-    /// Paths published (changed, added, deleted here).
+    /// Paths published (changed, added, deleted here): the first 1000.
     pub published: Vec<String>,
+    /// How many paths were published.
+    pub published_count: u64,
     /// Journal batches written.
     pub batches: u64,
-    /// Paths changed here from other nodes' batches.
+    /// Paths changed here from other nodes' batches: the first 1000.
     pub applied: Vec<String>,
+    /// How many paths were changed here from other nodes' batches.
+    pub applied_count: u64,
     /// Concurrent versions that lost (kept in the datastore).
     pub conflicts: Vec<Conflict>,
     /// Files changed here too recently to publish yet.
@@ -108,6 +119,9 @@ pub struct CycleReport {
     pub restored: bool,
     /// True when this cycle wrote a snapshot and collected old batches.
     pub snapshot: bool,
+    /// True when other nodes' batches are left for the next cycle (this
+    /// one applied as many as it holds in memory at once).
+    pub more: bool,
 }
 
 /// One node: the webroot it keeps in sync and where its journal lives.
@@ -139,7 +153,7 @@ pub async fn run_cycle(node: &Node<'_>, options: &SyncOptions) -> Result<CycleRe
     };
     recover(node, &mut state).await?;
     write_status(node, &state).await?;
-    apply(node, &mut state, &mut report).await?;
+    apply(node, &mut state, options, &mut report).await?;
     node.state_dir.save(&state)?;
     if options.publish {
         publish(node, &mut state, options, &mut report).await?;
@@ -259,7 +273,12 @@ pub(crate) async fn peers(store: &Store, bucket: &str) -> Result<Vec<String>, Sy
 
 /// Applies every other node's batches after our cursor into them, all
 /// together in stamp order.
-async fn apply(node: &Node<'_>, state: &mut State, report: &mut CycleReport) -> Result<(), SyncError> {
+async fn apply(
+    node: &Node<'_>,
+    state: &mut State,
+    options: &SyncOptions,
+    report: &mut CycleReport,
+) -> Result<(), SyncError> {
     let mut incoming: Vec<Op> = Vec::new();
     let mut advanced: BTreeMap<String, u64> = BTreeMap::new();
     let mut journals: BTreeMap<String, Vec<u64>> = BTreeMap::new();
@@ -289,24 +308,35 @@ async fn apply(node: &Node<'_>, state: &mut State, report: &mut CycleReport) -> 
     {
         restore(node, state, &key, report).await?;
     }
-    for (peer, seqs) in journals {
-        let cursor = state.cursors.get(&peer).copied().unwrap_or(0);
-        for seq in seqs.into_iter().filter(|s| *s > cursor) {
-            let key = journal::batch_key(&peer, seq);
+    // The batches after each cursor, the oldest of every node in turn,
+    // until the window is full: memory stays bounded however far behind
+    // this node is (the next cycle takes up the rest, and says so).
+    let mut pending: Vec<(String, std::collections::VecDeque<u64>)> = journals
+        .into_iter()
+        .map(|(peer, seqs)| {
+            let cursor = state.cursors.get(&peer).copied().unwrap_or(0);
+            (peer, seqs.into_iter().filter(|s| *s > cursor).collect())
+        })
+        .collect();
+    while incoming.len() < options.apply_window.max(1) && pending.iter().any(|(_, q)| !q.is_empty()) {
+        for (peer, queue) in pending.iter_mut() {
+            let Some(seq) = queue.pop_front() else { continue };
+            let key = journal::batch_key(peer, seq);
             let Some(batch) = read_batch(node, &key).await? else {
                 continue;
             };
-            if batch.node != peer || batch.seq != seq {
+            if batch.node != *peer || batch.seq != seq {
                 return Err(SyncError::Malformed {
                     bucket: node.bucket.to_string(),
                     key,
                     detail: "names another node or sequence".into(),
                 });
             }
-            incoming.extend(batch.ops.into_iter().filter(|op| op.version.node == peer));
+            incoming.extend(batch.ops.into_iter().filter(|op| op.version.node == *peer));
             advanced.insert(peer.clone(), seq);
         }
     }
+    report.more = pending.iter().any(|(_, q)| !q.is_empty());
     incoming.sort_by(|a, b| a.version.cmp(&b.version));
     apply_all(node, state, incoming, report).await?;
     for (peer, seq) in advanced {
@@ -503,7 +533,10 @@ async fn apply_op(
         Err(_) => None,
     };
     state.entries.insert(op.path.clone(), entry_for(op, now.as_ref()));
-    report.applied.push(op.path.clone());
+    report.applied_count += 1;
+    if report.applied.len() < LISTED {
+        report.applied.push(op.path.clone());
+    }
     Ok(())
 }
 
@@ -972,7 +1005,10 @@ async fn publish(
                     },
                 },
             );
-            report.published.push(op.path.clone());
+            report.published_count += 1;
+            if report.published.len() < LISTED {
+                report.published.push(op.path.clone());
+            }
         }
         node.state_dir.save(state)?;
     }

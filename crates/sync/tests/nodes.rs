@@ -487,3 +487,31 @@ async fn a_path_changing_kind_propagates() {
     assert_same(&[&a, &b]);
     assert!(b.path("x/y/z.php").is_file());
 }
+
+/// A node far behind reads the others' batches a window at a time: each
+/// cycle says whether more are waiting, and the next ones finish the work.
+#[tokio::test]
+async fn a_long_backlog_is_applied_a_window_at_a_time() {
+    let t = TestEndpoint::from_env();
+    let mut c = Cluster::new(&t);
+    c.options.batch_ops = 2;
+    let (a, b) = (TestNode::new("w-a"), TestNode::new("w-b"));
+    for i in 0..10 {
+        a.write(&format!("f{i}.php"), "x");
+    }
+    let r = c.cycle(&a).await;
+    assert_eq!(r.batches, 5);
+    let mut small = c.options.clone();
+    small.apply_window = 3;
+    let mut cycles = 0;
+    loop {
+        let r = c.try_cycle(&b, &small).await.unwrap();
+        cycles += 1;
+        if !r.more {
+            break;
+        }
+        assert!(r.applied_count <= 4, "two batches of two at most: {r:?}");
+    }
+    assert!(cycles >= 3, "{cycles}");
+    assert_same(&[&a, &b]);
+}
