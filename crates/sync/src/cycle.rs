@@ -5,7 +5,7 @@
 //! killed cycle is recognised (same content as the incoming version) and
 //! not published back as a change of our own.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::time::Duration;
 
@@ -203,6 +203,7 @@ async fn recover(node: &Node<'_>, state: &mut State) -> Result<(), SyncError> {
                     base: op.base,
                     what: op.what,
                     seen: None,
+                    mark: false,
                 },
             );
         }
@@ -546,6 +547,7 @@ fn entry_for(op: &Op, stat: Option<&Stat>) -> Entry {
         base: op.base.clone(),
         what: op.what.clone(),
         seen: stat.filter(|s| s.kind == Kind::File).map(Seen::of),
+        mark: false,
     }
 }
 
@@ -829,39 +831,55 @@ async fn publish(
     options: &SyncOptions,
     report: &mut CycleReport,
 ) -> Result<(), SyncError> {
-    let scan = scan::scan(node.root, node.exclusions, node.table)?;
+    let settled_before = now_ms().saturating_sub(options.settle.as_millis() as u64);
+    // One walk: every path found is marked in the state; only what changed
+    // (and, for files, has settled) is kept for reading.
+    for e in state.entries.values_mut() {
+        e.mark = false;
+    }
+    let mut changed: Vec<scan::Found> = Vec::new();
+    let mut unsettled = 0u64;
+    let scan = scan::scan(node.root, node.exclusions, node.table, &mut |item| {
+        let entry = state.entries.get_mut(&pathname::encode(&item.path));
+        let s = &item.stat;
+        let unchanged = match &entry {
+            Some(e) if s.kind == Kind::Dir => equivalent(
+                &e.what,
+                &What::Dir {
+                    mode: s.permissions(),
+                    uid: s.uid,
+                    gid: s.gid,
+                },
+            ),
+            Some(e) => matches!(e.what, What::File { .. }) && e.seen == Some(Seen::of(s)),
+            None => false,
+        };
+        if let Some(e) = entry {
+            e.mark = true;
+        }
+        let changed_ms = (s.ctime.max(s.mtime) as u64).saturating_mul(1000);
+        if unchanged {
+        } else if s.kind == Kind::File && changed_ms > settled_before {
+            unsettled += 1;
+        } else {
+            changed.push(item);
+        }
+    })?;
+    report.unsettled += unsettled;
     report.skipped = scan.skipped.len() as u64;
     for left in &scan.leftovers {
         if let Ok(place) = local::place(node.root, &left.path, false) {
             let _ = place.dir.remove_file_if(&place.name, &left.stat);
         }
     }
-    let settled_before = now_ms().saturating_sub(options.settle.as_millis() as u64);
-    // Which files to read: changed since last seen, and settled.
-    let mut found: BTreeSet<String> = BTreeSet::new();
-    let mut to_read: Vec<usize> = Vec::new();
-    for (i, item) in scan.found.iter().enumerate() {
-        let key = pathname::encode(&item.path);
-        let s = &item.stat;
-        if s.kind == Kind::File {
-            let unchanged = state
-                .entries
-                .get(&key)
-                .is_some_and(|h| matches!(h.what, What::File { .. }) && h.seen == Some(Seen::of(s)));
-            let changed_ms = (s.ctime.max(s.mtime) as u64).saturating_mul(1000);
-            if !unchanged && changed_ms > settled_before {
-                report.unsettled += 1;
-            } else if !unchanged {
-                to_read.push(i);
-            }
-        }
-        found.insert(key);
-    }
+    let to_read: Vec<usize> = (0..changed.len())
+        .filter(|i| changed[*i].stat.kind == Kind::File)
+        .collect();
     // Read and upload them: small files UPLOADS at a time, large ones one
     // at a time (memory stays bounded either way).
-    let (small, large): (Vec<usize>, Vec<usize>) = to_read.into_iter().partition(|i| scan.found[*i].stat.size <= WHOLE);
+    let (small, large): (Vec<usize>, Vec<usize>) = to_read.into_iter().partition(|i| changed[*i].stat.size <= WHOLE);
     let read_one = |i: usize| {
-        let item = &scan.found[i];
+        let item = &changed[i];
         async move {
             let place = match local::place(node.root, &item.path, false) {
                 Ok(p) => p,
@@ -884,7 +902,7 @@ async fn publish(
     // The changes, in walk order (a directory before what is in it).
     let mut ops: Vec<Op> = Vec::new();
     let mut seen_now: BTreeMap<String, Seen> = BTreeMap::new();
-    for (i, item) in scan.found.iter().enumerate() {
+    for (i, item) in changed.iter().enumerate() {
         let s = &item.stat;
         let what = if s.kind == Kind::Dir {
             What::Dir {
@@ -927,7 +945,7 @@ async fn publish(
     let mut deletes: Vec<Op> = state
         .entries
         .iter()
-        .filter(|(key, e)| !e.what.is_delete() && !found.contains(*key))
+        .filter(|(_, e)| !e.what.is_delete() && !e.mark)
         .filter_map(|(key, e)| {
             let path = pathname::decode(key).ok()?;
             (!scan.is_shadowed(&path) && !node.exclusions.excludes(&path)).then(|| Op {
@@ -1003,6 +1021,7 @@ async fn publish(
                     } else {
                         None
                     },
+                    mark: false,
                 },
             );
             report.published_count += 1;

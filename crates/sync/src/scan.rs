@@ -4,7 +4,7 @@
 //! "shadowed": nothing below it is taken as deleted.
 
 use adt_backups::Exclusions;
-use adt_localfs::{Dir, Event, Flow, Kind, MountTable, Stat, display_name, walk};
+use adt_localfs::{Dir, Event, Flow, MountTable, Stat, display_name, walk};
 
 use crate::error::SyncError;
 
@@ -17,11 +17,10 @@ pub struct Found {
     pub stat: Stat,
 }
 
-/// The webroot as found.
+/// What a walk of the webroot met besides its files and directories
+/// (those go to the visitor, in walk order, and are not kept).
 #[derive(Debug, Default)]
 pub struct Scan {
-    /// Files and directories, in walk order.
-    pub found: Vec<Found>,
     /// Paths not looked at (excluded, mounts, other filesystems,
     /// unreadable): what is below them is neither published nor deleted.
     pub shadowed: Vec<Vec<u8>>,
@@ -44,8 +43,14 @@ impl Scan {
     }
 }
 
-/// Walks the webroot.
-pub fn scan(root: &Dir, exclusions: &Exclusions, table: &MountTable) -> Result<Scan, SyncError> {
+/// Walks the webroot, handing every file and directory to `visit` in walk
+/// order (memory does not grow with the number of files).
+pub fn scan(
+    root: &Dir,
+    exclusions: &Exclusions,
+    table: &MountTable,
+    visit: &mut dyn FnMut(Found),
+) -> Result<Scan, SyncError> {
     let mut scan = Scan::default();
     walk(root, &mut |event: Event<'_>| -> Result<Flow, SyncError> {
         let rel = event.entry().rel.to_vec();
@@ -59,7 +64,7 @@ pub fn scan(root: &Dir, exclusions: &Exclusions, table: &MountTable) -> Result<S
             Event::File(entry, stat) if crate::local::is_leftover(entry.name.as_encoded_bytes()) => {
                 scan.leftovers.push(Found { path: rel, stat: *stat })
             }
-            Event::Dir(_, stat) | Event::File(_, stat) => scan.found.push(Found { path: rel, stat: *stat }),
+            Event::Dir(_, stat) | Event::File(_, stat) => visit(Found { path: rel, stat: *stat }),
             Event::Symlink(..) | Event::Special(..) => scan.skipped.push(display_name(&rel)),
             Event::OtherFilesystem(..) | Event::TooDeep(_) | Event::Changed(_) | Event::Unreadable(..) => {
                 scan.shadowed.push(rel)
@@ -68,6 +73,5 @@ pub fn scan(root: &Dir, exclusions: &Exclusions, table: &MountTable) -> Result<S
         }
         Ok(Flow::Continue)
     })?;
-    debug_assert!(scan.found.iter().all(|f| matches!(f.stat.kind, Kind::File | Kind::Dir)));
     Ok(scan)
 }

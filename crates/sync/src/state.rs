@@ -57,6 +57,9 @@ pub struct Entry {
     pub what: What,
     /// The local file as last seen (None: not known; read it again).
     pub seen: Option<Seen>,
+    /// Found by the current scan (not kept).
+    #[serde(skip)]
+    pub mark: bool,
 }
 
 impl Entry {

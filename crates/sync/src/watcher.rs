@@ -44,18 +44,18 @@ impl Watcher {
             | WatchFlags::DONT_FOLLOW
             | WatchFlags::ONLYDIR
             | WatchFlags::EXCL_UNLINK;
-        let scan = crate::scan::scan(root, exclusions, table)?;
+        let mut dirs_found = Vec::new();
+        crate::scan::scan(root, exclusions, table, &mut |f| {
+            if f.stat.kind == Kind::Dir {
+                dirs_found.push(root.path().join(std::ffi::OsStr::from_bytes(&f.path)));
+            }
+        })?;
         let mut watcher = Watcher {
             fd,
             watched: 0,
             partial: false,
         };
-        let dirs = std::iter::once(root.path().to_path_buf()).chain(
-            scan.found
-                .iter()
-                .filter(|f| f.stat.kind == Kind::Dir)
-                .map(|f| root.path().join(std::ffi::OsStr::from_bytes(&f.path))),
-        );
+        let dirs = std::iter::once(root.path().to_path_buf()).chain(dirs_found);
         for dir in dirs {
             match inotify::add_watch(&watcher.fd, &dir, flags) {
                 Ok(_) => watcher.watched += 1,
