@@ -333,7 +333,7 @@ async fn apply(
                     detail: "names another node or sequence".into(),
                 });
             }
-            incoming.extend(batch.ops.into_iter().filter(|op| op.version.node == *peer));
+            incoming.extend(batch.ops.into_iter().filter(|op| *op.version.node == **peer));
             advanced.insert(peer.clone(), seq);
         }
     }
@@ -467,7 +467,7 @@ async fn apply_op(
             stamp: Stamp {
                 ms: u64::MAX,
                 n: 0,
-                node: node.id.to_string(),
+                node: crate::hlc::interned(node.id),
             },
             base: held.as_ref().map(|h| h.version.clone()),
             delete: what.is_delete(),
@@ -935,7 +935,7 @@ async fn publish(
             version: Stamp {
                 ms: 0,
                 n: 0,
-                node: String::new(),
+                node: "".into(),
             }, // stamped below
             what,
         });
@@ -953,7 +953,7 @@ async fn publish(
                 version: Stamp {
                     ms: 0,
                     n: 0,
-                    node: String::new(),
+                    node: "".into(),
                 },
                 base: Some(e.version.clone()),
                 what: What::Delete,

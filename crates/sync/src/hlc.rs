@@ -5,9 +5,11 @@
 //! later than what it saw: a clock that is behind can neither reorder nor
 //! lose changes.
 
+use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::{Arc, Mutex};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// One change's stamp; stamps of all nodes are totally ordered.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -16,8 +18,30 @@ pub struct Stamp {
     pub ms: u64,
     /// Events within that millisecond.
     pub n: u32,
-    /// The node that made the change.
-    pub node: String,
+    /// The node that made the change (one shared copy per node name: a
+    /// state holds two stamps per path).
+    #[serde(deserialize_with = "interned_name")]
+    pub node: Arc<str>,
+}
+
+/// The shared copy of a node name. The names kept are bounded; past that
+/// (names from a hostile bucket), a name gets a copy of its own.
+pub fn interned(name: &str) -> Arc<str> {
+    static NAMES: Mutex<BTreeSet<Arc<str>>> = Mutex::new(BTreeSet::new());
+    let mut names = NAMES.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(found) = names.get(name) {
+        return Arc::clone(found);
+    }
+    let made: Arc<str> = Arc::from(name);
+    if names.len() < 1024 {
+        names.insert(Arc::clone(&made));
+    }
+    made
+}
+
+fn interned_name<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<str>, D::Error> {
+    let name = std::borrow::Cow::<str>::deserialize(d)?;
+    Ok(interned(&name))
 }
 
 impl fmt::Display for Stamp {
@@ -47,7 +71,7 @@ impl Clock {
         Stamp {
             ms: self.ms,
             n: self.n,
-            node: node.to_string(),
+            node: interned(node),
         }
     }
 

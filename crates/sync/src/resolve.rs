@@ -45,7 +45,7 @@ fn key(v: &Version) -> (Stamp, bool, Stamp) {
     let zero = Stamp {
         ms: 0,
         n: 0,
-        node: String::new(),
+        node: "".into(),
     };
     let rank = if v.delete {
         v.base.clone().unwrap_or(zero)
