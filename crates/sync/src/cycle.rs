@@ -31,6 +31,8 @@ use crate::state::{Entry, Seen, State, StateDir};
 const WHOLE: u64 = 1024 * 1024;
 /// Small files read and uploaded (or downloaded) at once.
 const UPLOADS: usize = 16;
+/// A node's status is rewritten at least this often (its liveness).
+const STATUS_EVERY: Duration = Duration::from_secs(30);
 /// A report names at most this many paths of each kind (and counts all).
 const LISTED: usize = 1000;
 /// A batch bigger than this is refused when read.
@@ -152,14 +154,22 @@ pub async fn run_cycle(node: &Node<'_>, options: &SyncOptions) -> Result<CycleRe
         ..CycleReport::default()
     };
     recover(node, &mut state).await?;
-    write_status(node, &state).await?;
+    let new_node = state.seq == 0 && state.cursors.is_empty();
+    if new_node {
+        // So that the others see this node before it publishes anything.
+        write_status(node, &state).await?;
+    }
     apply(node, &mut state, options, &mut report).await?;
-    node.state_dir.save(&state)?;
+    node.state_dir.save(&mut state)?;
     if options.publish {
         publish(node, &mut state, options, &mut report).await?;
-        node.state_dir.save(&state)?;
+        node.state_dir.save(&mut state)?;
     }
-    write_status(node, &state).await?;
+    // The status says where this node is, and that it is alive: written
+    // when it moved, and otherwise at most every STATUS_EVERY.
+    if report.applied_count > 0 || report.batches > 0 || report.restored || node.state_dir.status_due(STATUS_EVERY) {
+        write_status(node, &state).await?;
+    }
     report.paused = state.paused.clone();
     if state.paused.is_none() {
         report.snapshot = crate::snapshot::maybe_snapshot(
@@ -172,6 +182,7 @@ pub async fn run_cycle(node: &Node<'_>, options: &SyncOptions) -> Result<CycleRe
         )
         .await?;
     }
+    node.state_dir.keep(state);
     Ok(report)
 }
 
@@ -208,11 +219,15 @@ async fn recover(node: &Node<'_>, state: &mut State) -> Result<(), SyncError> {
             );
         }
         state.seq = seq;
+        state.dirty = true;
     }
     if let Ok((_, body)) = node.store.get_bytes(node.bucket, &journal::node_key(node.id)).await
         && let Ok(status) = serde_json::from_slice::<NodeStatus>(&body)
     {
-        state.seq = state.seq.max(status.seq);
+        if status.seq > state.seq {
+            state.seq = status.seq;
+            state.dirty = true;
+        }
     }
     Ok(())
 }
@@ -342,6 +357,7 @@ async fn apply(
     apply_all(node, state, incoming, report).await?;
     for (peer, seq) in advanced {
         state.cursors.insert(peer, seq);
+        state.dirty = true;
     }
     Ok(())
 }
@@ -419,6 +435,7 @@ async fn restore(node: &Node<'_>, state: &mut State, key: &str, report: &mut Cyc
         }
     }
     report.restored = true;
+    state.dirty = true;
     Ok(())
 }
 
@@ -459,6 +476,7 @@ async fn apply_op(
         Disk::Same => {
             // A killed cycle wrote it already: hold it, nothing to do.
             state.entries.insert(op.path.clone(), entry_for(op, stat.as_ref()));
+            state.dirty = true;
             return Ok(());
         }
         Disk::AsKnown => held.as_ref().map(Entry::as_version),
@@ -505,6 +523,7 @@ async fn apply_op(
                 // before it settles (the file then differs from this version
                 // and is published as it is).
                 state.entries.insert(op.path.clone(), entry_for(op, None));
+                state.dirty = true;
             }
             return Ok(());
         }
@@ -534,6 +553,7 @@ async fn apply_op(
         Err(_) => None,
     };
     state.entries.insert(op.path.clone(), entry_for(op, now.as_ref()));
+    state.dirty = true;
     report.applied_count += 1;
     if report.applied.len() < LISTED {
         report.applied.push(op.path.clone());
@@ -923,6 +943,7 @@ async fn publish(
         {
             if let Some(e) = state.entries.get_mut(&key) {
                 e.seen = (s.kind == Kind::File).then(|| Seen::of(s));
+                state.dirty = true;
             }
             continue;
         }
@@ -969,13 +990,16 @@ async fn publish(
         && (deleting > options.max_delete_count
             || deleting.saturating_mul(100) > known.saturating_mul(u64::from(options.max_delete_percent)));
     if too_many && !options.accept_deletes {
+        state.dirty = true;
         state.paused = Some(format!(
             "{deleting} of {known} files and directories disappeared at once (more than {} or {}%): nothing is published until `--accept-deletes`",
             options.max_delete_count, options.max_delete_percent
         ));
         return Ok(());
     }
-    state.paused = None;
+    if state.paused.take().is_some() {
+        state.dirty = true;
+    }
     // Deletions first (children before parents), then the rest (parents
     // before children): a directory replaced by a file is emptied before
     // the file takes its place.
@@ -1007,6 +1031,7 @@ async fn publish(
             }
         }
         state.seq = seq;
+        state.dirty = true;
         report.batches += 1;
         for op in chunk.iter() {
             let seen = seen_now.get(&op.path).copied();
@@ -1037,10 +1062,14 @@ async fn publish(
 /// Entries below something no longer looked at are forgotten, never
 /// published as deleted (a directory that became a mount, or excluded).
 fn forget_shadowed(state: &mut State, scan: &Scan, exclusions: &Exclusions) {
+    let before = state.entries.len();
     state.entries.retain(|key, _| match pathname::decode(key) {
         Ok(path) => !scan.is_shadowed(&path) && !exclusions.excludes(&path),
         Err(_) => false,
     });
+    if state.entries.len() != before {
+        state.dirty = true;
+    }
 }
 
 /// Uploads a settled file's content as a blob; None when the file changed

@@ -88,12 +88,21 @@ pub struct State {
     pub paused: Option<String>,
     /// Every path known, by its journal form.
     pub entries: BTreeMap<String, Entry>,
+    /// Changed since it was read (not kept): only a changed state is
+    /// written back.
+    #[serde(skip)]
+    pub dirty: bool,
 }
 
 /// The private state directory.
 pub struct StateDir {
     dir: Dir,
     path: PathBuf,
+    /// The state between the cycles of one process (`watch`): read from
+    /// disk once, not every few seconds.
+    cache: std::sync::Mutex<Option<State>>,
+    /// When this process last wrote the node's status object.
+    status_ms: std::sync::atomic::AtomicU64,
 }
 
 impl StateDir {
@@ -107,6 +116,8 @@ impl StateDir {
         Ok(StateDir {
             dir: adt_localfs::ensure_private_dir(&absolute)?,
             path: absolute,
+            cache: std::sync::Mutex::new(None),
+            status_ms: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -183,8 +194,31 @@ impl StateDir {
         Ok(file)
     }
 
-    /// The state, or a fresh one for `node`.
+    /// True (and from now on false for `every`) when the node's status
+    /// object was last written longer than `every` ago by this process.
+    pub fn status_due(&self, every: std::time::Duration) -> bool {
+        let now = crate::hlc::now_ms();
+        let last = self.status_ms.load(std::sync::atomic::Ordering::SeqCst);
+        if now.saturating_sub(last) < every.as_millis() as u64 {
+            return false;
+        }
+        self.status_ms.store(now, std::sync::atomic::Ordering::SeqCst);
+        true
+    }
+
+    /// Keeps the state of a finished cycle for the next one in this process.
+    pub fn keep(&self, state: State) {
+        *self.cache.lock().unwrap_or_else(|p| p.into_inner()) = Some(state);
+    }
+
+    /// The state, or a fresh one for `node`: the one kept by the last cycle
+    /// of this process, else the one on disk.
     pub fn load(&self, node: &str) -> Result<State, SyncError> {
+        if let Some(state) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).take()
+            && state.node == node
+        {
+            return Ok(state);
+        }
         let Some(_) = self.dir.stat_at(OsStr::new(STATE))? else {
             return Ok(State {
                 node: node.to_string(),
@@ -202,8 +236,12 @@ impl StateDir {
         Ok(state)
     }
 
-    /// Writes the state whole (a private temporary file, fsync, rename).
-    pub fn save(&self, state: &State) -> Result<(), SyncError> {
+    /// Writes the state whole (a private temporary file, fsync, rename),
+    /// when it changed.
+    pub fn save(&self, state: &mut State) -> Result<(), SyncError> {
+        if !state.dirty {
+            return Ok(());
+        }
         let mut file = self.dir.create_private(OsStr::new(STATE))?;
         {
             let mut out = BufWriter::new(file.file());
@@ -211,6 +249,7 @@ impl StateDir {
             out.flush().map_err(|e| self.error(STATE, e))?;
         }
         file.persist(OsStr::new(STATE))?;
+        state.dirty = false;
         Ok(())
     }
 }
