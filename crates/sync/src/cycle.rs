@@ -223,11 +223,10 @@ async fn recover(node: &Node<'_>, state: &mut State) -> Result<(), SyncError> {
     }
     if let Ok((_, body)) = node.store.get_bytes(node.bucket, &journal::node_key(node.id)).await
         && let Ok(status) = serde_json::from_slice::<NodeStatus>(&body)
+        && status.seq > state.seq
     {
-        if status.seq > state.seq {
-            state.seq = status.seq;
-            state.dirty = true;
-        }
+        state.seq = status.seq;
+        state.dirty = true;
     }
     Ok(())
 }

@@ -190,10 +190,19 @@ async fn changes_propagate_to_every_node() {
 
     // A cycle with nothing to do writes no state (a watch runs one every
     // few seconds; the state of a large webroot is megabytes).
-    let written = std::fs::metadata(b.state.join("state.json")).unwrap().modified().unwrap();
+    let written = std::fs::metadata(b.state.join("state.json"))
+        .unwrap()
+        .modified()
+        .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
     assert!(c.cycle(&b).await.applied.is_empty());
-    assert_eq!(std::fs::metadata(b.state.join("state.json")).unwrap().modified().unwrap(), written);
+    assert_eq!(
+        std::fs::metadata(b.state.join("state.json"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        written
+    );
 
     // A touch publishes nothing.
     let now = std::time::SystemTime::now();
