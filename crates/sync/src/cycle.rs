@@ -891,75 +891,6 @@ async fn publish(
             let _ = place.dir.remove_file_if(&place.name, &left.stat);
         }
     }
-    let to_read: Vec<usize> = (0..changed.len())
-        .filter(|i| changed[*i].stat.kind == Kind::File)
-        .collect();
-    // Read and upload them: small files UPLOADS at a time, large ones one
-    // at a time (memory stays bounded either way).
-    let (small, large): (Vec<usize>, Vec<usize>) = to_read.into_iter().partition(|i| changed[*i].stat.size <= WHOLE);
-    let read_one = |i: usize| {
-        let item = &changed[i];
-        async move {
-            let place = match local::place(node.root, &item.path, false) {
-                Ok(p) => p,
-                Err(_) => return Ok((i, None)), // changed under us: next cycle
-            };
-            upload(node, &place, &item.stat).await.map(|what| (i, what))
-        }
-    };
-    let mut uploaded: BTreeMap<usize, What> = futures::stream::iter(small)
-        .map(read_one)
-        .buffer_unordered(UPLOADS)
-        .try_filter_map(|(i, what)| async move { Ok(what.map(|w| (i, w))) })
-        .try_collect()
-        .await?;
-    for i in large {
-        if let (i, Some(what)) = read_one(i).await? {
-            uploaded.insert(i, what);
-        }
-    }
-    // The changes, in walk order (a directory before what is in it).
-    let mut ops: Vec<Op> = Vec::new();
-    let mut seen_now: BTreeMap<String, Seen> = BTreeMap::new();
-    for (i, item) in changed.iter().enumerate() {
-        let s = &item.stat;
-        let what = if s.kind == Kind::Dir {
-            What::Dir {
-                mode: s.permissions(),
-                uid: s.uid,
-                gid: s.gid,
-            }
-        } else {
-            match uploaded.remove(&i) {
-                Some(what) => what,
-                None => continue, // unchanged, unsettled, or changed while read
-            }
-        };
-        let key = pathname::encode(&item.path);
-        let held = state.entries.get(&key);
-        if let Some(h) = held
-            && equivalent(&h.what, &what)
-        {
-            if let Some(e) = state.entries.get_mut(&key) {
-                e.seen = (s.kind == Kind::File).then(|| Seen::of(s));
-                state.dirty = true;
-            }
-            continue;
-        }
-        if s.kind == Kind::File {
-            seen_now.insert(key.clone(), Seen::of(s));
-        }
-        ops.push(Op {
-            base: held.map(|h| h.version.clone()),
-            path: key,
-            version: Stamp {
-                ms: 0,
-                n: 0,
-                node: "".into(),
-            }, // stamped below
-            what,
-        });
-    }
     // What the state holds that is gone: deleted here, unless it is below
     // something not looked at (a mount, an excluded or unreadable directory).
     let mut deletes: Vec<Op> = state
@@ -970,11 +901,7 @@ async fn publish(
             let path = pathname::decode(key).ok()?;
             (!scan.is_shadowed(&path) && !node.exclusions.excludes(&path)).then(|| Op {
                 path: key.clone(),
-                version: Stamp {
-                    ms: 0,
-                    n: 0,
-                    node: "".into(),
-                },
+                version: unstamped(),
                 base: Some(e.version.clone()),
                 what: What::Delete,
             })
@@ -1002,58 +929,148 @@ async fn publish(
     // Deletions first (children before parents), then the rest (parents
     // before children): a directory replaced by a file is emptied before
     // the file takes its place.
-    deletes.extend(ops);
-    let mut ops = deletes;
-    for chunk in ops.chunks_mut(options.batch_ops.max(1)) {
-        for op in chunk.iter_mut() {
-            op.version = state.clock.tick(now_ms(), node.id);
-        }
-        let seq = state.seq + 1;
-        let batch = Batch {
-            node: node.id.to_string(),
-            seq,
-            ops: chunk.to_vec(),
+    let per_batch = options.batch_ops.max(1);
+    for chunk in deletes.chunks(per_batch) {
+        commit(node, state, chunk.to_vec(), &BTreeMap::new(), report).await?;
+    }
+    drop(deletes);
+    // The rest a batch at a time: read and upload (small files UPLOADS at
+    // a time, large ones one at a time), then commit. Memory holds one
+    // batch of changes, not the whole webroot's.
+    for chunk in changed.chunks(per_batch) {
+        let read_one = |i: usize| {
+            let item = &chunk[i];
+            async move {
+                let place = match local::place(node.root, &item.path, false) {
+                    Ok(p) => p,
+                    Err(_) => return Ok((i, None)), // changed under us: next cycle
+                };
+                upload(node, &place, &item.stat).await.map(|what| (i, what))
+            }
         };
-        let key = journal::batch_key(node.id, seq);
-        let body = serde_json::to_vec(&batch).unwrap_or_default();
-        match node
-            .store
-            .put_if_absent(node.bucket, &key, Bytes::from(body), &PutOptions::default())
-            .await?
-        {
-            PutOutcome::Created { .. } => {}
-            PutOutcome::Exists => {
-                return Err(SyncError::SameNode {
-                    node: node.id.to_string(),
-                    key,
-                });
+        let (small, large): (Vec<usize>, Vec<usize>) = (0..chunk.len())
+            .filter(|i| chunk[*i].stat.kind == Kind::File)
+            .partition(|i| chunk[*i].stat.size <= WHOLE);
+        let mut uploaded: BTreeMap<usize, What> = futures::stream::iter(small)
+            .map(read_one)
+            .buffer_unordered(UPLOADS)
+            .try_filter_map(|(i, what)| async move { Ok(what.map(|w| (i, w))) })
+            .try_collect()
+            .await?;
+        for i in large {
+            if let (i, Some(what)) = read_one(i).await? {
+                uploaded.insert(i, what);
             }
         }
-        state.seq = seq;
-        state.dirty = true;
-        report.batches += 1;
-        for op in chunk.iter() {
-            let seen = seen_now.get(&op.path).copied();
-            state.entries.insert(
-                op.path.clone(),
-                Entry {
-                    version: op.version.clone(),
-                    base: op.base.clone(),
-                    what: op.what.clone(),
-                    seen: if matches!(op.what, What::File { .. }) {
-                        seen
-                    } else {
-                        None
-                    },
-                    mark: false,
-                },
-            );
-            report.published_count += 1;
-            if report.published.len() < LISTED {
-                report.published.push(op.path.clone());
+        // The changes, in walk order (a directory before what is in it).
+        let mut ops: Vec<Op> = Vec::new();
+        let mut seen_now: BTreeMap<String, Seen> = BTreeMap::new();
+        for (i, item) in chunk.iter().enumerate() {
+            let s = &item.stat;
+            let what = if s.kind == Kind::Dir {
+                What::Dir {
+                    mode: s.permissions(),
+                    uid: s.uid,
+                    gid: s.gid,
+                }
+            } else {
+                match uploaded.remove(&i) {
+                    Some(what) => what,
+                    None => continue, // changed while read
+                }
+            };
+            let key = pathname::encode(&item.path);
+            let held = state.entries.get(&key);
+            if let Some(h) = held
+                && equivalent(&h.what, &what)
+            {
+                if let Some(e) = state.entries.get_mut(&key) {
+                    e.seen = (s.kind == Kind::File).then(|| Seen::of(s));
+                    state.dirty = true;
+                }
+                continue;
             }
+            if s.kind == Kind::File {
+                seen_now.insert(key.clone(), Seen::of(s));
+            }
+            ops.push(Op {
+                base: held.map(|h| h.version.clone()),
+                path: key,
+                version: unstamped(),
+                what,
+            });
         }
-        node.state_dir.save(state)?;
+        if !ops.is_empty() {
+            commit(node, state, ops, &seen_now, report).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A stamp to be replaced when the change is committed.
+fn unstamped() -> Stamp {
+    Stamp {
+        ms: 0,
+        n: 0,
+        node: "".into(),
+    }
+}
+
+/// Stamps `ops`, writes them as our next batch (only if absent: the commit
+/// point), and holds them. The state is written once at the end of the
+/// cycle: a batch committed and not yet in the state is taken in by the
+/// next cycle's recovery.
+async fn commit(
+    node: &Node<'_>,
+    state: &mut State,
+    mut ops: Vec<Op>,
+    seen_now: &BTreeMap<String, Seen>,
+    report: &mut CycleReport,
+) -> Result<(), SyncError> {
+    for op in ops.iter_mut() {
+        op.version = state.clock.tick(now_ms(), node.id);
+    }
+    let seq = state.seq + 1;
+    let batch = Batch {
+        node: node.id.to_string(),
+        seq,
+        ops,
+    };
+    let key = journal::batch_key(node.id, seq);
+    let body = serde_json::to_vec(&batch).unwrap_or_default();
+    match node
+        .store
+        .put_if_absent(node.bucket, &key, Bytes::from(body), &PutOptions::default())
+        .await?
+    {
+        PutOutcome::Created { .. } => {}
+        PutOutcome::Exists => {
+            return Err(SyncError::SameNode {
+                node: node.id.to_string(),
+                key,
+            });
+        }
+    }
+    state.seq = seq;
+    state.dirty = true;
+    report.batches += 1;
+    for op in batch.ops {
+        let seen = seen_now.get(&op.path).copied();
+        report.published_count += 1;
+        if report.published.len() < LISTED {
+            report.published.push(op.path.clone());
+        }
+        let is_file = matches!(op.what, What::File { .. });
+        state.entries.insert(
+            op.path,
+            Entry {
+                version: op.version,
+                base: op.base,
+                what: op.what,
+                seen: if is_file { seen } else { None },
+                mark: false,
+            },
+        );
     }
     Ok(())
 }

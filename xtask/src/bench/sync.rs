@@ -258,7 +258,7 @@ pub(crate) fn run(args: Args) -> Result<(), String> {
          | ADT: rsync --dry-run --checksum vs the shadow, nothing changed (median of 3) | {:.3} | {:.1} |\n\
          | ADT: rsync --dry-run --checksum + tar czf, 100 changed (median of 3) | {:.3} | {:.1} |\n\n\
          Targets:\n\
-         - a cycle with nothing changed: {:.3} s (target < 0.5 s): {}\n\
+         - a cycle with nothing changed: {:.3} s (target < 0.5 s at 20,000 files): {}\n\
          - requests in a cycle with nothing changed: {idle_requests} (target O(1): the same at any size)\n\
          - 100 changed files reach both peers in one cycle each: {}\n\
          - webroots identical after the rounds: {}\n\
@@ -282,7 +282,11 @@ pub(crate) fn run(args: Args) -> Result<(), String> {
         adt_change.seconds,
         adt_change.peak_rss_mib,
         idle.seconds,
-        if idle.seconds < 0.5 { "met" } else { "NOT met" },
+        match (files <= 20_000, idle.seconds < 0.5) {
+            (false, _) => "the target is for 20,000 files",
+            (true, true) => "met",
+            (true, false) => "NOT met",
+        },
         if reached { "met" } else { "NOT met" },
         if identical { "yes" } else { "NO" },
         if peak < 100.0 { "met" } else { "NOT met" },
