@@ -16,7 +16,7 @@ use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
-use crate::content::{Hasher, sha256_hex, valid_sha256};
+use crate::content::{Digest, Hasher};
 use crate::error::SyncError;
 use crate::hlc::{Stamp, now_ms};
 use crate::journal::{self, Batch, Conflict, NodeStatus, Op, What};
@@ -369,15 +369,13 @@ async fn apply_all(
     ops: Vec<Op>,
     report: &mut CycleReport,
 ) -> Result<(), SyncError> {
-    let wanted: Vec<Option<(String, u64)>> = ops
+    let wanted: Vec<Option<(Digest, u64)>> = ops
         .iter()
         .map(|op| match &op.what {
             What::File { sha256, size, .. }
-                if *size <= WHOLE
-                    && valid_sha256(sha256)
-                    && state.entries.get(&op.path).is_none_or(|e| e.version != op.version) =>
+                if *size <= WHOLE && state.entries.get(&op.path).is_none_or(|e| e.version != op.version) =>
             {
-                Some((sha256.clone(), *size))
+                Some((*sha256, *size))
             }
             _ => None,
         })
@@ -407,9 +405,9 @@ async fn apply_all(
 }
 
 /// A small blob's bytes, when it is there and is what its name says.
-async fn fetch_small(node: &Node<'_>, sha256: &str, size: u64) -> Result<Option<Bytes>, SyncError> {
+async fn fetch_small(node: &Node<'_>, sha256: &Digest, size: u64) -> Result<Option<Bytes>, SyncError> {
     match node.store.get_bytes(node.bucket, &journal::blob_key(sha256)).await {
-        Ok((_, body)) if body.len() as u64 == size && sha256_hex(&body) == sha256 => Ok(Some(body)),
+        Ok((_, body)) if body.len() as u64 == size && Digest::of(&body) == *sha256 => Ok(Some(body)),
         Ok(_) | Err(adt_datastore::DatastoreError::NoSuchKey { .. }) => Ok(None),
         Err(e) => Err(e.into()),
     }
@@ -786,9 +784,6 @@ async fn write(
             if before.is_some_and(|s| s.kind == Kind::Dir) && place.dir.remove_empty_dir(&place.name).is_err() {
                 return Ok(Err("a directory that is not empty is there, not a file".into()));
             }
-            if !valid_sha256(sha256) {
-                return Ok(Err(format!("`{sha256}` is not a SHA-256")));
-            }
             let mut file = local::begin(&place)?;
             let key = journal::blob_key(sha256);
             let write_err = |e: std::io::Error| adt_localfs::LocalError::Io {
@@ -1105,7 +1100,7 @@ async fn upload(node: &Node<'_>, place: &local::Place, stat: &Stat) -> Result<Op
     let sha256 = if size <= WHOLE {
         let mut body = Vec::with_capacity(size as usize);
         (&mut opened.file).take(size).read_to_end(&mut body).map_err(io)?;
-        let sha256 = sha256_hex(&body);
+        let sha256 = Digest::of(&body);
         if !opened.restat()?.unchanged(&opened.stat) {
             return Ok(None);
         }

@@ -19,7 +19,7 @@ use crate::hlc::Stamp;
 pub const PREFIX: &str = "adt-sync/";
 
 /// The key of a blob.
-pub fn blob_key(sha256: &str) -> String {
+pub fn blob_key(sha256: &crate::content::Digest) -> String {
     format!("{PREFIX}blobs/{sha256}")
 }
 
@@ -93,8 +93,8 @@ pub struct Op {
 pub enum What {
     /// A regular file with this content and these attributes.
     File {
-        /// SHA-256 of the content, hex: the blob.
-        sha256: String,
+        /// SHA-256 of the content: the blob.
+        sha256: crate::content::Digest,
         /// Bytes.
         size: u64,
         /// Permission bits.

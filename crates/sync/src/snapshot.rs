@@ -164,7 +164,7 @@ async fn collect(
     let mut referenced: BTreeSet<String> = BTreeSet::new();
     let mut note = |what: &What| {
         if let What::File { sha256, .. } = what {
-            referenced.insert(sha256.clone());
+            referenced.insert(sha256.to_string());
         }
     };
     for op in &snapshot.entries {
