@@ -337,16 +337,25 @@ async fn apply(
         for (peer, queue) in pending.iter_mut() {
             let Some(seq) = queue.pop_front() else { continue };
             let key = journal::batch_key(peer, seq);
-            let Some(batch) = read_batch(node, &key).await? else {
-                continue;
+            // A batch that cannot be read as one is reported and passed:
+            // it must not stop every later cycle of this node.
+            let batch = match read_batch(node, &key).await {
+                Ok(Some(batch)) if batch.node == *peer && batch.seq == seq => batch,
+                Ok(Some(_)) => {
+                    report
+                        .refused
+                        .push(format!("batch {key} names another node or sequence; passed"));
+                    advanced.insert(peer.clone(), seq);
+                    continue;
+                }
+                Ok(None) => continue,
+                Err(SyncError::Malformed { detail, .. }) => {
+                    report.refused.push(format!("batch {key}: {detail}; passed"));
+                    advanced.insert(peer.clone(), seq);
+                    continue;
+                }
+                Err(e) => return Err(e),
             };
-            if batch.node != *peer || batch.seq != seq {
-                return Err(SyncError::Malformed {
-                    bucket: node.bucket.to_string(),
-                    key,
-                    detail: "names another node or sequence".into(),
-                });
-            }
             incoming.extend(batch.ops.into_iter().filter(|op| *op.version.node == **peer));
             advanced.insert(peer.clone(), seq);
         }
@@ -462,13 +471,31 @@ async fn apply_op(
             report.refused.push(format!("{}: {why}", pathname::encode(path)));
             return Ok(());
         }
-        Err(Unreachable::Failed(e)) => return Err(e.into()),
+        Err(Unreachable::Failed(e)) => {
+            report.refused.push(format!("{}: {e}", op.path));
+            return Ok(());
+        }
     };
     let stat = match &place {
-        Some(p) => p.dir.stat_at(&p.name)?,
+        Some(p) => match p.dir.stat_at(&p.name) {
+            Ok(s) => s,
+            Err(e) => {
+                report.refused.push(format!("{}: {e}", op.path));
+                return Ok(());
+            }
+        },
         None => None,
     };
-    let disk = compare_disk(&place, stat.as_ref(), held.as_ref(), &op.what)?;
+    // A file that cannot be read now (a lease, an I/O error) refuses this
+    // change; the cycle goes on.
+    let disk = match compare_disk(&place, stat.as_ref(), held.as_ref(), &op.what) {
+        Ok(d) => d,
+        Err(SyncError::Local(e)) => {
+            report.refused.push(format!("{}: {e}", op.path));
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
     let held_version = match &disk {
         Disk::Same => {
             // A killed cycle wrote it already: hold it, nothing to do.
@@ -526,9 +553,17 @@ async fn apply_op(
         }
         Decision::Apply | Decision::ApplyOverConcurrent => {}
     }
-    if let Err(why) = write(node, path, &op.what, stat.as_ref(), body).await? {
-        report.refused.push(format!("{}: {why}", op.path));
-        return Ok(());
+    match write(node, path, &op.what, stat.as_ref(), body).await {
+        Ok(Ok(())) => {}
+        Ok(Err(why)) => {
+            report.refused.push(format!("{}: {why}", op.path));
+            return Ok(());
+        }
+        Err(SyncError::Local(e)) => {
+            report.refused.push(format!("{}: {e}", op.path));
+            return Ok(());
+        }
+        Err(e) => return Err(e),
     }
     if decision == Decision::ApplyOverConcurrent
         && let (Some(loser), Some(held_what)) = (&held_version, &held_what)
@@ -818,11 +853,7 @@ async fn write(
                     file.file().write_all(&chunk).map_err(write_err)?;
                 }
                 if got != *size || hasher.finish() != *sha256 {
-                    return Err(SyncError::Malformed {
-                        bucket: node.bucket.to_string(),
-                        key,
-                        detail: "its content does not match its name and size".into(),
-                    });
+                    return Ok(Err(format!("its content ({key}) does not match its name and size")));
                 }
             }
             // No set-user-id or set-group-id file from the bucket.
@@ -871,7 +902,8 @@ async fn publish(
         if let Some(e) = entry {
             e.mark = true;
         }
-        let changed_ms = (s.ctime.max(s.mtime) as u64).saturating_mul(1000);
+        // ctime: no user can set it (a future mtime must not hold a file back).
+        let changed_ms = (s.ctime.max(0) as u64).saturating_mul(1000);
         if unchanged {
         } else if s.kind == Kind::File && changed_ms > settled_before {
             unsettled += 1;
@@ -894,7 +926,7 @@ async fn publish(
         .filter(|(_, e)| !e.what.is_delete() && !e.mark)
         .filter_map(|(key, e)| {
             let path = pathname::decode(key).ok()?;
-            (!scan.is_shadowed(&path) && !node.exclusions.excludes(&path)).then(|| Op {
+            (!scan.is_shadowed(&path) && !scan.is_unseen(&path) && !node.exclusions.excludes(&path)).then(|| Op {
                 path: key.clone(),
                 version: unstamped(),
                 base: Some(e.version.clone()),
@@ -1088,8 +1120,9 @@ fn forget_shadowed(state: &mut State, scan: &Scan, exclusions: &Exclusions) {
 async fn upload(node: &Node<'_>, place: &local::Place, stat: &Stat) -> Result<Option<What>, SyncError> {
     let mut opened = match place.dir.open_file(&place.name, Some(stat)) {
         Ok(o) => o,
-        Err(e) if e.is_missing() || matches!(e, adt_localfs::LocalError::Changed { .. }) => return Ok(None),
-        Err(e) => return Err(e.into()),
+        // Gone, changed, or not readable now (a lease held by its owner, an
+        // I/O error): published by a later cycle.
+        Err(_) => return Ok(None),
     };
     let io = |e: std::io::Error| adt_localfs::LocalError::Io {
         path: place.dir.child_path(&place.name),

@@ -41,6 +41,11 @@ pub fn decode(text: &str) -> Result<Vec<u8>, &'static str> {
         }
     }
     check(&out)?;
+    // One form per path: `%61` or `%2f` for what is written plainly would
+    // give one file two names.
+    if encode(&out) != text {
+        return Err("is not written the one way a path is written");
+    }
     Ok(out)
 }
 
@@ -81,8 +86,11 @@ mod tests {
         for bad in ["", "/etc/passwd", "a/../b", "..", "a//b", "./a", "a/", "%2"] {
             assert!(decode(bad).is_err(), "{bad}");
         }
-        assert_eq!(decode("a%2Fb").unwrap(), b"a/b", "a `/` is a `/` however written");
+        assert!(decode("a%2Fb").is_err(), "a `/` is written plainly");
+        assert!(decode("%61").is_err(), "one form per path");
         assert!(decode("%2E%2E/x").is_err(), "`..` however written");
+        assert_eq!(decode("caf%E9").unwrap(), b"caf\xe9");
+        assert_eq!(decode("100%25").unwrap(), b"100%");
     }
 
     #[test]

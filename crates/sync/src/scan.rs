@@ -26,6 +26,10 @@ pub struct Scan {
     pub shadowed: Vec<Vec<u8>>,
     /// Symbolic links, FIFOs, sockets and devices: never synced.
     pub skipped: Vec<String>,
+    /// Directories not looked at this time (changed during the walk,
+    /// unreadable, too deep): nothing below them is deleted, and nothing
+    /// forgotten either.
+    pub unseen: Vec<Vec<u8>>,
     /// Files a killed cycle was writing (`.adt-sync.RANDOM.tmp`): never
     /// synced, removed.
     pub leftovers: Vec<Found>,
@@ -40,6 +44,11 @@ impl Scan {
     /// True when `path` is at or below a shadowed path.
     pub fn is_shadowed(&self, path: &[u8]) -> bool {
         self.shadowed.iter().any(|s| below(path, s))
+    }
+
+    /// True when `path` is at or below a directory not looked at this time.
+    pub fn is_unseen(&self, path: &[u8]) -> bool {
+        self.unseen.iter().any(|s| below(path, s))
     }
 }
 
@@ -66,9 +75,8 @@ pub fn scan(
             }
             Event::Dir(_, stat) | Event::File(_, stat) => visit(Found { path: rel, stat: *stat }),
             Event::Symlink(..) | Event::Special(..) => scan.skipped.push(display_name(&rel)),
-            Event::OtherFilesystem(..) | Event::TooDeep(_) | Event::Changed(_) | Event::Unreadable(..) => {
-                scan.shadowed.push(rel)
-            }
+            Event::OtherFilesystem(..) => scan.shadowed.push(rel),
+            Event::TooDeep(_) | Event::Changed(_) | Event::Unreadable(..) => scan.unseen.push(rel),
             Event::Leave(..) | Event::Vanished(_) => {}
         }
         Ok(Flow::Continue)

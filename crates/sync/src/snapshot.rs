@@ -152,12 +152,15 @@ async fn collect(
     let now = now_ms();
     let mut live: Vec<NodeStatus> = Vec::new();
     for id in crate::cycle::peers(store, bucket).await? {
+        // A status that cannot be read might be a live node's: collect
+        // nothing this time rather than what it still needs.
         let Ok((_, body)) = store.get_bytes(bucket, &journal::node_key(&id)).await else {
-            continue;
+            return Ok(());
         };
-        if let Ok(status) = serde_json::from_slice::<NodeStatus>(&body)
-            && (id == me || now.saturating_sub(status.updated_ms) < keep_dead.as_millis() as u64)
-        {
+        let Ok(status) = serde_json::from_slice::<NodeStatus>(&body) else {
+            return Ok(());
+        };
+        if id == me || now.saturating_sub(status.updated_ms) < keep_dead.as_millis() as u64 {
             live.push(status);
         }
     }
@@ -196,9 +199,15 @@ async fn collect(
         for (seq, key) in batches {
             if seq <= limit {
                 store.delete(bucket, &key).await?;
-            } else if let Ok((_, body)) = store.get_bytes(bucket, &key).await
-                && let Ok(batch) = serde_json::from_slice::<journal::Batch>(&body)
-            {
+            } else {
+                // A kept batch that cannot be read: its blobs are unknown,
+                // so none is collected this time.
+                let Ok((_, body)) = store.get_bytes(bucket, &key).await else {
+                    return Ok(());
+                };
+                let Ok(batch) = serde_json::from_slice::<journal::Batch>(&body) else {
+                    return Ok(());
+                };
                 batch.ops.iter().for_each(|op| note(&op.what));
             }
         }
@@ -220,10 +229,13 @@ async fn collect(
             .is_some_and(|t| now.saturating_sub((t.max(0) as u64) * 1000) > keep_conflicts.as_millis() as u64);
         if old {
             store.delete(bucket, &o.key).await?;
-        } else if let Ok((_, body)) = store.get_bytes(bucket, &o.key).await
-            && let Ok(c) = serde_json::from_slice::<Conflict>(&body)
-        {
-            note(&c.lost);
+        } else {
+            let Ok((_, body)) = store.get_bytes(bucket, &o.key).await else {
+                return Ok(());
+            };
+            if let Ok(c) = serde_json::from_slice::<Conflict>(&body) {
+                note(&c.lost);
+            }
         }
     }
     // Blobs nothing refers to, once past the grace period.

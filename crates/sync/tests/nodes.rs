@@ -531,3 +531,62 @@ async fn a_long_backlog_is_applied_a_window_at_a_time() {
     assert!(cycles >= 3, "{cycles}");
     assert_same(&[&a, &b]);
 }
+
+/// Hostile or damaged objects in the bucket refuse only themselves: a
+/// batch that is not one, a blob that does not match its name, a path in
+/// a second spelling. The cycle goes on, and so does the sync.
+#[tokio::test]
+async fn a_bad_batch_or_blob_is_refused_and_passed_not_a_poison() {
+    let t = TestEndpoint::from_env();
+    let c = Cluster::new(&t);
+    let (a, b) = (TestNode::new("p-a"), TestNode::new("p-b"));
+    a.write("good.php", "good");
+    c.settle(&[&a, &b]).await;
+    let put = |key: String, body: Vec<u8>| {
+        let store = c.store.clone();
+        let bucket = c.bucket.clone();
+        async move {
+            store
+                .put(
+                    &bucket,
+                    &key,
+                    bytes::Bytes::from(body),
+                    &adt_datastore::PutOptions::default(),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    // A node "evil" with a batch that is not JSON, then one whose blob lies,
+    // then one with a path in a second spelling.
+    put(
+        "adt-sync/nodes/evil".into(),
+        br#"{"node":"evil","seq":3,"cursors":{},"paused":null,"updated_ms":0}"#.to_vec(),
+    )
+    .await;
+    put(adt_webroot_sync::journal::batch_key("evil", 1), b"not a batch".to_vec()).await;
+    let lie = adt_webroot_sync::content::Digest::of(b"what the name says");
+    put(adt_webroot_sync::journal::blob_key(&lie), b"something else".to_vec()).await;
+    let batch = |seq: u64, path: &str, ms: u64| {
+        serde_json::json!({"node": "evil", "seq": seq, "ops": [{
+            "path": path, "version": {"ms": ms, "n": 0, "node": "evil"}, "base": null,
+            "what": {"kind": "file", "sha256": lie.to_string(), "size": 18, "mode": 420, "uid": 0, "gid": 0, "mtime": 0}
+        }]})
+        .to_string()
+        .into_bytes()
+    };
+    put(adt_webroot_sync::journal::batch_key("evil", 2), batch(2, "lie.php", 1)).await;
+    put(
+        adt_webroot_sync::journal::batch_key("evil", 3),
+        batch(3, "%6Cie.php", 2),
+    )
+    .await;
+    let r = c.cycle(&b).await;
+    assert_eq!(r.refused.len(), 3, "{r:?}");
+    assert!(!b.path("lie.php").exists());
+    // The sync goes on both ways.
+    a.write("after.php", "after");
+    b.write("from-b.php", "b");
+    c.settle(&[&a, &b]).await;
+    assert!(b.path("after.php").exists() && a.path("from-b.php").exists());
+}
