@@ -155,6 +155,12 @@ impl BackupPlan {
         )?)
     }
 
+    /// The mount table the exclusions were made from (read once, by
+    /// [`Site::backup_plan`]).
+    pub fn mount_table(&self) -> &MountTable {
+        &self.table
+    }
+
     /// Writes the archive (gzip level 6, as ADT's `tar czf`) into a fresh
     /// private directory, for an upload.
     pub fn create_temporary(&self, stop: &AtomicBool) -> Result<TemporaryArchive, Error> {

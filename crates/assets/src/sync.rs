@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use adt_datastore::Store;
-use adt_localfs::{Dir, MountTable};
+use adt_localfs::Dir;
 use adt_webroot_sync::{CycleReport, Node, StateDir, StatusReport, SyncOptions, Watcher};
 
 use crate::error::Error;
@@ -116,18 +116,17 @@ impl SyncJob {
     }
 
     async fn run_with(&self, publish: bool, watcher: Option<&mut Option<Watcher>>) -> Result<CycleReport, Error> {
+        // The exclusions and the mount table they were made from: one read
+        // of /proc/self/mountinfo per cycle.
         let plan = self.site.backup_plan(&self.patterns, true)?;
-        let table = MountTable::read().map_err(|source| Error::Io {
-            what: "/proc/self/mountinfo".into(),
-            source,
-        })?;
+        let table = plan.mount_table();
         let root = Dir::open(&adt_localfs::canonical_dir(&self.webroot)?)?;
         let node = Node {
             store: &self.store,
             bucket: &self.bucket,
             root: &root,
             exclusions: plan.exclusions(),
-            table: &table,
+            table,
             state_dir: &self.state,
             id: &self.id,
         };
@@ -136,7 +135,7 @@ impl SyncJob {
         let report = adt_webroot_sync::run_cycle(&node, &options).await?;
         if let Some(slot) = watcher {
             // Watch what this cycle looked at (new directories included).
-            *slot = Watcher::new(&root, plan.exclusions(), &table).ok();
+            *slot = Watcher::new(&root, plan.exclusions(), table).ok();
         }
         Ok(report)
     }

@@ -191,32 +191,19 @@ pub async fn run_cycle(node: &Node<'_>, options: &SyncOptions) -> Result<CycleRe
 /// number already published, even when the state directory was lost and
 /// the batches collected since (our status object remembers).
 async fn recover(node: &Node<'_>, state: &mut State) -> Result<(), SyncError> {
-    let mut own: Vec<u64> = node
-        .store
-        .list(node.bucket, Some(&journal::journal_prefix(node.id)))
+    let known = state.seq;
+    for seq in journal_seqs(node, node.id)
         .await?
         .into_iter()
-        .filter_map(|o| journal::batch_seq(&o.key, node.id))
-        .filter(|seq| *seq > state.seq)
-        .collect();
-    own.sort_unstable();
-    for seq in own {
+        .filter(|seq| *seq > known)
+    {
         let key = journal::batch_key(node.id, seq);
         let Some(batch) = read_batch(node, &key).await? else {
             continue;
         };
         for op in batch.ops {
             state.clock.observe(&op.version);
-            state.entries.insert(
-                op.path.clone(),
-                Entry {
-                    version: op.version,
-                    base: op.base,
-                    what: op.what,
-                    seen: None,
-                    mark: false,
-                },
-            );
+            state.entries.insert(op.path.clone(), held(op, None));
         }
         state.seq = seq;
         state.dirty = true;
@@ -229,6 +216,19 @@ async fn recover(node: &Node<'_>, state: &mut State) -> Result<(), SyncError> {
         state.dirty = true;
     }
     Ok(())
+}
+
+/// The sequence numbers of `id`'s batches in the bucket, in order.
+async fn journal_seqs(node: &Node<'_>, id: &str) -> Result<Vec<u64>, SyncError> {
+    let mut seqs: Vec<u64> = node
+        .store
+        .list(node.bucket, Some(&journal::journal_prefix(id)))
+        .await?
+        .into_iter()
+        .filter_map(|o| journal::batch_seq(&o.key, id))
+        .collect();
+    seqs.sort_unstable();
+    Ok(seqs)
 }
 
 async fn read_batch(node: &Node<'_>, key: &str) -> Result<Option<Batch>, SyncError> {
@@ -301,14 +301,7 @@ async fn apply(
         if peer == node.id {
             continue;
         }
-        let mut seqs: Vec<u64> = node
-            .store
-            .list(node.bucket, Some(&journal::journal_prefix(&peer)))
-            .await?
-            .into_iter()
-            .filter_map(|o| journal::batch_seq(&o.key, &peer))
-            .collect();
-        seqs.sort_unstable();
+        let seqs = journal_seqs(node, &peer).await?;
         journals.insert(peer, seqs);
     }
     // Batches this node still needs that were collected: restore the newest
@@ -594,11 +587,17 @@ async fn apply_op(
 }
 
 fn entry_for(op: &Op, stat: Option<&Stat>) -> Entry {
+    held(op.clone(), stat.filter(|s| s.kind == Kind::File).map(Seen::of))
+}
+
+/// The state's entry for a version now held; `seen` only for a file.
+fn held(op: Op, seen: Option<Seen>) -> Entry {
+    let is_file = matches!(op.what, What::File { .. });
     Entry {
-        version: op.version.clone(),
-        base: op.base.clone(),
-        what: op.what.clone(),
-        seen: stat.filter(|s| s.kind == Kind::File).map(Seen::of),
+        version: op.version,
+        base: op.base,
+        what: op.what,
+        seen: seen.filter(|_| is_file),
         mark: false,
     }
 }
@@ -623,11 +622,7 @@ fn compare_disk(
             Disk::Pending(What::Delete)
         }),
         (Some(s), _) if s.kind == Kind::Dir => {
-            let now = What::Dir {
-                mode: s.permissions(),
-                uid: s.uid,
-                gid: s.gid,
-            };
+            let now = dir_what(s);
             Ok(if held_what.is_some_and(|h| equivalent(h, &now)) {
                 Disk::AsKnown
             } else if equivalent(&now, incoming) {
@@ -654,11 +649,16 @@ fn compare_disk(
             })
         }
         // A link or special file where the path should be: never replaced.
-        (Some(s), _) => Ok(Disk::Pending(What::Dir {
-            mode: s.permissions(),
-            uid: s.uid,
-            gid: s.gid,
-        })),
+        (Some(s), _) => Ok(Disk::Pending(dir_what(s))),
+    }
+}
+
+/// What a local directory (or anything not a file) is, from its stat.
+fn dir_what(s: &Stat) -> What {
+    What::Dir {
+        mode: s.permissions(),
+        uid: s.uid,
+        gid: s.gid,
     }
 }
 
@@ -888,14 +888,7 @@ async fn publish(
         let entry = state.entries.get_mut(&pathname::encode(&item.path));
         let s = &item.stat;
         let unchanged = match &entry {
-            Some(e) if s.kind == Kind::Dir => equivalent(
-                &e.what,
-                &What::Dir {
-                    mode: s.permissions(),
-                    uid: s.uid,
-                    gid: s.gid,
-                },
-            ),
+            Some(e) if s.kind == Kind::Dir => equivalent(&e.what, &dir_what(s)),
             Some(e) => matches!(e.what, What::File { .. }) && e.seen == Some(Seen::of(s)),
             None => false,
         };
@@ -995,11 +988,7 @@ async fn publish(
         for (i, item) in chunk.iter().enumerate() {
             let s = &item.stat;
             let what = if s.kind == Kind::Dir {
-                What::Dir {
-                    mode: s.permissions(),
-                    uid: s.uid,
-                    gid: s.gid,
-                }
+                dir_what(s)
             } else {
                 match uploaded.remove(&i) {
                     Some(what) => what,
@@ -1087,17 +1076,7 @@ async fn commit(
         if report.published.len() < LISTED {
             report.published.push(op.path.clone());
         }
-        let is_file = matches!(op.what, What::File { .. });
-        state.entries.insert(
-            op.path,
-            Entry {
-                version: op.version,
-                base: op.base,
-                what: op.what,
-                seen: if is_file { seen } else { None },
-                mark: false,
-            },
-        );
+        state.entries.insert(op.path.clone(), held(op, seen));
     }
     Ok(())
 }

@@ -224,10 +224,7 @@ async fn collect(
     // Conflicts: kept for `keep_conflicts`, their blobs with them.
     let conflicts = format!("{}conflicts/", journal::PREFIX);
     for o in store.list(bucket, Some(&conflicts)).await? {
-        let old = o
-            .last_modified
-            .is_some_and(|t| now.saturating_sub((t.max(0) as u64) * 1000) > keep_conflicts.as_millis() as u64);
-        if old {
+        if older_than(&o, now, keep_conflicts.as_millis() as u64) {
             store.delete(bucket, &o.key).await?;
         } else {
             let Ok((_, body)) = store.get_bytes(bucket, &o.key).await else {
@@ -244,12 +241,16 @@ async fn collect(
         let Some(sha) = o.key.strip_prefix(&blobs) else {
             continue;
         };
-        let old = o
-            .last_modified
-            .is_some_and(|t| now.saturating_sub((t.max(0) as u64) * 1000) > BLOB_GRACE_MS);
-        if old && !referenced.contains(sha) {
+        if older_than(&o, now, BLOB_GRACE_MS) && !referenced.contains(sha) {
             store.delete(bucket, &o.key).await?;
         }
     }
     Ok(())
+}
+
+/// True when the object was last written more than `ms` before `now_ms`
+/// (an object without a date is taken as new).
+fn older_than(o: &adt_datastore::ObjectInfo, now_ms: u64, ms: u64) -> bool {
+    o.last_modified
+        .is_some_and(|t| now_ms.saturating_sub((t.max(0) as u64).saturating_mul(1000)) > ms)
 }

@@ -183,17 +183,21 @@ pub(crate) fn run(args: Args) -> Result<(), String> {
             .arg(format!("{}/", shadow.display()));
         c
     };
+    // Bring the shadow up to date, as ADT's controller does after a run.
+    let update_shadow = || -> Result<(), String> {
+        let status = Command::new("rsync")
+            .args(["-a", "--delete"])
+            .arg(format!("{}/", work.join("a/html").display()))
+            .arg(format!("{}/", shadow.display()))
+            .status()
+            .map_err(|e| e.to_string())?;
+        status
+            .success()
+            .then_some(())
+            .ok_or_else(|| "rsync into the shadow copy failed".to_string())
+    };
     let mut adt_idle = Vec::new();
-    // Bring the shadow up to date first, as ADT's controller does after a run.
-    let status = Command::new("rsync")
-        .args(["-a", "--delete"])
-        .arg(format!("{}/", work.join("a/html").display()))
-        .arg(format!("{}/", shadow.display()))
-        .status()
-        .map_err(|e| e.to_string())?;
-    if !status.success() {
-        return Err("rsync into the shadow copy failed".into());
-    }
+    update_shadow()?;
     for round in 1..=3 {
         adt_idle.push(measure::run(
             &format!("rsync --dry-run --checksum, nothing changed ({round})"),
@@ -221,15 +225,7 @@ pub(crate) fn run(args: Args) -> Result<(), String> {
             .arg("-T")
             .arg(&list);
         let packed = measure::run(&format!("tar czf of the changed files ({round})"), tar)?;
-        let status = Command::new("rsync")
-            .args(["-a", "--delete"])
-            .arg(format!("{}/", work.join("a/html").display()))
-            .arg(format!("{}/", shadow.display()))
-            .status()
-            .map_err(|e| e.to_string())?;
-        if !status.success() {
-            return Err("rsync into the shadow copy failed".into());
-        }
+        update_shadow()?;
         adt_change.push(Measured {
             seconds: found.seconds + packed.seconds,
             peak_rss_mib: found.peak_rss_mib.max(packed.peak_rss_mib),
