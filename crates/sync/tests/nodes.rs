@@ -590,3 +590,41 @@ async fn a_bad_batch_or_blob_is_refused_and_passed_not_a_poison() {
     c.settle(&[&a, &b]).await;
     assert!(b.path("after.php").exists() && a.path("from-b.php").exists());
 }
+
+/// A link planted where another node has a directory is never followed
+/// when applying, a FIFO never blocks or syncs, and a link is never
+/// published: what is outside the webroot stays untouched.
+#[tokio::test]
+async fn planted_links_and_fifos_fail_safe() {
+    let t = TestEndpoint::from_env();
+    let c = Cluster::new(&t);
+    let (a, b) = (TestNode::new("l-a"), TestNode::new("l-b"));
+    let outside = tempfile::tempdir().unwrap();
+    // On b, `x` is a link to a directory outside the webroot.
+    std::os::unix::fs::symlink(outside.path(), b.path("x")).unwrap();
+    // On a, `x` is a directory with a file in it, and a FIFO and a link sit beside it.
+    a.write("x/evil.php", "must not land outside");
+    let fifo = a.path("pipe");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::os::unix::fs::symlink("/etc/passwd", a.path("passwd-link")).unwrap();
+    let r = c.cycle(&a).await;
+    assert_eq!(r.skipped, 2, "the FIFO and the link: {r:?}");
+    assert!(!r.published.iter().any(|p| p == "pipe" || p == "passwd-link"));
+    let r = c.cycle(&b).await;
+    assert!(!r.refused.is_empty(), "the change through the link is refused: {r:?}");
+    assert_eq!(
+        std::fs::read_dir(outside.path()).unwrap().count(),
+        0,
+        "nothing written outside"
+    );
+    assert!(
+        std::fs::symlink_metadata(b.path("x")).unwrap().file_type().is_symlink(),
+        "the link is left as it is"
+    );
+}
