@@ -139,6 +139,7 @@ impl Error {
                 true
             }
             Error::Path { problem, .. } => *problem != PATH_MISSING,
+            Error::Sync(adt_webroot_sync::SyncError::NodeId(_) | adt_webroot_sync::SyncError::OtherNode { .. }) => true,
             _ => false,
         }
     }

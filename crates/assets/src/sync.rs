@@ -97,6 +97,30 @@ impl Site {
     }
 }
 
+impl Site {
+    /// Every sync node's status, read from the bucket; with the node id
+    /// kept in `state_dir` when there is one (this webserver's). Reads
+    /// only: no state directory or node id is created.
+    pub async fn sync_status(
+        &self,
+        state_dir: Option<&std::path::Path>,
+    ) -> Result<(StatusReport, Option<String>), Error> {
+        if !self.config().sync_webroots {
+            return Err(Error::NotSyncing {
+                template: self.name().to_string(),
+            });
+        }
+        let url = self.config().website_url.as_deref().ok_or(Error::NoWebsiteUrl)?;
+        let me = match state_dir {
+            Some(dir) => StateDir::existing_node_id(dir)?,
+            None => None,
+        };
+        let store = self.store(1)?;
+        let report = adt_webroot_sync::status(&store, &adt_template::sync_bucket_name(url)).await?;
+        Ok((report, me))
+    }
+}
+
 impl SyncJob {
     /// This node's id.
     pub fn node_id(&self) -> &str {
@@ -249,10 +273,5 @@ impl SyncJob {
             name: "adt-sync.service".into(),
             text,
         }
-    }
-
-    /// Every node's status.
-    pub async fn status(&self) -> Result<StatusReport, Error> {
-        Ok(adt_webroot_sync::status(&self.store, &self.bucket).await?)
     }
 }

@@ -211,7 +211,7 @@ pub fn sync_cycle(r: &adt_assets::adt_webroot_sync::CycleReport) -> String {
 }
 
 /// Every node's sync status, for people.
-pub fn sync_status(r: &adt_assets::adt_webroot_sync::StatusReport, me: &str) -> String {
+pub fn sync_status(r: &adt_assets::adt_webroot_sync::StatusReport, me: Option<&str>) -> String {
     let mut out = String::new();
     if r.nodes.is_empty() {
         out.push_str("no node has run a sync cycle yet\n");
@@ -221,7 +221,11 @@ pub fn sync_status(r: &adt_assets::adt_webroot_sync::StatusReport, me: &str) -> 
         out.push_str(&format!(
             "{}{}: batch {}, {} batch{} behind, last cycle {} s ago{}\n",
             n.status.node,
-            if n.status.node == me { " (this node)" } else { "" },
+            if Some(n.status.node.as_str()) == me {
+                " (this node)"
+            } else {
+                ""
+            },
             n.status.seq,
             behind,
             if behind == 1 { "" } else { "es" },

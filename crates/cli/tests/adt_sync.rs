@@ -82,6 +82,36 @@ fn two_webservers_stay_in_sync_through_the_binary() {
     assert!(out.contains("(this node)") && out.contains("0 batches behind"), "{out}");
     assert!(!out.contains(adt_testkit::SECRET_KEY) && !err.contains(adt_testkit::SECRET_KEY));
 
+    // status only reads: a state directory that is not there stays absent.
+    let fresh = base.join("state-never-made");
+    let (code, out, err) = adt_sync(&[
+        "status",
+        "--template",
+        &t,
+        "--webroot",
+        two.to_str().unwrap(),
+        "--state-dir",
+        fresh.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("(this node)"), "{out}");
+    assert!(!fresh.exists(), "status created {}", fresh.display());
+
+    // A node id that cannot be one is bad input (exit 2), named.
+    let (code, _, err) = adt_sync(&[
+        "run",
+        "--template",
+        &t,
+        "--webroot",
+        two.to_str().unwrap(),
+        "--state-dir",
+        base.join("state-bad").to_str().unwrap(),
+        "--node-id",
+        "Web/1",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("node id `Web/1`"), "{err}");
+
     let off = template(&base, &url, &emulator.endpoint(), "0");
     let (code, _, err) = adt_sync(&["run", "--template", &off, "--webroot", one.to_str().unwrap()]);
     assert_ne!(code, 0);

@@ -68,6 +68,12 @@ pub struct Stat {
 }
 
 impl Stat {
+    /// `fstat` of an open file or directory: what the descriptor refers
+    /// to, whatever its name points at now.
+    pub fn of_open(fd: impl std::os::fd::AsFd) -> std::io::Result<Stat> {
+        rustix::fs::fstat(fd).map(|s| Stat::from_raw(&s)).map_err(Into::into)
+    }
+
     #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
     pub(crate) fn from_raw(s: &rustix::fs::Stat) -> Stat {
         let kind = match FileType::from_raw_mode(s.st_mode as _) {

@@ -35,8 +35,9 @@ const UPLOADS: usize = 16;
 const STATUS_EVERY: Duration = Duration::from_secs(30);
 /// A report names at most this many paths of each kind (and counts all).
 const LISTED: usize = 1000;
-/// A batch bigger than this is refused when read.
-const MAX_BATCH_BYTES: u64 = 64 * 1024 * 1024;
+/// A batch bigger than this is refused when read (ours hold 1000 changes
+/// by default: a few MiB even with the longest paths).
+const MAX_BATCH_BYTES: u64 = 16 * 1024 * 1024;
 
 /// How a cycle behaves.
 #[derive(Clone, Debug)]
@@ -319,13 +320,24 @@ async fn apply(
     // The batches after each cursor, the oldest of every node in turn,
     // until the window is full: memory stays bounded however far behind
     // this node is (the next cycle takes up the rest, and says so).
-    let mut pending: Vec<(String, std::collections::VecDeque<u64>)> = journals
-        .into_iter()
-        .map(|(peer, seqs)| {
-            let cursor = state.cursors.get(&peer).copied().unwrap_or(0);
-            (peer, seqs.into_iter().filter(|s| *s > cursor).collect())
-        })
-        .collect();
+    // Only a node's next batches in sequence: one missing (collected with
+    // no snapshot yet covering it, or removed by hand) stops that node
+    // here, never skipped, until a snapshot covers it.
+    let mut pending: Vec<(String, std::collections::VecDeque<u64>)> = Vec::new();
+    for (peer, seqs) in journals {
+        let cursor = state.cursors.get(&peer).copied().unwrap_or(0);
+        let mut queue = std::collections::VecDeque::new();
+        for (next, seq) in (cursor + 1..).zip(seqs.into_iter().filter(|s| *s > cursor)) {
+            if seq != next {
+                report.refused.push(format!(
+                    "node {peer}: batch {next} is missing from the bucket; its later batches wait until it, or a snapshot covering it, appears"
+                ));
+                break;
+            }
+            queue.push_back(seq);
+        }
+        pending.push((peer, queue));
+    }
     while incoming.len() < options.apply_window.max(1) && pending.iter().any(|(_, q)| !q.is_empty()) {
         for (peer, queue) in pending.iter_mut() {
             let Some(seq) = queue.pop_front() else { continue };
@@ -341,7 +353,12 @@ async fn apply(
                     advanced.insert(peer.clone(), seq);
                     continue;
                 }
-                Ok(None) => continue,
+                Ok(None) => {
+                    // Collected since it was listed: the next cycle restores
+                    // a snapshot first. Nothing after it is applied now.
+                    queue.clear();
+                    continue;
+                }
                 Err(SyncError::Malformed { detail, .. }) => {
                     report.refused.push(format!("batch {key}: {detail}; passed"));
                     advanced.insert(peer.clone(), seq);
@@ -407,12 +424,23 @@ async fn apply_all(
 }
 
 /// A small blob's bytes, when it is there and is what its name says.
+/// Reads no more than `size` bytes and one more, whatever the object's
+/// length (memory stays bounded on a hostile bucket).
 async fn fetch_small(node: &Node<'_>, sha256: &Digest, size: u64) -> Result<Option<Bytes>, SyncError> {
-    match node.store.get_bytes(node.bucket, &journal::blob_key(sha256)).await {
-        Ok((_, body)) if body.len() as u64 == size && Digest::of(&body) == *sha256 => Ok(Some(body)),
-        Ok(_) | Err(adt_datastore::DatastoreError::NoSuchKey { .. }) => Ok(None),
-        Err(e) => Err(e.into()),
+    let mut body = match node.store.get(node.bucket, &journal::blob_key(sha256)).await {
+        Ok((_, body)) => body,
+        Err(adt_datastore::DatastoreError::NoSuchKey { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let mut bytes = Vec::with_capacity(size as usize);
+    while let Some(chunk) = body.next_chunk().await {
+        let Ok(chunk) = chunk else { return Ok(None) };
+        if (bytes.len() + chunk.len()) as u64 > size {
+            return Ok(None);
+        }
+        bytes.extend_from_slice(&chunk);
     }
+    Ok((bytes.len() as u64 == size && Digest::of(&bytes) == *sha256).then(|| Bytes::from(bytes)))
 }
 
 /// Takes in the snapshot at `key`: every version in it, through the same
@@ -491,9 +519,25 @@ async fn apply_op(
     };
     let held_version = match &disk {
         Disk::Same => {
-            // A killed cycle wrote it already: hold it, nothing to do.
-            state.entries.insert(op.path.clone(), entry_for(op, stat.as_ref()));
-            state.dirty = true;
+            // Already what the op makes it: a killed cycle wrote it, or a
+            // local change made the same. Held as the op's version only if
+            // the rule would apply it over what we held; otherwise the
+            // local change stays ours, published as a change of its own.
+            let applies = matches!(
+                decide(
+                    held.as_ref().map(Entry::as_version).as_ref(),
+                    &Version {
+                        stamp: op.version.clone(),
+                        base: op.base.clone(),
+                        delete: op.what.is_delete(),
+                    }
+                ),
+                Decision::Apply | Decision::ApplyOverConcurrent
+            );
+            if applies {
+                state.entries.insert(op.path.clone(), entry_for(op, stat.as_ref()));
+                state.dirty = true;
+            }
             return Ok(());
         }
         Disk::AsKnown => held.as_ref().map(Entry::as_version),
@@ -546,8 +590,8 @@ async fn apply_op(
         }
         Decision::Apply | Decision::ApplyOverConcurrent => {}
     }
-    match write(node, path, &op.what, stat.as_ref(), body).await {
-        Ok(Ok(())) => {}
+    let written = match write(node, place, path, &op.what, stat.as_ref(), body).await {
+        Ok(Ok(written)) => written,
         Ok(Err(why)) => {
             report.refused.push(format!("{}: {why}", op.path));
             return Ok(());
@@ -557,7 +601,7 @@ async fn apply_op(
             return Ok(());
         }
         Err(e) => return Err(e),
-    }
+    };
     if decision == Decision::ApplyOverConcurrent
         && let (Some(loser), Some(held_what)) = (&held_version, &held_what)
         && !matches!(disk, Disk::Pending(_))
@@ -573,11 +617,7 @@ async fn apply_op(
         )
         .await?;
     }
-    let now = match local::place(node.root, path, false) {
-        Ok(p) => p.dir.stat_at(&p.name)?,
-        Err(_) => None,
-    };
-    state.entries.insert(op.path.clone(), entry_for(op, now.as_ref()));
+    state.entries.insert(op.path.clone(), entry_for(op, written.as_ref()));
     state.dirty = true;
     report.applied_count += 1;
     if report.applied.len() < LISTED {
@@ -756,21 +796,28 @@ fn same_content(a: &What, b: &What) -> bool {
     }
 }
 
-/// Makes `path` what `what` says. Ok(Err(why)) when it cannot be done here
-/// (the cycle goes on).
+/// Makes `path` what `what` says, in the directory `found` (already
+/// opened, and `before` stat'ed there, by the caller: never looked up
+/// again) or, when its parents are missing, in ones made now.
+/// Ok(Err(why)) when it cannot be done here (the cycle goes on); a file
+/// written comes back with its attributes.
 async fn write(
     node: &Node<'_>,
+    found: Option<local::Place>,
     path: &[u8],
     what: &What,
     before: Option<&Stat>,
     fetched: Option<Bytes>,
-) -> Result<Result<(), String>, SyncError> {
-    let create = !what.is_delete();
-    let place = match local::place(node.root, path, create) {
-        Ok(p) => p,
-        Err(Unreachable::Missing) => return Ok(Ok(())), // a delete of what is not here
-        Err(Unreachable::Blocked(why)) => return Ok(Err(why)),
-        Err(Unreachable::Failed(e)) => return Err(e.into()),
+) -> Result<Result<Option<Stat>, String>, SyncError> {
+    let place = match found {
+        Some(place) => place,
+        None if what.is_delete() => return Ok(Ok(None)), // a delete of what is not here
+        None => match local::place(node.root, path, true) {
+            Ok(p) => p,
+            Err(Unreachable::Missing) => return Ok(Ok(None)),
+            Err(Unreachable::Blocked(why)) => return Ok(Err(why)),
+            Err(Unreachable::Failed(e)) => return Err(e.into()),
+        },
     };
     match what {
         What::Delete => {
@@ -786,7 +833,7 @@ async fn write(
                 },
                 None => {}
             }
-            Ok(Ok(()))
+            Ok(Ok(None))
         }
         What::Dir { mode, uid, gid } => {
             let dir = match before {
@@ -803,7 +850,7 @@ async fn write(
             };
             // No set-user-id bit from the bucket.
             dir.set_owner_mode(*uid, *gid, *mode & 0o3777)?;
-            Ok(Ok(()))
+            Ok(Ok(None))
         }
         What::File {
             sha256,
@@ -863,8 +910,7 @@ async fn write(
                 gid: *gid,
                 mtime: *mtime,
             };
-            local::finish(&place, file, &attrs)?;
-            Ok(Ok(()))
+            Ok(Ok(Some(local::finish(&place, file, &attrs)?)))
         }
     }
 }
@@ -958,6 +1004,7 @@ async fn publish(
     // a time, large ones one at a time), then commit. Memory holds one
     // batch of changes, not the whole webroot's.
     for chunk in changed.chunks(per_batch) {
+        let started = std::time::Instant::now();
         let read_one = |i: usize| {
             let item = &chunk[i];
             async move {
@@ -1017,6 +1064,14 @@ async fn publish(
             });
         }
         if !ops.is_empty() {
+            if started.elapsed() > crate::snapshot::BLOB_COMMIT_WITHIN {
+                // A slow batch: its first blobs may be near collection age.
+                for op in &ops {
+                    if let What::File { sha256, .. } = &op.what {
+                        refresh_blob(node, sha256).await?;
+                    }
+                }
+            }
             commit(node, state, ops, &seen_now, report).await?;
         }
     }
@@ -1078,6 +1133,17 @@ async fn commit(
         }
         state.entries.insert(op.path.clone(), held(op, seen));
     }
+    Ok(())
+}
+
+/// Writes a blob again on the server (a copy through a staging key), so
+/// collection sees it as new.
+async fn refresh_blob(node: &Node<'_>, sha256: &Digest) -> Result<(), SyncError> {
+    let blob = journal::blob_key(sha256);
+    let staging = format!("{}staging/{}/{sha256}", journal::PREFIX, node.id);
+    node.store.copy_within(node.bucket, &blob, &staging).await?;
+    node.store.copy_within(node.bucket, &staging, &blob).await?;
+    node.store.delete(node.bucket, &staging).await?;
     Ok(())
 }
 
@@ -1165,6 +1231,11 @@ async fn upload(node: &Node<'_>, place: &local::Place, stat: &Stat) -> Result<Op
             node.store.delete(node.bucket, &staging).await?;
         } else if !opened.restat()?.unchanged(&opened.stat) {
             return Ok(None);
+        } else {
+            // Already there, perhaps long unreferenced and about to be
+            // collected: written again, so it is young when our batch
+            // refers to it.
+            refresh_blob(node, &sha256).await?;
         }
         sha256
     };

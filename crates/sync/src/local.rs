@@ -142,8 +142,17 @@ pub fn finish(place: &Place, mut file: PrivateFile, attrs: &Attributes) -> Resul
         },
     )
     .map_err(|e| io("utimens", e))?;
+    // The attributes of the file written, from its own descriptor: never
+    // of whatever is at the name a moment after the rename.
+    let written = file.file().try_clone().map_err(|e| LocalError::Io {
+        path: path.clone(),
+        op: "dup",
+        source: e,
+    })?;
     file.persist(&place.name)?;
-    place.dir.stat_at(&place.name)?.ok_or(LocalError::Missing {
-        path: place.dir.child_path(&place.name),
+    Stat::of_open(&written).map_err(|e| LocalError::Io {
+        path,
+        op: "fstat",
+        source: e,
     })
 }

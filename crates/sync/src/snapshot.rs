@@ -24,9 +24,13 @@ use crate::state::State;
 
 /// The most a snapshot may take, compressed.
 const MAX_SNAPSHOT_BYTES: u64 = 2 * 1024 * 1024 * 1024;
-/// A blob younger than this is never collected: a node may be about to
-/// commit a batch that refers to it.
+/// A blob younger than this (by the server's clock) is never collected: a
+/// node may be about to commit a batch that refers to it.
 const BLOB_GRACE_MS: u64 = 3600 * 1000;
+/// A node commits a batch within this long of writing its blobs, or
+/// writes them again first (so they are younger than [`BLOB_GRACE_MS`]
+/// when the batch that refers to them appears).
+pub(crate) const BLOB_COMMIT_WITHIN: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// A snapshot's content.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -135,7 +139,7 @@ pub(crate) async fn maybe_snapshot(
     store
         .put_if_absent(bucket, &key, Bytes::from(bytes), &PutOptions::default())
         .await?;
-    collect(store, bucket, &state.node, &snapshot, keep_dead, keep_conflicts).await?;
+    collect(store, bucket, &state.node, &key, &snapshot, keep_dead, keep_conflicts).await?;
     Ok(true)
 }
 
@@ -145,10 +149,25 @@ async fn collect(
     store: &Store,
     bucket: &str,
     me: &str,
+    snapshot_key: &str,
     snapshot: &Snapshot,
     keep_dead: std::time::Duration,
     keep_conflicts: std::time::Duration,
 ) -> Result<(), SyncError> {
+    // The server's time, from the snapshot it just stored: blobs and
+    // conflicts are aged by the clock that dated them, never this
+    // machine's (which may be hours off). Taken before any reference is
+    // read, so a blob written after it is never collected this round.
+    let p = prefix();
+    let snapshots = store.list(bucket, Some(&p)).await?;
+    let Some(server_now) = snapshots
+        .iter()
+        .find(|o| o.key == snapshot_key)
+        .and_then(|o| o.last_modified)
+        .map(|t| (t.max(0) as u64).saturating_mul(1000))
+    else {
+        return Ok(());
+    };
     let now = now_ms();
     let mut live: Vec<NodeStatus> = Vec::new();
     for id in crate::cycle::peers(store, bucket).await? {
@@ -213,8 +232,7 @@ async fn collect(
         }
     }
     // Older snapshots.
-    let p = prefix();
-    let snapshots: Vec<String> = store.list(bucket, Some(&p)).await?.into_iter().map(|o| o.key).collect();
+    let snapshots: Vec<String> = snapshots.into_iter().map(|o| o.key).collect();
     let newest_key = snapshots
         .iter()
         .max_by_key(|k| k.get(p.len()..p.len() + 20).unwrap_or_default().to_string());
@@ -224,7 +242,7 @@ async fn collect(
     // Conflicts: kept for `keep_conflicts`, their blobs with them.
     let conflicts = format!("{}conflicts/", journal::PREFIX);
     for o in store.list(bucket, Some(&conflicts)).await? {
-        if older_than(&o, now, keep_conflicts.as_millis() as u64) {
+        if older_than(&o, server_now, keep_conflicts.as_millis() as u64) {
             store.delete(bucket, &o.key).await?;
         } else {
             let Ok((_, body)) = store.get_bytes(bucket, &o.key).await else {
@@ -235,13 +253,16 @@ async fn collect(
             }
         }
     }
-    // Blobs nothing refers to, once past the grace period.
+    // Blobs nothing refers to, once past the grace period: a node commits
+    // a batch within BLOB_COMMIT_WITHIN of writing (or refreshing) its
+    // blobs, so a blob older than the grace at `server_now` that no batch
+    // read above refers to is referred to by none still to come.
     let blobs = format!("{}blobs/", journal::PREFIX);
     for o in store.list(bucket, Some(&blobs)).await? {
         let Some(sha) = o.key.strip_prefix(&blobs) else {
             continue;
         };
-        if older_than(&o, now, BLOB_GRACE_MS) && !referenced.contains(sha) {
+        if older_than(&o, server_now, BLOB_GRACE_MS) && !referenced.contains(sha) {
             store.delete(bucket, &o.key).await?;
         }
     }

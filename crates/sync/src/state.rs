@@ -175,6 +175,34 @@ impl StateDir {
         Ok(id)
     }
 
+    /// The node id kept in the state directory at `path`, if there is one:
+    /// only read (nothing is created, for `status`).
+    pub fn existing_node_id(path: &Path) -> Result<Option<String>, SyncError> {
+        let dir = match adt_localfs::canonical_dir(path).and_then(|p| Dir::open(&p)) {
+            Ok(dir) => dir,
+            Err(adt_localfs::LocalError::Missing { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(_) = dir.stat_at(OsStr::new(NODE_ID))? else {
+            return Ok(None);
+        };
+        let mut bytes = Vec::new();
+        let error = |e: &dyn std::fmt::Display| SyncError::State {
+            path: path.join(NODE_ID),
+            detail: e.to_string(),
+        };
+        dir.open_file(OsStr::new(NODE_ID), None)?
+            .file
+            .take(128)
+            .read_to_end(&mut bytes)
+            .map_err(|e| error(&e))?;
+        let found = String::from_utf8_lossy(&bytes).trim().to_string();
+        if !valid_node_id(&found) {
+            return Err(error(&"does not hold a node id"));
+        }
+        Ok(Some(found))
+    }
+
     /// Takes the state directory's lock for one cycle, so two cycles of a
     /// node (a `watch` and a `run`) never overlap; released when dropped.
     pub fn lock(&self) -> Result<std::fs::File, SyncError> {

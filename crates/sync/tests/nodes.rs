@@ -628,3 +628,148 @@ async fn planted_links_and_fifos_fail_safe() {
         "the link is left as it is"
     );
 }
+
+/// Puts `body` at `key` in the cluster's bucket.
+async fn put(c: &Cluster, key: &str, body: Vec<u8>) {
+    c.store
+        .put(
+            &c.bucket,
+            key,
+            bytes::Bytes::from(body),
+            &adt_datastore::PutOptions::default(),
+        )
+        .await
+        .unwrap();
+}
+
+/// A batch of node `evil` making `path` the file `content`, stamped `ms`.
+fn evil_batch(seq: u64, path: &str, content: &[u8], ms: u64) -> Vec<u8> {
+    let sha = adt_webroot_sync::content::Digest::of(content);
+    serde_json::json!({"node": "evil", "seq": seq, "ops": [{
+        "path": path, "version": {"ms": ms, "n": 0, "node": "evil"}, "base": null,
+        "what": {"kind": "file", "sha256": sha.to_string(), "size": content.len(), "mode": 420, "uid": 0, "gid": 0, "mtime": 0}
+    }]})
+    .to_string()
+    .into_bytes()
+}
+
+async fn evil_node(c: &Cluster) {
+    put(
+        c,
+        "adt-sync/nodes/evil",
+        br#"{"node":"evil","seq":3,"cursors":{},"paused":null,"updated_ms":0}"#.to_vec(),
+    )
+    .await;
+}
+
+/// The time the server last wrote `key`.
+async fn written_at(c: &Cluster, key: &str) -> i64 {
+    let found = c.store.list(&c.bucket, Some(key)).await.unwrap();
+    found
+        .iter()
+        .find(|o| o.key == key)
+        .and_then(|o| o.last_modified)
+        .unwrap_or_else(|| panic!("{key} not there: {found:?}"))
+}
+
+/// A large file whose content is already in the bucket (a copy, a file
+/// put back) is not uploaded again, but its blob is written again on the
+/// server: collection, which spares only young unreferenced blobs, can
+/// then never delete it between our check and our batch.
+#[tokio::test]
+async fn a_reused_large_blob_is_made_young_before_a_batch_refers_to_it() {
+    let t = TestEndpoint::from_env();
+    let c = Cluster::new(&t);
+    let a = TestNode::new("r-a");
+    let big: Vec<u8> = (0..(2u32 << 20))
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(a.path("big.bin"), &big).unwrap();
+    c.cycle(&a).await;
+    let blob = adt_webroot_sync::journal::blob_key(&adt_webroot_sync::content::Digest::of(&big));
+    let first = written_at(&c, &blob).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    std::fs::write(a.path("copy.bin"), &big).unwrap();
+    let r = c.cycle(&a).await;
+    assert_eq!(r.published, vec!["copy.bin".to_string()]);
+    let second = written_at(&c, &blob).await;
+    assert!(second > first, "the reused blob kept its old date {first}: {second}");
+    let left = c.store.list(&c.bucket, Some("adt-sync/staging/")).await.unwrap();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// A node's batch missing from the middle of its journal stops that node's
+/// later batches (reported) instead of being skipped; once it is there,
+/// both apply in order.
+#[tokio::test]
+async fn a_missing_batch_stops_its_node_until_it_appears() {
+    let t = TestEndpoint::from_env();
+    let c = Cluster::new(&t);
+    let b = TestNode::new("g-b");
+    c.cycle(&b).await;
+    evil_node(&c).await;
+    for body in [b"one".as_slice(), b"two", b"three"] {
+        let sha = adt_webroot_sync::content::Digest::of(body);
+        put(&c, &adt_webroot_sync::journal::blob_key(&sha), body.to_vec()).await;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    put(
+        &c,
+        &adt_webroot_sync::journal::batch_key("evil", 1),
+        evil_batch(1, "one.php", b"one", now),
+    )
+    .await;
+    put(
+        &c,
+        &adt_webroot_sync::journal::batch_key("evil", 3),
+        evil_batch(3, "three.php", b"three", now + 2),
+    )
+    .await;
+    let r = c.cycle(&b).await;
+    assert!(b.path("one.php").exists(), "{r:?}");
+    assert!(!b.path("three.php").exists(), "batch 3 applied over a missing 2: {r:?}");
+    assert!(r.refused.iter().any(|why| why.contains("batch 2 is missing")), "{r:?}");
+    put(
+        &c,
+        &adt_webroot_sync::journal::batch_key("evil", 2),
+        evil_batch(2, "two.php", b"two", now + 1),
+    )
+    .await;
+    let r = c.cycle(&b).await;
+    assert!(r.refused.is_empty(), "{r:?}");
+    assert_eq!(std::fs::read(b.path("two.php")).unwrap(), b"two");
+    assert_eq!(std::fs::read(b.path("three.php")).unwrap(), b"three");
+}
+
+/// A local edit that happens to equal an incoming version that loses to
+/// what the node holds is not taken as that version (the node would then
+/// hold a loser, publish nothing, and differ from the others forever): it
+/// stays a local change, is published, and every node converges on it.
+#[tokio::test]
+async fn a_local_edit_equal_to_a_losing_incoming_version_is_still_published() {
+    let t = TestEndpoint::from_env();
+    let c = Cluster::new(&t);
+    let (a, b) = (TestNode::new("q-a"), TestNode::new("q-b"));
+    a.write("f.php", "base");
+    c.settle(&[&a, &b]).await;
+    a.write("f.php", "from a");
+    c.cycle(&a).await;
+    c.cycle(&b).await;
+    assert_eq!(std::fs::read_to_string(b.path("f.php")).unwrap(), "from a");
+    // b's user writes X; a node with a skewed clock publishes X too, with a
+    // stamp older than a's version.
+    b.write("f.php", "X");
+    evil_node(&c).await;
+    put(
+        &c,
+        &adt_webroot_sync::journal::batch_key("evil", 1),
+        evil_batch(1, "f.php", b"X", 1),
+    )
+    .await;
+    c.settle(&[&a, &b]).await;
+    assert_same(&[&a, &b]);
+    assert_eq!(std::fs::read_to_string(a.path("f.php")).unwrap(), "X");
+}

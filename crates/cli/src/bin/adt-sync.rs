@@ -139,7 +139,7 @@ enum Command {
     /// Show every node: its last batch, how far behind the others it is,
     /// whether it is paused, and the conflicts kept.
     Status {
-        /// This webserver's state directory (only to name this node).
+        /// This webserver's state directory (only read, to name this node).
         #[arg(long, value_name = "DIR", default_value = "/var/lib/adt-sync")]
         state_dir: PathBuf,
     },
@@ -249,12 +249,11 @@ fn run(args: &Args) -> Result<u8, Failure> {
             }
         }
         Command::Status { state_dir } => {
-            let job = site.sync(SyncSettings::new(state_dir), &[])?;
-            let report = runtime()?.block_on(job.status())?;
+            let (report, me) = runtime()?.block_on(site.sync_status(Some(state_dir)))?;
             if json {
                 print_json(&report)?;
             } else {
-                print!("{}", adt_cli::human::sync_status(&report, job.node_id()));
+                print!("{}", adt_cli::human::sync_status(&report, me.as_deref()));
             }
         }
     }
