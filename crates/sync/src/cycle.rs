@@ -315,7 +315,15 @@ async fn apply(
         && let Some((key, total)) = crate::snapshot::newest(node.store, node.bucket).await?
         && total > crate::snapshot::coverage(state).values().sum::<u64>()
     {
-        restore(node, state, &key, report).await?;
+        match restore(node, state, &key, report).await {
+            Ok(()) => {}
+            // A snapshot that cannot be read: reported; the nodes whose
+            // batches it was to stand for wait (below), the rest goes on.
+            Err(SyncError::Malformed { detail, .. }) => {
+                report.refused.push(format!("snapshot {key}: {detail}"));
+            }
+            Err(e) => return Err(e),
+        }
     }
     // The batches after each cursor, the oldest of every node in turn,
     // until the window is full: memory stays bounded however far behind
@@ -444,16 +452,34 @@ async fn fetch_small(node: &Node<'_>, sha256: &Digest, size: u64) -> Result<Opti
 }
 
 /// Takes in the snapshot at `key`: every version in it, through the same
-/// rule as a batch (files and directories first, parents before children,
-/// then deletions, children first), and its cursors.
+/// rule as a batch, a chunk at a time as it is read (files and
+/// directories in the order written, parents first; then deletions,
+/// children first), and its cursors.
 async fn restore(node: &Node<'_>, state: &mut State, key: &str, report: &mut CycleReport) -> Result<(), SyncError> {
-    let snapshot = crate::snapshot::read(node.store, node.bucket, key).await?;
-    let (mut deletes, mut ops): (Vec<Op>, Vec<Op>) = snapshot.entries.into_iter().partition(|op| op.what.is_delete());
-    ops.sort_by(|a, b| pathname::walk_order(a.path.as_bytes(), b.path.as_bytes()));
+    /// Ops applied together (their small files fetched ahead).
+    const CHUNK: usize = 1000;
+    let (mut incoming, reading) = crate::snapshot::stream(node.store, node.bucket, key).await?;
+    let mut deletes: Vec<Op> = Vec::new();
+    let mut chunk: Vec<Op> = Vec::with_capacity(CHUNK);
+    while let Some(op) = incoming.recv().await {
+        if op.what.is_delete() {
+            deletes.push(op);
+            continue;
+        }
+        chunk.push(op);
+        if chunk.len() == CHUNK {
+            apply_all(node, state, std::mem::take(&mut chunk), report).await?;
+        }
+    }
+    apply_all(node, state, chunk, report).await?;
+    let cursors = reading.await.map_err(|e| SyncError::Malformed {
+        bucket: node.bucket.to_string(),
+        key: key.to_string(),
+        detail: format!("reading it stopped: {e}"),
+    })??;
     deletes.sort_by(|a, b| pathname::walk_order(b.path.as_bytes(), a.path.as_bytes()));
-    ops.extend(deletes);
-    apply_all(node, state, ops, report).await?;
-    for (peer, seq) in snapshot.cursors {
+    apply_all(node, state, deletes, report).await?;
+    for (peer, seq) in cursors {
         if peer == node.id {
             state.seq = state.seq.max(seq);
         } else {

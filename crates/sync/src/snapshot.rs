@@ -43,6 +43,37 @@ pub struct Snapshot {
     pub entries: Vec<Op>,
 }
 
+/// A snapshot as written: the same form as [`Snapshot`], borrowed from the
+/// state.
+#[derive(Serialize)]
+struct SnapshotOut<'a> {
+    node: &'a str,
+    cursors: &'a BTreeMap<String, u64>,
+    entries: Entries<'a>,
+}
+
+struct Entries<'a>(&'a BTreeMap<String, crate::state::Entry>);
+
+/// One entry in the form of an [`Op`].
+#[derive(Serialize)]
+struct OpOut<'a> {
+    path: &'a str,
+    version: &'a crate::hlc::Stamp,
+    base: &'a Option<crate::hlc::Stamp>,
+    what: &'a What,
+}
+
+impl Serialize for Entries<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|(path, e)| OpOut {
+            path,
+            version: &e.version,
+            base: &e.base,
+            what: &e.what,
+        }))
+    }
+}
+
 fn prefix() -> String {
     format!("{}snapshots/", journal::PREFIX)
 }
@@ -73,12 +104,31 @@ pub(crate) async fn newest(store: &Store, bucket: &str) -> Result<Option<(String
         .max_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0))))
 }
 
-/// Reads a snapshot.
-pub(crate) async fn read(store: &Store, bucket: &str, key: &str) -> Result<Snapshot, SyncError> {
-    let malformed = |detail: String| SyncError::Malformed {
-        bucket: bucket.to_string(),
-        key: key.to_string(),
-        detail,
+/// Ops read from a snapshot and not yet taken: the most held at once.
+const STREAMED: usize = 1024;
+
+/// Reads the snapshot at `key` as a stream: its entries arrive on the
+/// channel in the order written (a few at a time: memory stays bounded
+/// however large it is); the task ends with its cursors, or why it could
+/// not be read whole.
+pub(crate) async fn stream(
+    store: &Store,
+    bucket: &str,
+    key: &str,
+) -> Result<
+    (
+        tokio::sync::mpsc::Receiver<Op>,
+        tokio::task::JoinHandle<Result<BTreeMap<String, u64>, SyncError>>,
+    ),
+    SyncError,
+> {
+    let malformed = {
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        move |detail: String| SyncError::Malformed {
+            bucket: bucket.clone(),
+            key: key.clone(),
+            detail,
+        }
     };
     let meta = store
         .head(bucket, key)
@@ -87,9 +137,90 @@ pub(crate) async fn read(store: &Store, bucket: &str, key: &str) -> Result<Snaps
     if meta.size > MAX_SNAPSHOT_BYTES {
         return Err(malformed(format!("{} bytes, more than a snapshot may be", meta.size)));
     }
-    let (_, body) = store.get_bytes(bucket, key).await?;
-    let reader = flate2::read::GzDecoder::new(&body[..]).take(MAX_SNAPSHOT_BYTES * 8);
-    serde_json::from_reader(reader).map_err(|e| malformed(e.to_string()))
+    let (_, body) = store.get(bucket, key).await?;
+    let (tx, rx) = tokio::sync::mpsc::channel(STREAMED);
+    let runtime = tokio::runtime::Handle::current();
+    let task = tokio::task::spawn_blocking(move || {
+        let reader = adt_datastore::BlockingReader::new(body, &runtime);
+        let reader = flate2::read::GzDecoder::new(reader).take(MAX_SNAPSHOT_BYTES * 8);
+        let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::new(reader));
+        let cursors = serde::de::DeserializeSeed::deserialize(SnapshotSeed { tx }, &mut de)
+            .map_err(|e| malformed(e.to_string()))?;
+        de.end().map_err(|e| malformed(e.to_string()))?;
+        Ok(cursors)
+    });
+    Ok((rx, task))
+}
+
+/// Reads a snapshot's fields, passing each entry on as it is read.
+struct SnapshotSeed {
+    tx: tokio::sync::mpsc::Sender<Op>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for SnapshotSeed {
+    type Value = BTreeMap<String, u64>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for SnapshotSeed {
+    type Value = BTreeMap<String, u64>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a snapshot")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut cursors = None;
+        let mut entries = false;
+        while let Some(field) = map.next_key::<String>()? {
+            match field.as_str() {
+                "cursors" => cursors = Some(map.next_value()?),
+                "entries" => {
+                    map.next_value_seed(EntriesSeed { tx: &self.tx })?;
+                    entries = true;
+                }
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        if !entries {
+            return Err(serde::de::Error::missing_field("entries"));
+        }
+        cursors.ok_or_else(|| serde::de::Error::missing_field("cursors"))
+    }
+}
+
+struct EntriesSeed<'a> {
+    tx: &'a tokio::sync::mpsc::Sender<Op>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for EntriesSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for EntriesSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list of entries")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(op) = seq.next_element::<Op>()? {
+            if self.tx.blocking_send(op).is_err() {
+                return Err(serde::de::Error::custom("the restore stopped"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Writes a snapshot of `state` when the journals grew by `every` batches
@@ -108,19 +239,12 @@ pub(crate) async fn maybe_snapshot(
     if mine < newest.as_ref().map_or(0, |n| n.1) + every.max(1) {
         return Ok(false);
     }
-    let snapshot = Snapshot {
-        node: state.node.clone(),
-        cursors: covered.clone(),
-        entries: state
-            .entries
-            .iter()
-            .map(|(path, e)| Op {
-                path: path.clone(),
-                version: e.version.clone(),
-                base: e.base.clone(),
-                what: e.what.clone(),
-            })
-            .collect(),
+    // Serialised straight from the state (no second copy of every entry);
+    // only the compressed bytes are held.
+    let snapshot = SnapshotOut {
+        node: &state.node,
+        cursors: &covered,
+        entries: Entries(&state.entries),
     };
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     serde_json::to_writer(&mut gz, &snapshot).map_err(|e| SyncError::State {
@@ -139,18 +263,29 @@ pub(crate) async fn maybe_snapshot(
     store
         .put_if_absent(bucket, &key, Bytes::from(bytes), &PutOptions::default())
         .await?;
-    collect(store, bucket, &state.node, &key, &snapshot, keep_dead, keep_conflicts).await?;
+    collect(
+        store,
+        bucket,
+        &state.node,
+        &key,
+        state,
+        &covered,
+        keep_dead,
+        keep_conflicts,
+    )
+    .await?;
     Ok(true)
 }
 
-/// Deletes what the newest snapshot (`snapshot`, just written) and every
-/// live node no longer need.
+/// Deletes what the newest snapshot (just written at `snapshot_key`, from
+/// `state`, covering `covered`) and every live node no longer need.
 async fn collect(
     store: &Store,
     bucket: &str,
     me: &str,
     snapshot_key: &str,
-    snapshot: &Snapshot,
+    state: &State,
+    covered: &BTreeMap<String, u64>,
     keep_dead: std::time::Duration,
     keep_conflicts: std::time::Duration,
 ) -> Result<(), SyncError> {
@@ -189,8 +324,8 @@ async fn collect(
             referenced.insert(sha256.to_string());
         }
     };
-    for op in &snapshot.entries {
-        note(&op.what);
+    for e in state.entries.values() {
+        note(&e.what);
     }
     // Journals: a batch goes once the snapshot covers it and every live
     // node has applied it; the rest are kept, and what they refer to.
@@ -214,7 +349,7 @@ async fn collect(
             .map(|s| s.cursors.get(&node).copied().unwrap_or(0))
             .min()
             .unwrap_or(u64::MAX);
-        let limit = snapshot.cursors.get(&node).copied().unwrap_or(0).min(applied_by_all);
+        let limit = covered.get(&node).copied().unwrap_or(0).min(applied_by_all);
         for (seq, key) in batches {
             if seq <= limit {
                 store.delete(bucket, &key).await?;
@@ -274,4 +409,73 @@ async fn collect(
 fn older_than(o: &adt_datastore::ObjectInfo, now_ms: u64, ms: u64) -> bool {
     o.last_modified
         .is_some_and(|t| now_ms.saturating_sub((t.max(0) as u64).saturating_mul(1000)) > ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hlc::Stamp;
+    use crate::state::Entry;
+
+    #[test]
+    fn a_snapshot_written_from_the_state_reads_back_as_every_entry() {
+        let stamp = |ms| Stamp {
+            ms,
+            n: 0,
+            node: crate::hlc::interned("n1"),
+        };
+        let mut state = State {
+            node: "n1".into(),
+            seq: 4,
+            ..State::default()
+        };
+        state.cursors.insert("n2".into(), 9);
+        state.entries.insert(
+            "a/b.php".into(),
+            Entry {
+                version: stamp(2),
+                base: Some(stamp(1)),
+                what: What::File {
+                    sha256: crate::content::Digest::of(b"x"),
+                    size: 1,
+                    mode: 0o644,
+                    uid: 33,
+                    gid: 33,
+                    mtime: 7,
+                },
+                seen: None,
+                mark: true,
+            },
+        );
+        state.entries.insert(
+            "gone".into(),
+            Entry {
+                version: stamp(3),
+                base: None,
+                what: What::Delete,
+                seen: None,
+                mark: false,
+            },
+        );
+        let covered = coverage(&state);
+        let out = SnapshotOut {
+            node: &state.node,
+            cursors: &covered,
+            entries: Entries(&state.entries),
+        };
+        let back: Snapshot = serde_json::from_slice(&serde_json::to_vec(&out).unwrap()).unwrap();
+        assert_eq!(back.node, "n1");
+        assert_eq!(back.cursors, covered);
+        let expected: Vec<Op> = state
+            .entries
+            .iter()
+            .map(|(path, e)| Op {
+                path: path.clone(),
+                version: e.version.clone(),
+                base: e.base.clone(),
+                what: e.what.clone(),
+            })
+            .collect();
+        assert_eq!(back.entries, expected);
+    }
 }

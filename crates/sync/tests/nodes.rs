@@ -773,3 +773,32 @@ async fn a_local_edit_equal_to_a_losing_incoming_version_is_still_published() {
     assert_same(&[&a, &b]);
     assert_eq!(std::fs::read_to_string(a.path("f.php")).unwrap(), "X");
 }
+
+/// A snapshot that is not one (damaged, or hostile) is reported, never a
+/// panic or a stopped node: the new node still publishes its own files.
+#[tokio::test]
+async fn a_damaged_snapshot_is_reported_and_the_node_goes_on() {
+    let t = TestEndpoint::from_env();
+    let c = Cluster::new(&t);
+    let n = TestNode::new("d-n");
+    c.store.ensure_bucket(&c.bucket).await.unwrap();
+    evil_node(&c).await;
+    put(
+        &c,
+        "adt-sync/snapshots/00000000000000000009-evil",
+        b"\x1f\x8b not gzip".to_vec(),
+    )
+    .await;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, br#"{"node":"evil","cursors":{"evil":3},"entries":[{"path":"x"#).unwrap();
+    put(&c, "adt-sync/snapshots/00000000000000000010-evil", gz.finish().unwrap()).await;
+    n.write("mine.php", "mine");
+    let r = c.cycle(&n).await;
+    assert!(
+        r.refused
+            .iter()
+            .any(|why| why.contains("snapshot adt-sync/snapshots/00000000000000000010-evil")),
+        "{r:?}"
+    );
+    assert_eq!(r.published, vec!["mine.php".to_string()], "{r:?}");
+}
