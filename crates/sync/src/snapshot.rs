@@ -263,17 +263,7 @@ pub(crate) async fn maybe_snapshot(
     store
         .put_if_absent(bucket, &key, Bytes::from(bytes), &PutOptions::default())
         .await?;
-    collect(
-        store,
-        bucket,
-        &state.node,
-        &key,
-        state,
-        &covered,
-        keep_dead,
-        keep_conflicts,
-    )
-    .await?;
+    collect(store, bucket, &key, state, &covered, keep_dead, keep_conflicts).await?;
     Ok(true)
 }
 
@@ -282,7 +272,6 @@ pub(crate) async fn maybe_snapshot(
 async fn collect(
     store: &Store,
     bucket: &str,
-    me: &str,
     snapshot_key: &str,
     state: &State,
     covered: &BTreeMap<String, u64>,
@@ -314,7 +303,7 @@ async fn collect(
         let Ok(status) = serde_json::from_slice::<NodeStatus>(&body) else {
             return Ok(());
         };
-        if id == me || now.saturating_sub(status.updated_ms) < keep_dead.as_millis() as u64 {
+        if id == state.node || now.saturating_sub(status.updated_ms) < keep_dead.as_millis() as u64 {
             live.push(status);
         }
     }
