@@ -203,7 +203,9 @@ async fn recover(node: &Node<'_>, state: &mut State) -> Result<(), SyncError> {
             continue;
         };
         for op in batch.ops {
-            state.clock.observe(&op.version);
+            if !crate::hlc::too_far_ahead(&op.version, now_ms()) {
+                state.clock.observe(&op.version);
+            }
             state.entries.insert(op.path.clone(), held(op, None));
         }
         state.seq = seq;
@@ -415,8 +417,16 @@ async fn apply_all(
             }
         })
         .buffered(UPLOADS);
+    let now = now_ms();
     for op in ops {
         let body = ahead.next().await.transpose()?.flatten();
+        if crate::hlc::too_far_ahead(&op.version, now) {
+            report.refused.push(format!(
+                "`{}`: stamped {} ahead of this clock by over a day",
+                op.path, op.version
+            ));
+            continue;
+        }
         state.clock.observe(&op.version);
         let path = match pathname::decode(&op.path) {
             Ok(p) if !node.exclusions.excludes(&p) => p,

@@ -65,8 +65,12 @@ impl Clock {
         if now_ms > self.ms {
             self.ms = now_ms;
             self.n = 0;
+        } else if self.n == u32::MAX {
+            // The counter is full: the next millisecond, still later.
+            self.ms = self.ms.saturating_add(1);
+            self.n = 0;
         } else {
-            self.n = self.n.saturating_add(1);
+            self.n += 1;
         }
         Stamp {
             ms: self.ms,
@@ -82,6 +86,16 @@ impl Clock {
             self.n = stamp.n;
         }
     }
+}
+
+/// A stamp further than this ahead of this machine's clock is refused
+/// (a node whose clock is days fast, or a hostile batch): taken in, it
+/// would drag every later stamp with it.
+pub const MAX_AHEAD_MS: u64 = 24 * 3600 * 1000;
+
+/// True when `stamp` is further ahead of `now_ms` than [`MAX_AHEAD_MS`].
+pub fn too_far_ahead(stamp: &Stamp, now_ms: u64) -> bool {
+    stamp.ms > now_ms.saturating_add(MAX_AHEAD_MS)
 }
 
 /// Milliseconds since 1970 by this machine's clock.
@@ -117,5 +131,27 @@ mod tests {
             node: "b".into(),
         };
         assert!(a < b);
+    }
+
+    #[test]
+    fn a_full_counter_moves_to_the_next_millisecond() {
+        let mut clock = Clock { ms: 7, n: u32::MAX - 1 };
+        let one = clock.tick(7, "a");
+        let two = clock.tick(7, "a");
+        let three = clock.tick(7, "a");
+        assert!(one < two && two < three, "{one} {two} {three}");
+        assert_eq!((one.n, (two.ms, two.n)), (u32::MAX, (8, 0)));
+    }
+
+    #[test]
+    fn a_stamp_days_ahead_is_too_far() {
+        let stamp = |ms| Stamp {
+            ms,
+            n: 0,
+            node: "a".into(),
+        };
+        assert!(!too_far_ahead(&stamp(1_000 + MAX_AHEAD_MS), 1_000));
+        assert!(too_far_ahead(&stamp(1_001 + MAX_AHEAD_MS), 1_000));
+        assert!(too_far_ahead(&stamp(u64::MAX), 5));
     }
 }

@@ -802,3 +802,44 @@ async fn a_damaged_snapshot_is_reported_and_the_node_goes_on() {
     );
     assert_eq!(r.published, vec!["mine.php".to_string()], "{r:?}");
 }
+
+/// A change stamped days ahead (a node whose clock is far off, or a
+/// hostile batch) is refused: it is not applied and does not drag this
+/// node's clock, so what the node publishes next is stamped near now.
+#[tokio::test]
+async fn a_change_stamped_days_ahead_is_refused_and_moves_no_clock() {
+    let t = TestEndpoint::from_env();
+    let c = Cluster::new(&t);
+    let b = TestNode::new("f-b");
+    c.cycle(&b).await;
+    evil_node(&c).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let ten_days = 10 * 24 * 3600 * 1000;
+    put(
+        &c,
+        &adt_webroot_sync::journal::blob_key(&adt_webroot_sync::content::Digest::of(b"f")),
+        b"f".to_vec(),
+    )
+    .await;
+    put(
+        &c,
+        &adt_webroot_sync::journal::batch_key("evil", 1),
+        evil_batch(1, "future.php", b"f", now + ten_days),
+    )
+    .await;
+    b.write("mine.php", "mine");
+    let r = c.cycle(&b).await;
+    assert!(!b.path("future.php").exists(), "{r:?}");
+    assert!(r.refused.iter().any(|why| why.contains("ahead of this clock")), "{r:?}");
+    let batch = c
+        .store
+        .get_bytes(&c.bucket, &adt_webroot_sync::journal::batch_key("f-b", 1))
+        .await
+        .unwrap()
+        .1;
+    let batch: adt_webroot_sync::journal::Batch = serde_json::from_slice(&batch).unwrap();
+    assert!(batch.ops[0].version.ms < now + 60_000, "{:?}", batch.ops[0].version);
+}
