@@ -164,6 +164,8 @@ pub async fn run_cycle(node: &Node<'_>, options: &SyncOptions) -> Result<CycleRe
     node.state_dir.save(&mut state)?;
     if options.publish {
         publish(node, &mut state, options, &mut report).await?;
+        // Deletions older than a dead node's absence are forgotten.
+        state.forget_old_deletions(now_ms().saturating_sub(options.keep_dead_nodes.as_millis() as u64));
         node.state_dir.save(&mut state)?;
     }
     // The status says where this node is, and that it is alive: written
@@ -464,32 +466,66 @@ async fn fetch_small(node: &Node<'_>, sha256: &Digest, size: u64) -> Result<Opti
 /// Takes in the snapshot at `key`: every version in it, through the same
 /// rule as a batch, a chunk at a time as it is read (files and
 /// directories in the order written, parents first; then deletions,
-/// children first), and its cursors.
+/// children first), and its cursors. A path held here that the snapshot
+/// does not have, at a version older than the deletions it forgot, was
+/// deleted meanwhile: it is deleted here too.
 async fn restore(node: &Node<'_>, state: &mut State, key: &str, report: &mut CycleReport) -> Result<(), SyncError> {
     /// Ops applied together (their small files fetched ahead).
     const CHUNK: usize = 1000;
     let (mut incoming, reading) = crate::snapshot::stream(node.store, node.bucket, key).await?;
+    for e in state.entries.values_mut() {
+        e.mark = false;
+    }
     let mut deletes: Vec<Op> = Vec::new();
     let mut chunk: Vec<Op> = Vec::with_capacity(CHUNK);
-    while let Some(op) = incoming.recv().await {
-        if op.what.is_delete() {
-            deletes.push(op);
-            continue;
+    let mut in_snapshot: Vec<String> = Vec::with_capacity(CHUNK);
+    loop {
+        let next = incoming.recv().await;
+        let done = next.is_none();
+        if let Some(op) = next {
+            in_snapshot.push(op.path.clone());
+            if op.what.is_delete() {
+                deletes.push(op);
+            } else {
+                chunk.push(op);
+            }
         }
-        chunk.push(op);
-        if chunk.len() == CHUNK {
+        if chunk.len() == CHUNK || in_snapshot.len() >= CHUNK || done {
             apply_all(node, state, std::mem::take(&mut chunk), report).await?;
+            for path in in_snapshot.drain(..) {
+                if let Some(e) = state.entries.get_mut(&path) {
+                    e.mark = true;
+                }
+            }
+        }
+        if done {
+            break;
         }
     }
-    apply_all(node, state, chunk, report).await?;
-    let cursors = reading.await.map_err(|e| SyncError::Malformed {
+    let header = reading.await.map_err(|e| SyncError::Malformed {
         bucket: node.bucket.to_string(),
         key: key.to_string(),
         detail: format!("reading it stopped: {e}"),
     })??;
+    // Held, not in the snapshot, and older than its forgotten deletions.
+    let horizon = Stamp {
+        ms: header.deletions_before,
+        n: 0,
+        node: crate::hlc::interned(""),
+    };
+    for (path, e) in &state.entries {
+        if !e.mark && !e.what.is_delete() && e.version < horizon {
+            deletes.push(Op {
+                path: path.clone(),
+                version: horizon.clone(),
+                base: Some(e.version.clone()),
+                what: What::Delete,
+            });
+        }
+    }
     deletes.sort_by(|a, b| pathname::walk_order(b.path.as_bytes(), a.path.as_bytes()));
     apply_all(node, state, deletes, report).await?;
-    for (peer, seq) in cursors {
+    for (peer, seq) in header.cursors {
         if peer == node.id {
             state.seq = state.seq.max(seq);
         } else {
@@ -497,6 +533,7 @@ async fn restore(node: &Node<'_>, state: &mut State, key: &str, report: &mut Cyc
             *cursor = (*cursor).max(seq);
         }
     }
+    state.forget_old_deletions(header.deletions_before);
     report.restored = true;
     state.dirty = true;
     Ok(())

@@ -39,6 +39,9 @@ pub struct Snapshot {
     pub node: String,
     /// The last batch of each node it reflects (its own included).
     pub cursors: BTreeMap<String, u64>,
+    /// Deletions stamped before this (ms) are not in it: forgotten.
+    #[serde(default)]
+    pub deletions_before: u64,
     /// Every path's version, deletions included.
     pub entries: Vec<Op>,
 }
@@ -49,6 +52,7 @@ pub struct Snapshot {
 struct SnapshotOut<'a> {
     node: &'a str,
     cursors: &'a BTreeMap<String, u64>,
+    deletions_before: u64,
     entries: Entries<'a>,
 }
 
@@ -118,7 +122,7 @@ pub(crate) async fn stream(
 ) -> Result<
     (
         tokio::sync::mpsc::Receiver<Op>,
-        tokio::task::JoinHandle<Result<BTreeMap<String, u64>, SyncError>>,
+        tokio::task::JoinHandle<Result<Header, SyncError>>,
     ),
     SyncError,
 > {
@@ -144,12 +148,21 @@ pub(crate) async fn stream(
         let reader = adt_datastore::BlockingReader::new(body, &runtime);
         let reader = flate2::read::GzDecoder::new(reader).take(MAX_SNAPSHOT_BYTES * 8);
         let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::new(reader));
-        let cursors = serde::de::DeserializeSeed::deserialize(SnapshotSeed { tx }, &mut de)
+        let header = serde::de::DeserializeSeed::deserialize(SnapshotSeed { tx }, &mut de)
             .map_err(|e| malformed(e.to_string()))?;
         de.end().map_err(|e| malformed(e.to_string()))?;
-        Ok(cursors)
+        Ok(header)
     });
     Ok((rx, task))
+}
+
+/// A snapshot's fields besides its entries.
+#[derive(Debug, Default)]
+pub(crate) struct Header {
+    /// The last batch of each node it reflects.
+    pub cursors: BTreeMap<String, u64>,
+    /// Deletions stamped before this (ms) are not in it.
+    pub deletions_before: u64,
 }
 
 /// Reads a snapshot's fields, passing each entry on as it is read.
@@ -158,7 +171,7 @@ struct SnapshotSeed {
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for SnapshotSeed {
-    type Value = BTreeMap<String, u64>;
+    type Value = Header;
 
     fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_map(self)
@@ -166,7 +179,7 @@ impl<'de> serde::de::DeserializeSeed<'de> for SnapshotSeed {
 }
 
 impl<'de> serde::de::Visitor<'de> for SnapshotSeed {
-    type Value = BTreeMap<String, u64>;
+    type Value = Header;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a snapshot")
@@ -174,10 +187,12 @@ impl<'de> serde::de::Visitor<'de> for SnapshotSeed {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut cursors = None;
+        let mut deletions_before = 0;
         let mut entries = false;
         while let Some(field) = map.next_key::<String>()? {
             match field.as_str() {
                 "cursors" => cursors = Some(map.next_value()?),
+                "deletions_before" => deletions_before = map.next_value()?,
                 "entries" => {
                     map.next_value_seed(EntriesSeed { tx: &self.tx })?;
                     entries = true;
@@ -190,7 +205,10 @@ impl<'de> serde::de::Visitor<'de> for SnapshotSeed {
         if !entries {
             return Err(serde::de::Error::missing_field("entries"));
         }
-        cursors.ok_or_else(|| serde::de::Error::missing_field("cursors"))
+        Ok(Header {
+            cursors: cursors.ok_or_else(|| serde::de::Error::missing_field("cursors"))?,
+            deletions_before,
+        })
     }
 }
 
@@ -244,6 +262,7 @@ pub(crate) async fn maybe_snapshot(
     let snapshot = SnapshotOut {
         node: &state.node,
         cursors: &covered,
+        deletions_before: state.deletions_before,
         entries: Entries(&state.entries),
     };
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -447,14 +466,17 @@ mod tests {
             },
         );
         let covered = coverage(&state);
+        state.deletions_before = 5;
         let out = SnapshotOut {
             node: &state.node,
             cursors: &covered,
+            deletions_before: state.deletions_before,
             entries: Entries(&state.entries),
         };
         let back: Snapshot = serde_json::from_slice(&serde_json::to_vec(&out).unwrap()).unwrap();
         assert_eq!(back.node, "n1");
         assert_eq!(back.cursors, covered);
+        assert_eq!(back.deletions_before, 5);
         let expected: Vec<Op> = state
             .entries
             .iter()

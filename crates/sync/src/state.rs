@@ -88,10 +88,35 @@ pub struct State {
     pub paused: Option<String>,
     /// Every path known, by its journal form.
     pub entries: BTreeMap<String, Entry>,
+    /// Deletions stamped before this (ms) have been forgotten (see
+    /// [`State::forget_old_deletions`]).
+    #[serde(default)]
+    pub deletions_before: u64,
     /// Changed since it was read (not kept): only a changed state is
     /// written back.
     #[serde(skip)]
     pub dirty: bool,
+}
+
+impl State {
+    /// Forgets the deletions stamped before `before` (ms): a node away
+    /// longer than that is no longer waited for and restores a snapshot,
+    /// which says from when on deletions are forgotten; a path it holds
+    /// that the snapshot neither has nor could have deleted since is
+    /// deleted then. Keeps the state from growing with every file ever
+    /// deleted.
+    pub fn forget_old_deletions(&mut self, before: u64) {
+        if before <= self.deletions_before {
+            return;
+        }
+        let count = self.entries.len();
+        self.entries
+            .retain(|_, e| !(e.what.is_delete() && e.version.ms < before));
+        // True of the state in memory whether or not it is written now (it
+        // holds no deletion before `before`): written when anything else is.
+        self.deletions_before = before;
+        self.dirty |= self.entries.len() != count;
+    }
 }
 
 /// The private state directory.

@@ -843,3 +843,41 @@ async fn a_change_stamped_days_ahead_is_refused_and_moves_no_clock() {
     let batch: adt_webroot_sync::journal::Batch = serde_json::from_slice(&batch).unwrap();
     assert!(batch.ops[0].version.ms < now + 60_000, "{:?}", batch.ops[0].version);
 }
+
+/// Deletions are forgotten once older than a dead node's absence: the
+/// state and the snapshots stop growing with every file ever deleted. A
+/// node away that long still deletes what was deleted meanwhile: the
+/// snapshot says from when on deletions are forgotten.
+#[tokio::test]
+async fn old_deletions_are_forgotten_and_a_returning_node_still_deletes() {
+    let t = TestEndpoint::from_env();
+    let mut c = Cluster::new(&t);
+    c.options.snapshot_batches = 3;
+    c.options.keep_dead_nodes = std::time::Duration::ZERO;
+    let (a, b) = (TestNode::new("o-a"), TestNode::new("o-b"));
+    a.write("old.php", "deleted while b is away");
+    a.write("stays.php", "kept");
+    c.settle(&[&a, &b]).await;
+    std::fs::remove_file(a.path("old.php")).unwrap();
+    for i in 0..4 {
+        a.write(&format!("new/{i}.php"), "new");
+        c.cycle(&a).await;
+    }
+    let snapshots = c.store.list(&c.bucket, Some("adt-sync/snapshots/")).await.unwrap();
+    let newest = snapshots.last().unwrap();
+    let body = c.store.get_bytes(&c.bucket, &newest.key).await.unwrap().1;
+    let mut json = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&body[..]), &mut json).unwrap();
+    assert!(
+        !json.contains("old.php"),
+        "a forgotten deletion is still in the snapshot: {json}"
+    );
+    assert!(json.contains("stays.php"));
+    let state = std::fs::read_to_string(a.state.join("state.json")).unwrap();
+    assert!(!state.contains("old.php"), "{state}");
+    let r = c.cycle(&b).await;
+    assert!(r.restored, "{r:?}");
+    assert!(!b.path("old.php").exists(), "{r:?}");
+    c.settle(&[&a, &b]).await;
+    assert_same(&[&a, &b]);
+}
