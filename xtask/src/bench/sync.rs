@@ -171,6 +171,24 @@ pub(crate) fn run(args: Args) -> Result<(), String> {
         .success();
     let (publish, apply_b, apply_c) = (median(publish), median(apply_b), median(apply_c));
 
+    // Catch-up: a writes a snapshot (and, b and c having applied
+    // everything, collects its batches); a brand-new node d restores it.
+    let mut snap = cycle("a");
+    snap.args(["--snapshot-batches", "1"]);
+    let snapshot = measure::run("adt-sync run on a: write a snapshot, collect", snap)?;
+    let wrote_snapshot = serde_json::from_str::<serde_json::Value>(&snapshot.stdout)
+        .map(|v| v["snapshot"] == true)
+        .unwrap_or(false);
+    std::fs::create_dir_all(work.join("d").join("html")).map_err(|e| e.to_string())?;
+    let (restore, _) = catch_up("d")?;
+    let restored_identical = Command::new("diff")
+        .args(["-r", "-q"])
+        .arg(work.join("a/html"))
+        .arg(work.join("d/html"))
+        .status()
+        .map_err(|e| e.to_string())?
+        .success();
+
     // ADT's way on the same change set: a shadow copy /var/www/html1,
     // `rsync --dry-run --checksum` to find the changes, tar czf to ship them.
     let shadow = work.join("shadow");
@@ -233,7 +251,7 @@ pub(crate) fn run(args: Args) -> Result<(), String> {
         });
     }
     let adt_change = median(adt_change);
-    let peak = [&first, &first_b, &idle, &publish, &apply_b, &apply_c]
+    let peak = [&first, &first_b, &idle, &publish, &apply_b, &apply_c, &snapshot, &restore]
         .iter()
         .map(|m| m.peak_rss_mib)
         .fold(0.0, f64::max);
@@ -251,6 +269,8 @@ pub(crate) fn run(args: Args) -> Result<(), String> {
          | a: publish 100 changed files (median of 3) | {:.3} | {:.1} |\n\
          | b: apply them, one cycle (median of 3) | {:.3} | {:.1} |\n\
          | c: apply them, one cycle (median of 3) | {:.3} | {:.1} |\n\
+         | a: write a snapshot and collect the batches | {:.2} | {:.1} |\n\
+         | d (new): restore the snapshot, catch up | {:.2} | {:.1} |\n\
          | ADT: rsync --dry-run --checksum vs the shadow, nothing changed (median of 3) | {:.3} | {:.1} |\n\
          | ADT: rsync --dry-run --checksum + tar czf, 100 changed (median of 3) | {:.3} | {:.1} |\n\n\
          Targets:\n\
@@ -258,6 +278,7 @@ pub(crate) fn run(args: Args) -> Result<(), String> {
          - requests in a cycle with nothing changed: {idle_requests} (target O(1): the same at any size)\n\
          - 100 changed files reach both peers in one cycle each: {}\n\
          - webroots identical after the rounds: {}\n\
+         - a new node restored from the snapshot is identical: {}\n\
          - peak RSS of any adt-sync run: {peak:.1} MiB ({memory_target}): {}\n\
          - finding changes, nothing changed: adt-sync {:.1}x faster than ADT's rsync --dry-run --checksum\n\
          - publishing 100 changes: adt-sync {:.1}x faster than ADT's rsync --dry-run --checksum + tar czf\n",
@@ -273,6 +294,10 @@ pub(crate) fn run(args: Args) -> Result<(), String> {
         apply_b.peak_rss_mib,
         apply_c.seconds,
         apply_c.peak_rss_mib,
+        snapshot.seconds,
+        snapshot.peak_rss_mib,
+        restore.seconds,
+        restore.peak_rss_mib,
         adt_idle.seconds,
         adt_idle.peak_rss_mib,
         adt_change.seconds,
@@ -285,6 +310,11 @@ pub(crate) fn run(args: Args) -> Result<(), String> {
         },
         if reached { "met" } else { "NOT met" },
         if identical { "yes" } else { "NO" },
+        if wrote_snapshot && restored_identical {
+            "yes"
+        } else {
+            "NO"
+        },
         if peak < 100.0 { "met" } else { "NOT met" },
         adt_idle.seconds / idle.seconds,
         adt_change.seconds / publish.seconds,
