@@ -177,7 +177,15 @@ impl Dir {
     pub fn create_dir(&self, name: &OsStr, mode: u32) -> Result<Dir, LocalError> {
         rustix::fs::mkdirat(&self.fd, name, Mode::from_raw_mode(mode))
             .map_err(|e| LocalError::io(self.child_path(name), "mkdir", e))?;
-        self.open_dir(name)
+        let dir = self.open_dir(name)?;
+        // The one just made: another user cannot have swapped in a
+        // directory of its own between the mkdir and the open.
+        if dir.stat.uid != rustix::process::geteuid().as_raw() {
+            return Err(LocalError::Changed {
+                path: self.child_path(name),
+            });
+        }
+        Ok(dir)
     }
 
     /// Renames `from` to `to` in this directory, refusing to replace `to`.
@@ -223,6 +231,14 @@ impl Dir {
 
     pub(crate) fn fd(&self) -> impl AsFd + '_ {
         self.fd.as_fd()
+    }
+
+    /// A path naming exactly this open directory, whatever happens to its
+    /// name (`/proc/self/fd/N`): for interfaces that take a path only,
+    /// such as inotify. Valid while this `Dir` is open.
+    pub fn proc_path(&self) -> PathBuf {
+        use std::os::fd::AsRawFd;
+        PathBuf::from(format!("/proc/self/fd/{}", self.fd.as_raw_fd()))
     }
 
     /// What a failed open of `name` means: a link, not a directory, gone.

@@ -7,7 +7,6 @@
 
 use std::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
-use std::os::unix::ffi::OsStrExt;
 
 use adt_backups::Exclusions;
 use adt_localfs::{Dir, Kind, MountTable};
@@ -32,6 +31,9 @@ impl Watcher {
             detail: std::io::Error::from(e).to_string(),
         };
         let fd = inotify::init(CreateFlags::NONBLOCK | CreateFlags::CLOEXEC).map_err(io)?;
+        // Each directory is opened the safe way (no link on the way, the
+        // one the walk saw) and watched through /proc/self/fd: a name
+        // swapped for a link meanwhile is never followed out of the webroot.
         let flags = WatchFlags::CREATE
             | WatchFlags::DELETE
             | WatchFlags::MODIFY
@@ -41,13 +43,12 @@ impl Watcher {
             | WatchFlags::ATTRIB
             | WatchFlags::DELETE_SELF
             | WatchFlags::MOVE_SELF
-            | WatchFlags::DONT_FOLLOW
             | WatchFlags::ONLYDIR
             | WatchFlags::EXCL_UNLINK;
         let mut dirs_found = Vec::new();
         crate::scan::scan(root, exclusions, table, &mut |f| {
             if f.stat.kind == Kind::Dir {
-                dirs_found.push(root.path().join(std::ffi::OsStr::from_bytes(&f.path)));
+                dirs_found.push((f.path, f.stat));
             }
         })?;
         let mut watcher = Watcher {
@@ -55,9 +56,16 @@ impl Watcher {
             watched: 0,
             partial: false,
         };
-        let dirs = std::iter::once(root.path().to_path_buf()).chain(dirs_found);
-        for dir in dirs {
-            match inotify::add_watch(&watcher.fd, &dir, flags) {
+        let opened = std::iter::once(root.open_dir(std::ffi::OsStr::new(".")).ok()).chain(dirs_found.into_iter().map(
+            |(path, stat)| {
+                let place = crate::local::place(root, &path, false).ok()?;
+                place.dir.open_dir_expecting(&place.name, &stat).ok()
+            },
+        ));
+        for dir in opened {
+            // Gone, or replaced: the next cycle sees it.
+            let Some(dir) = dir else { continue };
+            match inotify::add_watch(&watcher.fd, &dir.proc_path(), flags) {
                 Ok(_) => watcher.watched += 1,
                 Err(rustix::io::Errno::NOSPC) => {
                     watcher.partial = true;
@@ -82,5 +90,31 @@ impl Watcher {
                 Err(_) => return true,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_below_are_noticed_and_a_link_out_is_never_watched() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().canonicalize().unwrap();
+        let (webroot, outside) = (base.join("html"), base.join("outside"));
+        std::fs::create_dir_all(webroot.join("a/b")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, webroot.join("link")).unwrap();
+        let table = MountTable::read().unwrap();
+        let exclusions = Exclusions::new(&webroot, None, &table, &[]).unwrap();
+        let root = Dir::open(&webroot).unwrap();
+        let mut watcher = Watcher::new(&root, &exclusions, &table).unwrap();
+        assert_eq!(watcher.watched, 3, "html, a, a/b");
+        assert!(!watcher.changed());
+        std::fs::write(outside.join("x"), "outside").unwrap();
+        assert!(!watcher.changed(), "a change behind a link was watched");
+        std::fs::write(webroot.join("a/b/new.php"), "new").unwrap();
+        assert!(watcher.changed());
+        assert!(!watcher.changed(), "the events were read");
     }
 }

@@ -251,10 +251,12 @@ pub(crate) fn run(args: Args) -> Result<(), String> {
         });
     }
     let adt_change = median(adt_change);
-    let peak = [&first, &first_b, &idle, &publish, &apply_b, &apply_c, &snapshot, &restore]
-        .iter()
-        .map(|m| m.peak_rss_mib)
-        .fold(0.0, f64::max);
+    let peak = [
+        &first, &first_b, &idle, &publish, &apply_b, &apply_c, &snapshot, &restore,
+    ]
+    .iter()
+    .map(|m| m.peak_rss_mib)
+    .fold(0.0, f64::max);
     let memory_target = if files >= 200_000 {
         "target < 100 MiB at 200,000 files"
     } else {
