@@ -65,7 +65,7 @@ impl Watcher {
         for dir in opened {
             // Gone, or replaced: the next cycle sees it.
             let Some(dir) = dir else { continue };
-            match inotify::add_watch(&watcher.fd, &dir.proc_path(), flags) {
+            match inotify::add_watch(&watcher.fd, dir.proc_path(), flags) {
                 Ok(_) => watcher.watched += 1,
                 Err(rustix::io::Errno::NOSPC) => {
                     watcher.partial = true;
