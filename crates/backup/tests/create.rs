@@ -234,7 +234,7 @@ fn mounts_inside_the_webroot_are_left_out_unread_even_when_not_named() {
         .status()
         .unwrap();
     assert!(mounted.success(), "mount tmpfs");
-    let _tmpfs = Unmount(scratch.clone());
+    let _tmpfs = adt_testkit::Unmount(scratch.clone());
     fs::write(scratch.join("inside.txt"), b"tmpfs").unwrap();
     // An s3fs mount of a bucket, behind a proxy that records every request.
     let emulator = Emulator::start().unwrap();
@@ -275,15 +275,6 @@ fn mounts_inside_the_webroot_are_left_out_unread_even_when_not_named() {
     );
     assert_eq!(report.excluded, ["media", "scratch"]);
     drop(fuse);
-}
-
-/// Unmounts a mount point when dropped, also when an assertion failed.
-struct Unmount(std::path::PathBuf);
-
-impl Drop for Unmount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
 }
 
 #[test]

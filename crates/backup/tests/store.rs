@@ -13,16 +13,6 @@ use adt_template::{ADT_LOCK_KEY, ARCHIVE_KEY, LOCK_KEY, PREVIOUS_KEY};
 use adt_testkit::{TestEndpoint, unique_bucket};
 use bytes::Bytes;
 
-fn store(t: &TestEndpoint) -> Store {
-    let endpoint = Endpoint::parse(&t.endpoint, Some(&t.region)).unwrap();
-    Store::connect(&Connection::new(
-        endpoint,
-        Secret::new(&t.access_key),
-        Secret::new(&t.secret_key),
-    ))
-    .unwrap()
-}
-
 fn options() -> UploadOptions {
     with(UploadOptions::default(), |o| {
         o.settle = Duration::from_millis(300);
@@ -49,7 +39,7 @@ async fn body(s: &Store, bucket: &str, key: &str) -> Bytes {
 #[tokio::test]
 async fn uploads_rotate_and_verify() {
     let t = TestEndpoint::from_env();
-    let s = store(&t);
+    let s = t.store();
     let dir = tempfile::tempdir().unwrap();
     let bucket = unique_bucket("adt-bk");
     let (first, second) = (archive(dir.path(), "first"), archive(dir.path(), "second"));
@@ -85,7 +75,7 @@ async fn uploads_rotate_and_verify() {
 #[tokio::test]
 async fn two_uploads_at_once_keep_both_backups() {
     let t = TestEndpoint::from_env();
-    let s = store(&t);
+    let s = t.store();
     let dir = tempfile::tempdir().unwrap();
     let bucket = unique_bucket("adt-bk-race");
     let (a, b) = (archive(dir.path(), "web1"), archive(dir.path(), "web2"));
@@ -111,7 +101,7 @@ async fn two_uploads_at_once_keep_both_backups() {
 #[tokio::test]
 async fn verify_refuses_truncated_and_markerless_archives() {
     let t = TestEndpoint::from_env();
-    let s = store(&t);
+    let s = t.store();
     let dir = tempfile::tempdir().unwrap();
     let bucket = unique_bucket("adt-bk-bad");
     s.ensure_bucket(&bucket).await.unwrap();
@@ -151,7 +141,7 @@ async fn verify_refuses_truncated_and_markerless_archives() {
 #[tokio::test]
 async fn an_expired_lock_is_taken_over_and_a_live_one_waited_for() {
     let t = TestEndpoint::from_env();
-    let s = store(&t);
+    let s = t.store();
     let dir = tempfile::tempdir().unwrap();
     let bucket = unique_bucket("adt-bk-lock");
     s.ensure_bucket(&bucket).await.unwrap();
@@ -194,7 +184,7 @@ async fn the_lock_is_renewed_while_a_long_upload_runs() {
         ))
         .unwrap()
     };
-    let s = store(&t);
+    let s = t.store();
     let dir = tempfile::tempdir().unwrap();
     let bucket = unique_bucket("adt-bk-renew");
     // Incompressible, three 8 MiB parts: a dozen slow requests.
@@ -263,7 +253,7 @@ async fn adt_sees(s: &Store, bucket: &str) -> Option<i64> {
 #[tokio::test]
 async fn adts_backup_lock_is_waited_for_held_renewed_and_released() {
     let t = TestEndpoint::from_env();
-    let s = store(&t);
+    let s = t.store();
     let config = unique_bucket("adt-cfg");
     s.ensure_bucket(&config).await.unwrap();
     let lock = adt_backups::AdtLock::new(s.clone(), config.clone(), adt_options());

@@ -7,16 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use adt_datastore::Secret;
-use adt_datastore::{BucketState, Connection, DatastoreError, Endpoint, MIN_PART_SIZE, PutOptions, PutOutcome, Store};
+use adt_datastore::{BucketState, DatastoreError, MIN_PART_SIZE, PutOptions, PutOutcome, Store};
 use adt_testkit::{TestEndpoint, unique_bucket};
 use bytes::Bytes;
-
-fn store(t: &TestEndpoint) -> Store {
-    let endpoint = Endpoint::parse(&t.endpoint, Some(&t.region)).unwrap();
-    let c = Connection::new(endpoint, Secret::new(&t.access_key), Secret::new(&t.secret_key));
-    Store::connect(&c).unwrap()
-}
 
 /// Every backend the suite runs on: the S3 that ADT_TEST_S3 names, an
 /// in-memory store, a local directory, and object_store's own S3 client on
@@ -32,7 +25,7 @@ async fn backends() -> Backends {
     let s3 = TestEndpoint::from_env();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("file://{}", dir.path().join("root").display());
-    let native = store(&s3);
+    let native = s3.store();
     let root = unique_bucket("adt-conf-os");
     native.ensure_bucket(&root).await.unwrap();
     let settings: Vec<(String, String)> = [

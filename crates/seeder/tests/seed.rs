@@ -6,24 +6,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use adt_datastore::Secret;
-use adt_datastore::{Connection, Endpoint, PutOptions, Store};
+use adt_datastore::{PutOptions, Store};
 use adt_seeder::{ArchiveSource, NoProgress, SeedError, SeedOptions, Summary};
 use adt_template::{AssetConfig, Layout, MountEntry};
 use adt_testkit::{ArchiveBuilder, TestEndpoint, pattern, unique_bucket};
 use bytes::Bytes;
 
 const MIB: usize = 1024 * 1024;
-
-fn store(t: &TestEndpoint) -> Store {
-    let endpoint = Endpoint::parse(&t.endpoint, Some(&t.region)).unwrap();
-    Store::connect(&Connection::new(
-        endpoint,
-        Secret::new(&t.access_key),
-        Secret::new(&t.secret_key),
-    ))
-    .unwrap()
-}
 
 /// A layout for a unique site name, so tests never share buckets.
 fn layout(dirs: &[&str]) -> Layout {
@@ -88,7 +77,7 @@ async fn cleanup(s: &Store, layout: &Layout) {
 #[tokio::test]
 async fn seeds_files_with_metadata_markers_and_links() {
     let t = TestEndpoint::from_env();
-    let s = store(&t);
+    let s = t.store();
     let dir = tempfile::tempdir().unwrap();
     let archive = joomla_archive(dir.path());
     let layout = layout(&["images"]);
@@ -153,7 +142,7 @@ async fn seeds_files_with_metadata_markers_and_links() {
 #[tokio::test]
 async fn a_second_run_uploads_nothing_with_or_without_the_record() {
     let t = TestEndpoint::from_env();
-    let s = store(&t);
+    let s = t.store();
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let archive = joomla_archive(dir.path());
@@ -184,7 +173,7 @@ async fn a_second_run_uploads_nothing_with_or_without_the_record() {
 #[tokio::test]
 async fn objects_that_differ_are_conflicts_and_kept_unless_overwrite() {
     let t = TestEndpoint::from_env();
-    let s = store(&t);
+    let s = t.store();
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let archive = joomla_archive(dir.path());
@@ -239,7 +228,7 @@ async fn objects_that_differ_are_conflicts_and_kept_unless_overwrite() {
 #[tokio::test]
 async fn merge_entries_spread_each_file_over_exactly_one_branch() {
     let t = TestEndpoint::from_env();
-    let s = store(&t);
+    let s = t.store();
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("a.tar.gz");
     let mut a = ArchiveBuilder::create(&archive);
@@ -279,7 +268,7 @@ async fn merge_entries_spread_each_file_over_exactly_one_branch() {
 #[tokio::test]
 async fn a_merge_set_adt_seeded_into_branch_1_gets_no_second_copies() {
     let t = TestEndpoint::from_env();
-    let s = store(&t);
+    let s = t.store();
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("a.tar.gz");
     let mut a = ArchiveBuilder::create(&archive);
@@ -338,7 +327,7 @@ async fn a_merge_set_adt_seeded_into_branch_1_gets_no_second_copies() {
 #[tokio::test]
 async fn unsafe_and_damaged_archives_are_refused_before_any_upload() {
     let t = TestEndpoint::from_env();
-    let s = store(&t);
+    let s = t.store();
     let dir = tempfile::tempdir().unwrap();
     let layout = layout(&["images"]);
     let bucket = layout.entries[0].mounts[0].bucket.clone();
@@ -387,7 +376,7 @@ async fn unsafe_and_damaged_archives_are_refused_before_any_upload() {
 #[tokio::test]
 async fn names_that_cannot_be_keys_refuse_the_archive_before_any_bucket() {
     let t = TestEndpoint::from_env();
-    let s = store(&t);
+    let s = t.store();
     let dir = tempfile::tempdir().unwrap();
     let layout = layout(&["images"]);
     let bucket = layout.entries[0].mounts[0].bucket.clone();
@@ -415,7 +404,7 @@ async fn names_that_cannot_be_keys_refuse_the_archive_before_any_bucket() {
 #[tokio::test]
 async fn contiguous_files_are_seeded() {
     let t = TestEndpoint::from_env();
-    let s = store(&t);
+    let s = t.store();
     let dir = tempfile::tempdir().unwrap();
     let layout = layout(&["images"]);
     let bucket = layout.entries[0].mounts[0].bucket.clone();
@@ -433,7 +422,7 @@ async fn contiguous_files_are_seeded() {
 #[tokio::test]
 async fn a_dry_run_writes_nothing() {
     let t = TestEndpoint::from_env();
-    let s = store(&t);
+    let s = t.store();
     let dir = tempfile::tempdir().unwrap();
     let archive = joomla_archive(dir.path());
     let layout = layout(&["images"]);
@@ -450,7 +439,7 @@ async fn a_dry_run_writes_nothing() {
 #[tokio::test]
 async fn seeds_from_the_backup_bucket_in_the_datastore() {
     let t = TestEndpoint::from_env();
-    let s = store(&t);
+    let s = t.store();
     let dir = tempfile::tempdir().unwrap();
     let archive = joomla_archive(dir.path());
     let layout = layout(&["images"]);

@@ -8,20 +8,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use adt_backups::Exclusions;
-use adt_datastore::{Connection, Endpoint, Secret, Store};
+use adt_datastore::Store;
 use adt_localfs::{Dir, MountTable};
 use adt_testkit::{TestEndpoint, unique_bucket};
 use adt_webroot_sync::{CycleReport, Node, StateDir, SyncOptions, run_cycle};
-
-fn store(t: &TestEndpoint) -> Store {
-    let endpoint = Endpoint::parse(&t.endpoint, Some(&t.region)).unwrap();
-    Store::connect(&Connection::new(
-        endpoint,
-        Secret::new(&t.access_key),
-        Secret::new(&t.secret_key),
-    ))
-    .unwrap()
-}
 
 struct TestNode {
     id: String,
@@ -67,7 +57,7 @@ impl Cluster {
         let mut options = SyncOptions::default();
         options.settle = std::time::Duration::ZERO;
         Cluster {
-            store: store(t),
+            store: t.store(),
             bucket: unique_bucket("sync"),
             options,
             patterns: vec!["/cache".into()],
@@ -325,15 +315,6 @@ async fn a_cycle_killed_before_saving_its_state_is_completed_by_the_next() {
     assert_same(&[&a, &b]);
 }
 
-/// Unmounts a mount point when dropped, also when an assertion failed.
-struct Unmount(PathBuf);
-
-impl Drop for Unmount {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
 /// A tmpfs and an s3fs mount inside a webroot are never read (not one
 /// request reaches the s3fs bucket) nor written, while another node, where
 /// the same paths are plain directories, publishes files into them.
@@ -354,7 +335,7 @@ async fn mounts_inside_the_webroot_are_never_read_or_written() {
         .status()
         .unwrap();
     assert!(mounted.success(), "mount tmpfs");
-    let _tmpfs = Unmount(scratch.clone());
+    let _tmpfs = adt_testkit::Unmount(scratch.clone());
     std::fs::write(scratch.join("local.txt"), "tmpfs on a").unwrap();
     let media_bucket = unique_bucket("media");
     c.store.ensure_bucket(&media_bucket).await.unwrap();

@@ -41,6 +41,17 @@ pub struct TestEndpoint {
 }
 
 impl TestEndpoint {
+    /// A datastore client for this endpoint.
+    pub fn store(&self) -> adt_datastore::Store {
+        let endpoint = adt_datastore::Endpoint::parse(&self.endpoint, Some(&self.region)).expect("the test endpoint");
+        adt_datastore::Store::connect(&adt_datastore::Connection::new(
+            endpoint,
+            adt_datastore::Secret::new(&self.access_key),
+            adt_datastore::Secret::new(&self.secret_key),
+        ))
+        .expect("a client for the test endpoint")
+    }
+
     /// The endpoint ADT_TEST_S3 asks for. Panics, naming what is missing,
     /// when it cannot be had: a test must fail rather than skip.
     pub fn from_env() -> TestEndpoint {

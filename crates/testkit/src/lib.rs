@@ -23,7 +23,7 @@ pub use archive::{ArchiveBuilder, MTIME, OWNER, pattern};
 pub use backend::{S3Target, TestEndpoint};
 pub use emulator::{ACCESS_KEY, Emulator, REGION, SECRET_KEY};
 pub use moto::{Moto, moto_server_path};
-pub use mount::{S3fsMount, is_mounted};
+pub use mount::{S3fsMount, Unmount, is_mounted};
 pub use prereq::{require_tools, which};
 pub use proxy::{Fault, FaultProxy};
 pub use race::{Swapper, run_as};

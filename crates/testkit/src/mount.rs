@@ -59,3 +59,13 @@ impl Drop for S3fsMount {
 pub fn is_mounted(at: &Path) -> bool {
     adt_localfs::MountTable::read().is_ok_and(|t| t.at(at).is_some())
 }
+
+/// Unmounts a mount point when dropped (lazily), also when an assertion
+/// failed.
+pub struct Unmount(pub PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
