@@ -198,6 +198,12 @@ pub fn sync_cycle(r: &adt_assets::adt_webroot_sync::CycleReport) -> String {
     for why in &r.refused {
         out.push_str(&format!("  not applied: {why}\n"));
     }
+    if r.retrying > 0 {
+        out.push_str(&format!(
+            "  {} refused change(s) will be tried again next cycle\n",
+            r.retrying
+        ));
+    }
     if r.unsettled > 0 {
         out.push_str(&format!(
             "  {} file(s) still changing: published once settled\n",

@@ -35,6 +35,10 @@ const UPLOADS: usize = 16;
 const STATUS_EVERY: Duration = Duration::from_secs(30);
 /// A report names at most this many paths of each kind (and counts all).
 const LISTED: usize = 1000;
+/// A change refused here is tried again each cycle for this long.
+const RETRY_FOR: Duration = Duration::from_secs(24 * 3600);
+/// At most this many refused changes wait to be tried again.
+const MAX_RETRY: usize = 1000;
 /// A batch bigger than this is refused when read (ours hold 1000 changes
 /// by default: a few MiB even with the longest paths).
 const MAX_BATCH_BYTES: u64 = 16 * 1024 * 1024;
@@ -113,6 +117,8 @@ pub struct CycleReport {
     pub unsettled: u64,
     /// Other nodes' changes that could not be applied, with why.
     pub refused: Vec<String>,
+    /// Refused changes that will be tried again next cycle (for a day).
+    pub retrying: u64,
     /// Links, FIFOs and devices in the webroot: never synced.
     pub skipped: u64,
     /// Why publishing is paused, when it is.
@@ -383,8 +389,33 @@ async fn apply(
         }
     }
     report.more = pending.iter().any(|(_, q)| !q.is_empty());
+    // Changes refused by earlier cycles, tried again with the new ones
+    // (the rule decides afresh: one superseded since is ignored).
+    let mut first_refused: BTreeMap<(String, Stamp), u64> = BTreeMap::new();
+    for r in std::mem::take(&mut state.retry) {
+        state.dirty = true;
+        first_refused.insert((r.op.path.clone(), r.op.version.clone()), r.since_ms);
+        incoming.push(r.op);
+    }
     incoming.sort_by(|a, b| a.version.cmp(&b.version));
-    apply_all(node, state, incoming, report).await?;
+    apply_all(node, state, incoming, &first_refused, report).await?;
+    let now = now_ms();
+    for r in state.retry.iter_mut() {
+        if let Some(since) = first_refused.get(&(r.op.path.clone(), r.op.version.clone())) {
+            r.since_ms = *since;
+        }
+    }
+    let before = state.retry.len();
+    state
+        .retry
+        .retain(|r| now.saturating_sub(r.since_ms) < RETRY_FOR.as_millis() as u64);
+    if state.retry.len() < before {
+        report.refused.push(format!(
+            "{} change(s) refused for a day are given up",
+            before - state.retry.len()
+        ));
+    }
+    report.retrying = state.retry.len() as u64;
     for (peer, seq) in advanced {
         state.cursors.insert(peer, seq);
         state.dirty = true;
@@ -393,11 +424,14 @@ async fn apply(
 }
 
 /// Applies `ops` in order, one at a time; the content of small files the
-/// node does not hold yet is fetched ahead, UPLOADS at a time.
+/// node does not hold yet is fetched ahead, UPLOADS at a time. An op
+/// refused here is kept to be tried again next cycle; one in `retried`
+/// (refused before) is then not reported again.
 async fn apply_all(
     node: &Node<'_>,
     state: &mut State,
     ops: Vec<Op>,
+    retried: &BTreeMap<(String, Stamp), u64>,
     report: &mut CycleReport,
 ) -> Result<(), SyncError> {
     let wanted: Vec<Option<(Digest, u64)>> = ops
@@ -438,7 +472,16 @@ async fn apply_all(
                 continue;
             }
         };
+        let refused = report.refused.len();
         apply_op(node, state, &op, &path, report, body).await?;
+        if report.refused.len() > refused && state.retry.len() < MAX_RETRY {
+            if retried.contains_key(&(op.path.clone(), op.version.clone())) {
+                // Reported when first refused: tried again quietly.
+                report.refused.truncate(refused);
+            }
+            state.retry.push(crate::state::Retry { op, since_ms: now });
+            state.dirty = true;
+        }
     }
     Ok(())
 }
@@ -491,7 +534,7 @@ async fn restore(node: &Node<'_>, state: &mut State, key: &str, report: &mut Cyc
             }
         }
         if chunk.len() == CHUNK || in_snapshot.len() >= CHUNK || done {
-            apply_all(node, state, std::mem::take(&mut chunk), report).await?;
+            apply_all(node, state, std::mem::take(&mut chunk), &BTreeMap::new(), report).await?;
             for path in in_snapshot.drain(..) {
                 if let Some(e) = state.entries.get_mut(&path) {
                     e.mark = true;
@@ -524,7 +567,7 @@ async fn restore(node: &Node<'_>, state: &mut State, key: &str, report: &mut Cyc
         }
     }
     deletes.sort_by(|a, b| pathname::walk_order(b.path.as_bytes(), a.path.as_bytes()));
-    apply_all(node, state, deletes, report).await?;
+    apply_all(node, state, deletes, &BTreeMap::new(), report).await?;
     for (peer, seq) in header.cursors {
         if peer == node.id {
             state.seq = state.seq.max(seq);

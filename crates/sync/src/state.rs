@@ -73,6 +73,15 @@ impl Entry {
     }
 }
 
+/// A change refused here, to be tried again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retry {
+    /// The change.
+    pub op: crate::journal::Op,
+    /// When it was first refused (ms, this machine's clock).
+    pub since_ms: u64,
+}
+
 /// The whole state.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct State {
@@ -88,6 +97,10 @@ pub struct State {
     pub paused: Option<String>,
     /// Every path known, by its journal form.
     pub entries: BTreeMap<String, Entry>,
+    /// Other nodes' changes refused here (a local obstacle, content not
+    /// there yet), tried again each cycle for a day.
+    #[serde(default)]
+    pub retry: Vec<Retry>,
     /// Deletions stamped before this (ms) have been forgotten (see
     /// [`State::forget_old_deletions`]).
     #[serde(default)]

@@ -862,3 +862,42 @@ async fn old_deletions_are_forgotten_and_a_returning_node_still_deletes() {
     c.settle(&[&a, &b]).await;
     assert_same(&[&a, &b]);
 }
+
+/// A change refused for a reason that passes (here its content is not in
+/// the bucket yet) is tried again by the next cycles, quietly, and applied
+/// once it can be: it is not lost because the cursor moved past its batch.
+#[tokio::test]
+async fn a_refused_change_is_tried_again_until_it_applies() {
+    let t = TestEndpoint::from_env();
+    let c = Cluster::new(&t);
+    let b = TestNode::new("y-b");
+    c.cycle(&b).await;
+    evil_node(&c).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    put(
+        &c,
+        &adt_webroot_sync::journal::batch_key("evil", 1),
+        evil_batch(1, "late.php", b"late", now),
+    )
+    .await;
+    let r = c.cycle(&b).await;
+    assert!(!b.path("late.php").exists());
+    assert!(r.refused.iter().any(|why| why.contains("late.php")), "{r:?}");
+    assert_eq!(r.retrying, 1, "{r:?}");
+    let r = c.cycle(&b).await;
+    assert!(r.refused.is_empty(), "a retry is not reported again: {r:?}");
+    assert_eq!(r.retrying, 1);
+    put(
+        &c,
+        &adt_webroot_sync::journal::blob_key(&adt_webroot_sync::content::Digest::of(b"late")),
+        b"late".to_vec(),
+    )
+    .await;
+    let r = c.cycle(&b).await;
+    assert_eq!(std::fs::read(b.path("late.php")).unwrap(), b"late", "{r:?}");
+    assert_eq!(r.retrying, 0);
+    assert_eq!(r.applied, vec!["late.php".to_string()]);
+}
