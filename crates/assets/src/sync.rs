@@ -111,10 +111,9 @@ impl Site {
             });
         }
         let url = self.config().website_url.as_deref().ok_or(Error::NoWebsiteUrl)?;
-        let me = match state_dir {
-            Some(dir) => StateDir::existing_node_id(dir)?,
-            None => None,
-        };
+        // Only to name this node: a state directory that cannot be read
+        // (another user's) names none, and the status is still shown.
+        let me = state_dir.and_then(|dir| StateDir::existing_node_id(dir).ok().flatten());
         let store = self.store(1)?;
         let report = adt_webroot_sync::status(&store, &adt_template::sync_bucket_name(url)).await?;
         Ok((report, me))

@@ -73,6 +73,10 @@ pub struct SyncOptions {
     pub keep_dead_nodes: Duration,
     /// How long conflicts (and the losing content) are kept.
     pub keep_conflicts: Duration,
+    /// A deletion is forgotten (from the state, and so from later
+    /// snapshots) this long after it was made; a node away longer keeps
+    /// the files deleted meanwhile, and is told so.
+    pub forget_deletions_after: Duration,
 }
 
 impl Default for SyncOptions {
@@ -88,6 +92,7 @@ impl Default for SyncOptions {
             snapshot_batches: 500,
             keep_dead_nodes: Duration::from_secs(7 * 24 * 3600),
             keep_conflicts: Duration::from_secs(30 * 24 * 3600),
+            forget_deletions_after: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }
@@ -166,12 +171,17 @@ pub async fn run_cycle(node: &Node<'_>, options: &SyncOptions) -> Result<CycleRe
         // So that the others see this node before it publishes anything.
         write_status(node, &state).await?;
     }
-    apply(node, &mut state, options, &mut report).await?;
+    let caught_up = apply(node, &mut state, options, &mut report).await?;
     node.state_dir.save(&mut state)?;
     if options.publish {
         publish(node, &mut state, options, &mut report).await?;
-        // Deletions older than a dead node's absence are forgotten.
-        state.forget_old_deletions(now_ms().saturating_sub(options.keep_dead_nodes.as_millis() as u64));
+        // Old deletions are forgotten, once every change that could be
+        // older than them was applied here (a node still replaying old
+        // batches must not forget a deletion before the concurrent changes
+        // it beats).
+        if caught_up {
+            state.forget_old_deletions(now_ms().saturating_sub(options.forget_deletions_after.as_millis() as u64));
+        }
         node.state_dir.save(&mut state)?;
     }
     // The status says where this node is, and that it is alive: written
@@ -180,7 +190,10 @@ pub async fn run_cycle(node: &Node<'_>, options: &SyncOptions) -> Result<CycleRe
         write_status(node, &state).await?;
     }
     report.paused = state.paused.clone();
-    if state.paused.is_none() {
+    // A node with changes it refused holds an older version than its
+    // cursors claim: it writes no snapshot until they are applied (or
+    // given up), the others do.
+    if state.paused.is_none() && state.retry.is_empty() {
         report.snapshot = crate::snapshot::maybe_snapshot(
             node.store,
             node.bucket,
@@ -298,13 +311,14 @@ pub(crate) async fn peers(store: &Store, bucket: &str) -> Result<Vec<String>, Sy
 }
 
 /// Applies every other node's batches after our cursor into them, all
-/// together in stamp order.
+/// together in stamp order. True when nothing of the others' is left to
+/// apply (no batch waiting, missing, or refused to try again).
 async fn apply(
     node: &Node<'_>,
     state: &mut State,
     options: &SyncOptions,
     report: &mut CycleReport,
-) -> Result<(), SyncError> {
+) -> Result<bool, SyncError> {
     let mut incoming: Vec<Op> = Vec::new();
     let mut advanced: BTreeMap<String, u64> = BTreeMap::new();
     let mut journals: BTreeMap<String, Vec<u64>> = BTreeMap::new();
@@ -342,6 +356,7 @@ async fn apply(
     // no snapshot yet covering it, or removed by hand) stops that node
     // here, never skipped, until a snapshot covers it.
     let mut pending: Vec<(String, std::collections::VecDeque<u64>)> = Vec::new();
+    let mut stopped = false;
     for (peer, seqs) in journals {
         let cursor = state.cursors.get(&peer).copied().unwrap_or(0);
         let mut queue = std::collections::VecDeque::new();
@@ -350,6 +365,7 @@ async fn apply(
                 report.refused.push(format!(
                     "node {peer}: batch {next} is missing from the bucket; its later batches wait until it, or a snapshot covering it, appears"
                 ));
+                stopped = true;
                 break;
             }
             queue.push_back(seq);
@@ -375,6 +391,7 @@ async fn apply(
                     // Collected since it was listed: the next cycle restores
                     // a snapshot first. Nothing after it is applied now.
                     queue.clear();
+                    stopped = true;
                     continue;
                 }
                 Err(SyncError::Malformed { detail, .. }) => {
@@ -420,7 +437,7 @@ async fn apply(
         state.cursors.insert(peer, seq);
         state.dirty = true;
     }
-    Ok(())
+    Ok(!report.more && !stopped && state.retry.is_empty())
 }
 
 /// Applies `ops` in order, one at a time; the content of small files the
@@ -457,10 +474,13 @@ async fn apply_all(
     for op in ops {
         let body = ahead.next().await.transpose()?.flatten();
         if crate::hlc::too_far_ahead(&op.version, now) {
+            // Tried again (this clock may be the one that is wrong).
+            let refused = report.refused.len();
             report.refused.push(format!(
                 "`{}`: stamped {} ahead of this clock by over a day",
                 op.path, op.version
             ));
+            keep_for_retry(state, op, now, retried, refused, report);
             continue;
         }
         state.clock.observe(&op.version);
@@ -474,16 +494,43 @@ async fn apply_all(
         };
         let refused = report.refused.len();
         apply_op(node, state, &op, &path, report, body).await?;
-        if report.refused.len() > refused && state.retry.len() < MAX_RETRY {
-            if retried.contains_key(&(op.path.clone(), op.version.clone())) {
-                // Reported when first refused: tried again quietly.
-                report.refused.truncate(refused);
-            }
-            state.retry.push(crate::state::Retry { op, since_ms: now });
-            state.dirty = true;
+        if report.refused.len() > refused {
+            keep_for_retry(state, op, now, retried, refused, report);
         }
     }
     Ok(())
+}
+
+/// Keeps a change just refused (its reason reported from `refused` on) to
+/// be tried again next cycle; one refused before is not reported again.
+fn keep_for_retry(
+    state: &mut State,
+    op: Op,
+    now: u64,
+    retried: &BTreeMap<(String, Stamp), u64>,
+    refused: usize,
+    report: &mut CycleReport,
+) {
+    if state
+        .retry
+        .iter()
+        .any(|r| r.op.path == op.path && r.op.version == op.version)
+    {
+        return;
+    }
+    if state.retry.len() >= MAX_RETRY {
+        report.refused.push(format!(
+            "`{}`: {MAX_RETRY} changes already wait to be tried again; not kept",
+            op.path
+        ));
+        return;
+    }
+    if retried.contains_key(&(op.path.clone(), op.version.clone())) {
+        // Reported when first refused: tried again quietly.
+        report.refused.truncate(refused);
+    }
+    state.retry.push(crate::state::Retry { op, since_ms: now });
+    state.dirty = true;
 }
 
 /// A small blob's bytes, when it is there and is what its name says.
@@ -510,8 +557,8 @@ async fn fetch_small(node: &Node<'_>, sha256: &Digest, size: u64) -> Result<Opti
 /// rule as a batch, a chunk at a time as it is read (files and
 /// directories in the order written, parents first; then deletions,
 /// children first), and its cursors. A path held here that the snapshot
-/// does not have, at a version older than the deletions it forgot, was
-/// deleted meanwhile: it is deleted here too.
+/// does not have is kept (it cannot be told from one left out on the node
+/// that wrote it), and reported when older than the deletions it forgot.
 async fn restore(node: &Node<'_>, state: &mut State, key: &str, report: &mut CycleReport) -> Result<(), SyncError> {
     /// Ops applied together (their small files fetched ahead).
     const CHUNK: usize = 1000;
@@ -550,21 +597,19 @@ async fn restore(node: &Node<'_>, state: &mut State, key: &str, report: &mut Cyc
         key: key.to_string(),
         detail: format!("reading it stopped: {e}"),
     })??;
-    // Held, not in the snapshot, and older than its forgotten deletions.
-    let horizon = Stamp {
-        ms: header.deletions_before,
-        n: 0,
-        node: crate::hlc::interned(""),
-    };
-    for (path, e) in &state.entries {
-        if !e.mark && !e.what.is_delete() && e.version < horizon {
-            deletes.push(Op {
-                path: path.clone(),
-                version: horizon.clone(),
-                base: Some(e.version.clone()),
-                what: What::Delete,
-            });
-        }
+    // Held, not in the snapshot, at a version older than the deletions its
+    // writer forgot: deleted elsewhere long ago, or left out on the writer
+    // (a mount, an exclusion, a refusal there). Never deleted unverified:
+    // kept, and said.
+    let unconfirmed = state
+        .entries
+        .values()
+        .filter(|e| !e.mark && !e.what.is_delete() && e.version.ms < header.deletions_before)
+        .count();
+    if unconfirmed > 0 {
+        report.refused.push(format!(
+            "{unconfirmed} path(s) held here are not in snapshot {key} (deleted elsewhere before its forgotten deletions, or left out on the node that wrote it): kept here, not deleted"
+        ));
     }
     deletes.sort_by(|a, b| pathname::walk_order(b.path.as_bytes(), a.path.as_bytes()));
     apply_all(node, state, deletes, &BTreeMap::new(), report).await?;
@@ -576,7 +621,6 @@ async fn restore(node: &Node<'_>, state: &mut State, key: &str, report: &mut Cyc
             *cursor = (*cursor).max(seq);
         }
     }
-    state.forget_old_deletions(header.deletions_before);
     report.restored = true;
     state.dirty = true;
     Ok(())
@@ -683,6 +727,18 @@ async fn apply_op(
         Decision::Ignore => return Ok(()),
         Decision::KeepOverConcurrent => {
             if let (Some(winner), Some(held_what)) = (&held_version, &held_what) {
+                // The losing version's blob, made young: its batch may be
+                // collected before the conflict record is seen.
+                if let What::File { sha256, .. } = &op.what
+                    && !same_content(&op.what, held_what)
+                    && node
+                        .store
+                        .head(node.bucket, &journal::blob_key(sha256))
+                        .await?
+                        .is_some()
+                {
+                    refresh_blob(node, sha256).await?;
+                }
                 record_conflict(
                     node,
                     report,
@@ -705,6 +761,16 @@ async fn apply_op(
             return Ok(());
         }
         Decision::Apply | Decision::ApplyOverConcurrent => {}
+    }
+    if decision == Decision::ApplyOverConcurrent
+        && matches!(disk, Disk::AsKnown)
+        && matches!(held_what, Some(What::File { .. }))
+        && let (Some(place), Some(stat)) = (&place, &stat)
+    {
+        // The losing version is the file here, about to be replaced: its
+        // content goes to the bucket first (again, if it is there: young,
+        // so collection keeps it until the conflict record is seen).
+        upload(node, place, stat).await?;
     }
     let written = match write(node, place, path, &op.what, stat.as_ref(), body).await {
         Ok(Ok(written)) => written,
@@ -1217,6 +1283,15 @@ async fn commit(
     for op in ops.iter_mut() {
         op.version = state.clock.tick(now_ms(), node.id);
     }
+    let body = serde_json::to_vec(&ops).unwrap_or_default();
+    if body.len() as u64 > MAX_BATCH_BYTES / 4 && ops.len() > 1 {
+        // Long names (a byte outside UTF-8 takes six in JSON): halves, so
+        // every batch stays well under what a reader accepts.
+        let tail = ops.split_off(ops.len() / 2);
+        Box::pin(commit(node, state, ops, seen_now, report)).await?;
+        return Box::pin(commit(node, state, tail, seen_now, report)).await;
+    }
+    drop(body);
     let seq = state.seq + 1;
     let batch = Batch {
         node: node.id.to_string(),

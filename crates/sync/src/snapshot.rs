@@ -254,7 +254,7 @@ pub(crate) async fn maybe_snapshot(
     let covered = coverage(state);
     let mine = total(&covered);
     let newest = newest(store, bucket).await?;
-    if mine < newest.as_ref().map_or(0, |n| n.1) + every.max(1) {
+    if mine < newest.as_ref().map_or(0, |n| n.1).saturating_add(every.max(1)) {
         return Ok(false);
     }
     // Serialised straight from the state (no second copy of every entry);
@@ -278,6 +278,15 @@ pub(crate) async fn maybe_snapshot(
         path: "snapshot".into(),
         detail: e.to_string(),
     })?;
+    if bytes.len() as u64 > MAX_SNAPSHOT_BYTES {
+        return Err(SyncError::State {
+            path: "snapshot".into(),
+            detail: format!(
+                "{} bytes compressed, more than a reader accepts ({MAX_SNAPSHOT_BYTES}): not written, nothing collected",
+                bytes.len()
+            ),
+        });
+    }
     let key = format!("{}{mine:020}-{}", prefix(), state.node);
     store
         .put_if_absent(bucket, &key, Bytes::from(bytes), &PutOptions::default())
@@ -311,6 +320,15 @@ async fn collect(
     else {
         return Ok(());
     };
+    // Only the writer of the newest snapshot collects: batches go up to
+    // what the snapshot that stays covers, and blobs it refers to stay.
+    let newest_key = snapshots
+        .iter()
+        .map(|o| o.key.as_str())
+        .max_by_key(|k| (k.get(p.len()..p.len() + 20).unwrap_or_default(), *k));
+    if newest_key != Some(snapshot_key) {
+        return Ok(());
+    }
     let now = now_ms();
     let mut live: Vec<NodeStatus> = Vec::new();
     for id in crate::cycle::peers(store, bucket).await? {
@@ -375,12 +393,8 @@ async fn collect(
         }
     }
     // Older snapshots.
-    let snapshots: Vec<String> = snapshots.into_iter().map(|o| o.key).collect();
-    let newest_key = snapshots
-        .iter()
-        .max_by_key(|k| k.get(p.len()..p.len() + 20).unwrap_or_default().to_string());
-    for key in snapshots.iter().filter(|k| Some(*k) != newest_key) {
-        store.delete(bucket, key).await?;
+    for o in snapshots.iter().filter(|o| o.key != snapshot_key) {
+        store.delete(bucket, &o.key).await?;
     }
     // Conflicts: kept for `keep_conflicts`, their blobs with them.
     let conflicts = format!("{}conflicts/", journal::PREFIX);

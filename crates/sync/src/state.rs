@@ -112,12 +112,11 @@ pub struct State {
 }
 
 impl State {
-    /// Forgets the deletions stamped before `before` (ms): a node away
-    /// longer than that is no longer waited for and restores a snapshot,
-    /// which says from when on deletions are forgotten; a path it holds
-    /// that the snapshot neither has nor could have deleted since is
-    /// deleted then. Keeps the state from growing with every file ever
-    /// deleted.
+    /// Forgets the deletions stamped before `before` (ms), so the state
+    /// does not grow with every file ever deleted. Snapshots written later
+    /// say from when on (`deletions_before`): a node away longer that
+    /// restores one keeps what it holds and the snapshot lacks, and is
+    /// told so (it is never deleted unverified).
     pub fn forget_old_deletions(&mut self, before: u64) {
         if before <= self.deletions_before {
             return;

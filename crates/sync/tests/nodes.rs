@@ -815,6 +815,7 @@ async fn a_change_stamped_days_ahead_is_refused_and_moves_no_clock() {
     let r = c.cycle(&b).await;
     assert!(!b.path("future.php").exists(), "{r:?}");
     assert!(r.refused.iter().any(|why| why.contains("ahead of this clock")), "{r:?}");
+    assert_eq!(r.retrying, 1, "kept: this clock may be the wrong one: {r:?}");
     let batch = c
         .store
         .get_bytes(&c.bucket, &adt_webroot_sync::journal::batch_key("f-b", 1))
@@ -825,16 +826,18 @@ async fn a_change_stamped_days_ahead_is_refused_and_moves_no_clock() {
     assert!(batch.ops[0].version.ms < now + 60_000, "{:?}", batch.ops[0].version);
 }
 
-/// Deletions are forgotten once older than a dead node's absence: the
-/// state and the snapshots stop growing with every file ever deleted. A
-/// node away that long still deletes what was deleted meanwhile: the
-/// snapshot says from when on deletions are forgotten.
+/// Deletions are forgotten once old (30 days by default): the state and
+/// the snapshots stop growing with every file ever deleted. A node away
+/// that long keeps what was deleted meanwhile (nothing is
+/// deleted unverified: the snapshot cannot tell it from a path left out on
+/// its writer) and says so.
 #[tokio::test]
-async fn old_deletions_are_forgotten_and_a_returning_node_still_deletes() {
+async fn old_deletions_are_forgotten_and_a_returning_node_deletes_nothing_unverified() {
     let t = TestEndpoint::from_env();
     let mut c = Cluster::new(&t);
     c.options.snapshot_batches = 3;
     c.options.keep_dead_nodes = std::time::Duration::ZERO;
+    c.options.forget_deletions_after = std::time::Duration::ZERO;
     let (a, b) = (TestNode::new("o-a"), TestNode::new("o-b"));
     a.write("old.php", "deleted while b is away");
     a.write("stays.php", "kept");
@@ -858,9 +861,15 @@ async fn old_deletions_are_forgotten_and_a_returning_node_still_deletes() {
     assert!(!state.contains("old.php"), "{state}");
     let r = c.cycle(&b).await;
     assert!(r.restored, "{r:?}");
-    assert!(!b.path("old.php").exists(), "{r:?}");
+    assert!(b.path("old.php").exists(), "deleted unverified: {r:?}");
+    assert!(
+        r.refused
+            .iter()
+            .any(|why| why.contains("1 path(s) held here are not in snapshot")),
+        "{r:?}"
+    );
     c.settle(&[&a, &b]).await;
-    assert_same(&[&a, &b]);
+    assert!(b.path("new/3.php").exists() && b.path("stays.php").exists());
 }
 
 /// A change refused for a reason that passes (here its content is not in
@@ -869,7 +878,10 @@ async fn old_deletions_are_forgotten_and_a_returning_node_still_deletes() {
 #[tokio::test]
 async fn a_refused_change_is_tried_again_until_it_applies() {
     let t = TestEndpoint::from_env();
-    let c = Cluster::new(&t);
+    let mut c = Cluster::new(&t);
+    // A snapshot every cycle, but none while a refused change waits: the
+    // node holds an older version than its cursors claim.
+    c.options.snapshot_batches = 1;
     let b = TestNode::new("y-b");
     c.cycle(&b).await;
     evil_node(&c).await;
@@ -887,6 +899,7 @@ async fn a_refused_change_is_tried_again_until_it_applies() {
     assert!(!b.path("late.php").exists());
     assert!(r.refused.iter().any(|why| why.contains("late.php")), "{r:?}");
     assert_eq!(r.retrying, 1, "{r:?}");
+    assert!(!r.snapshot, "{r:?}");
     let r = c.cycle(&b).await;
     assert!(r.refused.is_empty(), "a retry is not reported again: {r:?}");
     assert_eq!(r.retrying, 1);
@@ -900,4 +913,38 @@ async fn a_refused_change_is_tried_again_until_it_applies() {
     assert_eq!(std::fs::read(b.path("late.php")).unwrap(), b"late", "{r:?}");
     assert_eq!(r.retrying, 0);
     assert_eq!(r.applied, vec!["late.php".to_string()]);
+    assert!(r.snapshot, "{r:?}");
+}
+
+/// Names that take six bytes each in JSON (control characters), deep and
+/// many: a batch is split so that every batch stays well under what a
+/// reader accepts, and the peer applies them all.
+#[tokio::test]
+async fn batches_of_long_names_are_split_by_size() {
+    let t = TestEndpoint::from_env();
+    let c = Cluster::new(&t);
+    let (a, b) = (TestNode::new("l-a"), TestNode::new("l-b"));
+    let one = OsStr::from_bytes(&[1u8; 255]).to_os_string();
+    let two = OsStr::from_bytes(&[2u8; 255]).to_os_string();
+    let deep = a.webroot.join(&one).join(&two);
+    std::fs::create_dir_all(&deep).unwrap();
+    for i in 0..1000 {
+        let mut name = vec![3u8; 251];
+        name.extend_from_slice(format!("{i:04}").as_bytes());
+        std::fs::write(deep.join(OsStr::from_bytes(&name)), "x").unwrap();
+    }
+    let r = c.cycle(&a).await;
+    assert_eq!(r.published_count, 1002);
+    let batches = c.store.list(&c.bucket, Some("adt-sync/journal/l-a/")).await.unwrap();
+    assert!(
+        batches.len() >= 3,
+        "1002 changes of long names in {} batches",
+        batches.len()
+    );
+    for o in &batches {
+        assert!(o.size <= 4 * 1024 * 1024, "{} is {} bytes", o.key, o.size);
+    }
+    let r = c.cycle(&b).await;
+    assert_eq!(r.applied_count, 1002, "{:?}", r.refused);
+    assert_same(&[&a, &b]);
 }
