@@ -62,6 +62,10 @@ pub struct SyncOptions {
     /// memory per cycle (whole batches, one node's at a time in turn); the
     /// rest wait for the next cycle (`CycleReport::more`).
     pub apply_window: usize,
+    /// At most this many changed paths are held in memory per walk of the
+    /// webroot when publishing; the webroot is walked again for the rest,
+    /// in the same cycle.
+    pub publish_window: usize,
     /// Look at the webroot and publish its changes (false: only apply the
     /// other nodes' changes, a cheap cycle `watch` runs between scans).
     pub publish: bool,
@@ -88,6 +92,7 @@ impl Default for SyncOptions {
             accept_deletes: false,
             batch_ops: 1000,
             apply_window: 20_000,
+            publish_window: 20_000,
             publish: true,
             snapshot_batches: 500,
             keep_dead_nodes: Duration::from_secs(7 * 24 * 3600),
@@ -172,6 +177,7 @@ pub async fn run_cycle(node: &Node<'_>, options: &SyncOptions) -> Result<CycleRe
         write_status(node, &state).await?;
     }
     let caught_up = apply(node, &mut state, options, &mut report).await?;
+    state.repack_if_grown();
     node.state_dir.save(&mut state)?;
     if options.publish {
         publish(node, &mut state, options, &mut report).await?;
@@ -182,6 +188,7 @@ pub async fn run_cycle(node: &Node<'_>, options: &SyncOptions) -> Result<CycleRe
         if caught_up {
             state.forget_old_deletions(now_ms().saturating_sub(options.forget_deletions_after.as_millis() as u64));
         }
+        state.repack_if_grown();
         node.state_dir.save(&mut state)?;
     }
     // The status says where this node is, and that it is alive: written
@@ -1097,13 +1104,34 @@ async fn write(
     }
 }
 
-/// Publishes the webroot's settled changes since the state last saw it.
+/// Publishes the webroot's settled changes since the state last saw it:
+/// at most `publish_window` changes are held per walk, and the webroot is
+/// walked again for the rest (a first publish of a large webroot holds a
+/// window of changes in memory, never the whole webroot's).
 async fn publish(
     node: &Node<'_>,
     state: &mut State,
     options: &SyncOptions,
     report: &mut CycleReport,
 ) -> Result<(), SyncError> {
+    loop {
+        let published = report.published_count;
+        let left = publish_pass(node, state, options, report).await?;
+        // Another walk only while walks make progress (files that cannot
+        // be read now are left for the next cycle).
+        if !left || state.paused.is_some() || report.published_count == published {
+            return Ok(());
+        }
+    }
+}
+
+/// One walk of [`publish`]; true when changes were left for another.
+async fn publish_pass(
+    node: &Node<'_>,
+    state: &mut State,
+    options: &SyncOptions,
+    report: &mut CycleReport,
+) -> Result<bool, SyncError> {
     let settled_before = now_ms().saturating_sub(options.settle.as_millis() as u64);
     // One walk: every path found is marked in the state; only what changed
     // (and, for files, has settled) is kept for reading.
@@ -1112,6 +1140,7 @@ async fn publish(
     }
     let mut changed: Vec<scan::Found> = Vec::new();
     let mut unsettled = 0u64;
+    let mut left = false;
     let scan = scan::scan(node.root, node.exclusions, node.table, &mut |item| {
         let entry = state.entries.get_mut(&pathname::encode(&item.path));
         let s = &item.stat;
@@ -1128,11 +1157,13 @@ async fn publish(
         if unchanged {
         } else if s.kind == Kind::File && changed_ms > settled_before {
             unsettled += 1;
-        } else {
+        } else if changed.len() < options.publish_window.max(1) {
             changed.push(item);
+        } else {
+            left = true;
         }
     })?;
-    report.unsettled += unsettled;
+    report.unsettled = unsettled;
     report.skipped = scan.skipped.len() as u64;
     for left in &scan.leftovers {
         if let Ok(place) = local::place(node.root, &left.path, false) {
@@ -1169,7 +1200,7 @@ async fn publish(
             "{deleting} of {known} files and directories disappeared at once (more than {} or {}%): nothing is published until `--accept-deletes`",
             options.max_delete_count, options.max_delete_percent
         ));
-        return Ok(());
+        return Ok(false);
     }
     if state.paused.take().is_some() {
         state.dirty = true;
@@ -1257,7 +1288,7 @@ async fn publish(
             commit(node, state, ops, &seen_now, report).await?;
         }
     }
-    Ok(())
+    Ok(left)
 }
 
 /// A stamp to be replaced when the change is committed.

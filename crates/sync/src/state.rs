@@ -96,6 +96,7 @@ pub struct State {
     /// Why publishing is paused, when it is.
     pub paused: Option<String>,
     /// Every path known, by its journal form.
+    #[serde(deserialize_with = "packed_entries")]
     pub entries: BTreeMap<String, Entry>,
     /// Other nodes' changes refused here (a local obstacle, content not
     /// there yet), tried again each cycle for a day.
@@ -109,9 +110,67 @@ pub struct State {
     /// written back.
     #[serde(skip)]
     pub dirty: bool,
+    /// How many entries there were when the map was last packed.
+    #[serde(skip)]
+    pub packed_len: usize,
+}
+
+/// Entries are added in bulk a chunk at a time: a map filled one sorted
+/// insert at a time leaves its nodes about half full, which nearly
+/// doubles the memory of a large webroot's state.
+const PACK_CHUNK: usize = 8192;
+
+/// `map` rebuilt with full nodes, a chunk at a time (the old nodes are
+/// freed as they are emptied: memory never holds two whole maps).
+pub fn packed<V>(map: BTreeMap<String, V>) -> BTreeMap<String, V> {
+    let mut out = BTreeMap::new();
+    let mut chunk: Vec<(String, V)> = Vec::with_capacity(PACK_CHUNK);
+    for kv in map {
+        chunk.push(kv);
+        if chunk.len() == PACK_CHUNK {
+            out.append(&mut std::mem::take(&mut chunk).into_iter().collect());
+            chunk.reserve(PACK_CHUNK);
+        }
+    }
+    out.append(&mut chunk.into_iter().collect());
+    out
+}
+
+/// Reads the entries into a packed map (see [`packed`]).
+fn packed_entries<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Entry>, D::Error> {
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = BTreeMap<String, Entry>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a map of paths to entries")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            let mut chunk: Vec<(String, Entry)> = Vec::with_capacity(PACK_CHUNK);
+            while let Some(kv) = map.next_entry::<String, Entry>()? {
+                chunk.push(kv);
+                if chunk.len() == PACK_CHUNK {
+                    out.append(&mut std::mem::take(&mut chunk).into_iter().collect());
+                    chunk.reserve(PACK_CHUNK);
+                }
+            }
+            out.append(&mut chunk.into_iter().collect());
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Visitor)
 }
 
 impl State {
+    /// Repacks the entries when many were added since the last packing
+    /// (a first publish, a large apply): see [`packed`].
+    pub fn repack_if_grown(&mut self) {
+        if self.entries.len() > self.packed_len + self.packed_len / 8 + PACK_CHUNK {
+            self.entries = packed(std::mem::take(&mut self.entries));
+            self.packed_len = self.entries.len();
+        }
+    }
+
     /// Forgets the deletions stamped before `before` (ms), so the state
     /// does not grow with every file ever deleted. Snapshots written later
     /// say from when on (`deletions_before`): a node away longer that
@@ -291,7 +350,8 @@ impl StateDir {
             });
         };
         let file = self.dir.open_file(OsStr::new(STATE), None)?.file;
-        let state: State = serde_json::from_reader(BufReader::new(file)).map_err(|e| self.error(STATE, e))?;
+        let mut state: State = serde_json::from_reader(BufReader::new(file)).map_err(|e| self.error(STATE, e))?;
+        state.packed_len = state.entries.len();
         if state.node != node {
             return Err(SyncError::OtherNode {
                 found: state.node,
@@ -316,5 +376,35 @@ impl StateDir {
         file.persist(OsStr::new(STATE))?;
         state.dirty = false;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_packed_map_and_a_state_read_back_hold_every_entry() {
+        let map: BTreeMap<String, u32> = (0..20_000u32).rev().map(|i| (format!("p/{i:05}"), i)).collect();
+        let again = packed(map.clone());
+        assert_eq!(again, map);
+        let mut state = State {
+            node: "n".into(),
+            ..State::default()
+        };
+        for i in 0..(PACK_CHUNK as u64 + 5) {
+            state.entries.insert(
+                format!("f{i}"),
+                Entry {
+                    version: crate::hlc::Clock::default().tick(i + 1, "n"),
+                    base: None,
+                    what: What::Delete,
+                    seen: None,
+                    mark: false,
+                },
+            );
+        }
+        let back: State = serde_json::from_slice(&serde_json::to_vec(&state).unwrap()).unwrap();
+        assert_eq!(back.entries, state.entries);
     }
 }

@@ -948,3 +948,23 @@ async fn batches_of_long_names_are_split_by_size() {
     assert_eq!(r.applied_count, 1002, "{:?}", r.refused);
     assert_same(&[&a, &b]);
 }
+
+/// Publishing holds a window of changes per walk of the webroot: a cycle
+/// with more changes than that walks again, publishes them all, and
+/// deletes nothing it merely had not taken yet.
+#[tokio::test]
+async fn more_changes_than_a_window_are_published_in_one_cycle() {
+    let t = TestEndpoint::from_env();
+    let mut c = Cluster::new(&t);
+    c.options.publish_window = 3;
+    let (a, b) = (TestNode::new("v-a"), TestNode::new("v-b"));
+    for i in 0..10 {
+        a.write(&format!("d{}/f{i}.php", i % 2), "x");
+    }
+    let r = c.cycle(&a).await;
+    assert_eq!(r.published_count, 12, "{r:?}");
+    let r = c.cycle(&a).await;
+    assert_eq!(r.published_count, 0, "{r:?}");
+    c.cycle(&b).await;
+    assert_same(&[&a, &b]);
+}
