@@ -396,6 +396,48 @@ impl Store {
         Ok(objects)
     }
 
+    /// One page of [`Store::list`] (up to 1000 objects), and the token
+    /// for the next when there is one: memory holds one page however many
+    /// objects there are. `token` is None for the first page.
+    pub async fn list_page(
+        &self,
+        bucket: &str,
+        prefix: Option<&str>,
+        token: Option<String>,
+    ) -> Result<(Vec<ObjectInfo>, Option<String>), DatastoreError> {
+        if let Some(o) = &self.objects {
+            // Stores held by object_store (memory, a directory) list whole.
+            return Ok((o.list(bucket, prefix).await?, None));
+        }
+        let page = self
+            .run("ListObjectsV2", bucket, None, || async {
+                self.client
+                    .list_objects_v2()
+                    .bucket(bucket)
+                    .set_prefix(prefix.map(str::to_string))
+                    .set_continuation_token(token.clone())
+                    .send()
+                    .await
+                    .map_err(|e| self.fail(&e))
+            })
+            .await?;
+        let objects = page
+            .contents()
+            .iter()
+            .map(|o| ObjectInfo {
+                key: o.key().unwrap_or_default().to_string(),
+                size: o.size().unwrap_or(0).max(0) as u64,
+                etag: unquote(o.e_tag()),
+                last_modified: o.last_modified().map(|t| t.secs()),
+            })
+            .collect();
+        let next = page
+            .next_continuation_token()
+            .filter(|_| page.is_truncated() == Some(true))
+            .map(str::to_string);
+        Ok((objects, next))
+    }
+
     /// At most `max` objects of the bucket (the first in key order, one
     /// request for up to 1000): enough to tell an empty bucket from one
     /// in use without listing a large one.

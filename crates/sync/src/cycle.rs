@@ -594,6 +594,8 @@ async fn restore(node: &Node<'_>, state: &mut State, key: &str, report: &mut Cyc
                     e.mark = true;
                 }
             }
+            // Entries go in one at a time, in order: packed as they grow.
+            state.repack_if_grown();
         }
         if done {
             break;
@@ -1117,6 +1119,9 @@ async fn publish(
     loop {
         let published = report.published_count;
         let left = publish_pass(node, state, options, report).await?;
+        // Each window's new entries went in one at a time: packed before
+        // the next, so a first publish never holds a half-empty map.
+        state.repack_if_grown();
         // Another walk only while walks make progress (files that cannot
         // be read now are left for the next cycle).
         if !left || state.paused.is_some() || report.published_count == published {

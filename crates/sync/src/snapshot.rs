@@ -10,7 +10,7 @@
 //! Key: `adt-sync/snapshots/TOTAL-NODE`, TOTAL the number of batches it
 //! covers (20 digits), so the newest sorts last and is found by one listing.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 
 use adt_datastore::{PutOptions, Store};
@@ -344,10 +344,12 @@ async fn collect(
             live.push(status);
         }
     }
-    let mut referenced: BTreeSet<String> = BTreeSet::new();
+    // 32 bytes a blob, not its name: a large webroot refers to hundreds
+    // of thousands.
+    let mut referenced: std::collections::HashSet<crate::content::Digest> = std::collections::HashSet::new();
     let mut note = |what: &What| {
         if let What::File { sha256, .. } = what {
-            referenced.insert(sha256.to_string());
+            referenced.insert(*sha256);
         }
     };
     for e in state.entries.values() {
@@ -415,12 +417,25 @@ async fn collect(
     // blobs, so a blob older than the grace at `server_now` that no batch
     // read above refers to is referred to by none still to come.
     let blobs = format!("{}blobs/", journal::PREFIX);
-    for o in store.list(bucket, Some(&blobs)).await? {
-        let Some(sha) = o.key.strip_prefix(&blobs) else {
-            continue;
-        };
-        if older_than(&o, server_now, BLOB_GRACE_MS) && !referenced.contains(sha) {
-            store.delete(bucket, &o.key).await?;
+    // A page at a time: a large webroot has hundreds of thousands.
+    let mut token = None;
+    loop {
+        let (page, next) = store.list_page(bucket, Some(&blobs), token).await?;
+        for o in page {
+            let Some(sha) = o.key.strip_prefix(&blobs) else {
+                continue;
+            };
+            // A name that is not a digest is not ours: left alone.
+            let Ok(digest) = sha.parse::<crate::content::Digest>() else {
+                continue;
+            };
+            if older_than(&o, server_now, BLOB_GRACE_MS) && !referenced.contains(&digest) {
+                store.delete(bucket, &o.key).await?;
+            }
+        }
+        match next {
+            Some(t) => token = Some(t),
+            None => break,
         }
     }
     Ok(())
