@@ -370,27 +370,11 @@ impl Store {
         let mut objects = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let page = self
-                .run("ListObjectsV2", bucket, None, || async {
-                    self.client
-                        .list_objects_v2()
-                        .bucket(bucket)
-                        .set_prefix(prefix.map(str::to_string))
-                        .set_continuation_token(token.clone())
-                        .send()
-                        .await
-                        .map_err(|e| self.fail(&e))
-                })
-                .await?;
-            objects.extend(page.contents().iter().map(|o| ObjectInfo {
-                key: o.key().unwrap_or_default().to_string(),
-                size: o.size().unwrap_or(0).max(0) as u64,
-                etag: unquote(o.e_tag()),
-                last_modified: o.last_modified().map(|t| t.secs()),
-            }));
-            token = page.next_continuation_token().map(str::to_string);
-            if page.is_truncated() != Some(true) || token.is_none() {
-                break;
+            let (page, next) = self.list_page(bucket, prefix, token).await?;
+            objects.extend(page);
+            match next {
+                Some(t) => token = Some(t),
+                None => break,
             }
         }
         Ok(objects)
