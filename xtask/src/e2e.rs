@@ -7,6 +7,7 @@ const SUITES: &[(&str, &str)] = &[
     ("adt-datastore", "conformance"),
     ("adt-seeder", "seed"),
     ("adt-mounts", "e2e"),
+    ("adt-mounts", "webservers"),
     ("adt-backups", "store"),
     ("adt-replication", "replicate"),
     ("adt-assets", "site"),

@@ -56,6 +56,29 @@ impl Tool {
         }
     }
 
+    /// How soon another webserver mounting the same bucket with this tool
+    /// reads what one webserver wrote (counted from the writer's close of
+    /// a small file): the caches' lifetimes, as set by [`mount_command`].
+    /// Checked by the multi-webserver tests and measured by `cargo xtask
+    /// bench mounts`. None for the tools those do not cover.
+    pub fn visibility_bound(self) -> Option<std::time::Duration> {
+        match self {
+            // stat cache 1 s + the kernel's attribute cache 1 s.
+            Tool::S3fs => Some(std::time::Duration::from_secs(2)),
+            // directory cache 1 s + the kernel's attribute cache 1 s.
+            Tool::Rclone => Some(std::time::Duration::from_secs(2)),
+            Tool::Goofys | Tool::Geesefs | Tool::MountS3 => None,
+        }
+    }
+
+    /// True when uploads of one name at once through one mount leave one
+    /// whole upload under the name. s3fs renames by a copy and a delete
+    /// on the server, and concurrent ones can leave a body that mixes two
+    /// uploads (docs/mounting.md).
+    pub fn renames_atomically(self) -> bool {
+        matches!(self, Tool::Rclone)
+    }
+
     /// How to install it on Debian, or where to get it.
     pub fn install_hint(self) -> &'static str {
         match self {
@@ -204,7 +227,7 @@ pub fn mount_command(tool: Tool, spec: &MountSpec, creds: &CredentialFiles) -> C
             args.extend([spec.bucket.clone(), mp, "-f".into()]);
             args.push("-o".into());
             args.push(format!(
-                "passwd_file={},url={},use_path_request_style,endpoint={},uid={uid},gid={gid},allow_other,umask=0007,mp_umask=0007,default_permissions,use_cache={cache},kernel_cache,max_stat_cache_size=10000,stat_cache_expire=20,multireq_max=3",
+                "passwd_file={},url={},use_path_request_style,endpoint={},uid={uid},gid={gid},allow_other,umask=0007,mp_umask=0007,default_permissions,tmpdir={cache},max_stat_cache_size=10000,stat_cache_expire=1",
                 creds.s3fs.display(),
                 spec.endpoint,
                 spec.region
@@ -233,16 +256,21 @@ pub fn mount_command(tool: Tool, spec: &MountSpec, creds: &CredentialFiles) -> C
                 "--file-perms".into(),
                 "0660".into(),
             ]);
+            // Another webserver's writes show once the directory cache and
+            // the kernel's attribute cache expire: 1 s each (S3 sends no
+            // change notices, so --poll-interval cannot help and is off).
             args.extend([
                 "--vfs-cache-mode".into(),
                 "full".into(),
                 "--dir-cache-time".into(),
-                "10s".into(),
+                "0s".into(),
+                "--attr-timeout".into(),
+                "1s".into(),
             ]);
             // Upload on close: rclone 1.60 quits on unmount without uploading
             // files still waiting out their write-back delay.
             args.extend(["--vfs-write-back".into(), "0s".into()]);
-            args.extend(["--poll-interval".into(), "10s".into(), "--cache-dir".into(), cache]);
+            args.extend(["--poll-interval".into(), "0".into(), "--cache-dir".into(), cache]);
             if let Some(ca) = &spec.ca_bundle {
                 args.extend(["--ca-cert".into(), ca.display().to_string()]);
             }
