@@ -265,7 +265,7 @@ pub fn mount_command(tool: Tool, spec: &MountSpec, creds: &CredentialFiles) -> C
                 "--dir-cache-time".into(),
                 "0s".into(),
                 "--attr-timeout".into(),
-                "1s".into(),
+                "0s".into(),
             ]);
             // Upload on close: rclone 1.60 quits on unmount without uploading
             // files still waiting out their write-back delay.
