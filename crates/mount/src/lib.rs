@@ -77,6 +77,7 @@ mod plan;
 mod retire;
 mod tool;
 mod units;
+mod writeback;
 
 pub use error::MountError;
 pub use health::{Health, probe};
@@ -85,3 +86,4 @@ pub use plan::{MountOptions, Plan, PlannedEntry, PlannedMerge, PlannedMount, Tar
 pub use retire::{Retired, load as retired};
 pub use tool::{CommandLine, CredentialFiles, MountSpec, Tool, find_program, merge_command, mount_command};
 pub use units::{Unit, systemd_quote, unit_name, units};
+pub use writeback::pending_uploads;

@@ -15,9 +15,9 @@ use serde::Serialize;
 use crate::credentials;
 use crate::error::{MountError, io};
 use crate::health::{Health, answers, probe};
-use crate::plan::{Plan, PlannedEntry};
+use crate::plan::{Plan, PlannedEntry, cache_dir};
 use crate::retire::{self, Destination, Retired};
-use crate::tool::CommandLine;
+use crate::tool::{CommandLine, Tool};
 use adt_localfs::MountTable;
 
 /// What a run did, for people and for the JSON output.
@@ -647,17 +647,34 @@ fn detach(path: &Path) -> Result<(), MountError> {
 pub fn unmount(plan: &Plan, grace: Duration) -> Result<Report, MountError> {
     let mut report = Report::default();
     for entry in plan.entries.iter().rev() {
-        let mut paths: Vec<&Path> = Vec::new();
+        // Each path, with the rclone cache whose uploads it waits for.
+        let mut paths: Vec<(&Path, Option<PathBuf>)> = Vec::new();
         if let Some(merge) = &entry.merge {
-            paths.push(&merge.target);
+            paths.push((&merge.target, None));
         }
-        paths.extend(entry.mounts.iter().rev().map(|m| m.mountpoint.as_path()));
-        for path in paths {
+        paths.extend(entry.mounts.iter().rev().map(|m| {
+            let cache = (m.tool == Tool::Rclone).then(|| cache_dir(&plan.options.state_dir, &m.bucket));
+            (m.mountpoint.as_path(), cache)
+        }));
+        for (path, cache) in paths {
             let table = MountTable::read().map_err(|e| io(path, e))?;
             if table.at(path).is_none() {
                 continue;
             }
             let started = Instant::now();
+            // rclone uploads a file a moment after its close, and exits on
+            // unmount without uploading what still waits: wait for it.
+            if let Some(cache) = cache {
+                let left = crate::writeback::wait_uploaded(&cache, grace);
+                if left > 0 {
+                    report.warnings.push(format!(
+                        "{}: {left} file(s) still waited for their upload after {} s; they stay in {} and are uploaded when the bucket is next mounted",
+                        path.display(),
+                        grace.as_secs(),
+                        cache.display()
+                    ));
+                }
+            }
             let mut unmounted = false;
             // At least one clean try, whatever the grace (0: try once).
             loop {

@@ -65,8 +65,9 @@ impl Tool {
         match self {
             // stat cache 1 s + the kernel's attribute cache 1 s.
             Tool::S3fs => Some(std::time::Duration::from_secs(2)),
-            // directory cache 1 s + the kernel's attribute cache 1 s.
-            Tool::Rclone => Some(std::time::Duration::from_secs(2)),
+            // write-back delay 1 s + directory cache 1 s + the kernel's
+            // attribute cache 1 s.
+            Tool::Rclone => Some(std::time::Duration::from_secs(3)),
             Tool::Goofys | Tool::Geesefs | Tool::MountS3 => None,
         }
     }
@@ -237,7 +238,12 @@ pub fn mount_command(tool: Tool, spec: &MountSpec, creds: &CredentialFiles) -> C
             }
         }
         Tool::Rclone => {
-            args.extend(["mount".into(), format!("adt:{}", spec.bucket), mp]);
+            // `mount2` (rclone's go-fuse front end, in the same binary),
+            // not `mount` (bazil): bazil gives every name created through
+            // the mount a 60 s kernel entry that --attr-timeout does not
+            // shorten, so a webserver kept reading its own write for up to
+            // a minute after another webserver replaced it.
+            args.extend(["mount2".into(), format!("adt:{}", spec.bucket), mp]);
             args.extend(["--config".into(), creds.rclone.display().to_string()]);
             args.extend([
                 "--s3-endpoint".into(),
@@ -256,21 +262,34 @@ pub fn mount_command(tool: Tool, spec: &MountSpec, creds: &CredentialFiles) -> C
                 "--file-perms".into(),
                 "0660".into(),
             ]);
-            // Another webserver's writes show once the directory cache and
-            // the kernel's attribute cache expire: 1 s each (S3 sends no
-            // change notices, so --poll-interval cannot help and is off).
+            // docs/mounting.md, "Several webservers", gives each reason.
+            // A file is uploaded 1 s after its last close: a delay, not 0,
+            // because rclone 1.60 loses an upload when the file is renamed
+            // while it uploads inside close (PHP's tmp-then-rename), and
+            // renames a waiting upload correctly. Unmount waits for the
+            // uploads (writeback.rs). Another webserver sees a change once
+            // its directory cache (1 s) and the kernel's attribute and
+            // entry cache (1 s) expire; S3 sends no change notices, so
+            // polling is off.
             args.extend([
                 "--vfs-cache-mode".into(),
                 "full".into(),
+                "--vfs-write-back".into(),
+                "1s".into(),
                 "--dir-cache-time".into(),
-                "0s".into(),
+                "1s".into(),
                 "--attr-timeout".into(),
-                "0s".into(),
+                "1s".into(),
+                "--poll-interval".into(),
+                "0".into(),
+                // No HEAD after an upload: another webserver's upload of
+                // the same name landing in between made rclone call its
+                // own upload corrupt and delete the object (the other's).
+                // The PUT's ETag is still checked against the local MD5.
+                "--s3-no-head".into(),
+                "--cache-dir".into(),
+                cache,
             ]);
-            // Upload on close: rclone 1.60 quits on unmount without uploading
-            // files still waiting out their write-back delay.
-            args.extend(["--vfs-write-back".into(), "0s".into()]);
-            args.extend(["--poll-interval".into(), "0".into(), "--cache-dir".into(), cache]);
             if let Some(ca) = &spec.ca_bundle {
                 args.extend(["--ca-cert".into(), ca.display().to_string()]);
             }

@@ -1,0 +1,81 @@
+//! rclone's uploads still to come. rclone uploads a file a moment after
+//! its last close (`--vfs-write-back`), and marks each file waiting for
+//! its upload `"Dirty": true` in the metadata under its cache directory
+//! (`CACHE/vfsMeta/...`, one JSON file per file). Unmount waits for none
+//! to be left, because rclone 1.60 exits on unmount without uploading
+//! them; they stay in the cache and rclone uploads them when it next
+//! mounts the bucket, so they are late, never lost.
+//!
+//! The cache is below the private state directory, but its names come
+//! from object keys, so it is read through adt-localfs all the same.
+
+use std::io::Read;
+use std::path::Path;
+
+use adt_localfs::{Dir, Event, Flow, LocalError};
+
+/// A metadata file is a few hundred bytes; read no more than this of one.
+const MAX_META: u64 = 64 * 1024;
+
+/// How many files under rclone cache directory `cache` still wait for
+/// their upload (0 when there is no cache, or it cannot be read).
+pub fn pending_uploads(cache: &Path) -> usize {
+    let Ok(meta) = Dir::open(&cache.join("vfsMeta")) else {
+        return 0;
+    };
+    let mut pending = 0;
+    let _ = adt_localfs::walk(&meta, &mut |event| -> Result<Flow, LocalError> {
+        if let Event::File(entry, stat) = event
+            && let Ok(opened) = entry.dir.open_file(entry.name, Some(stat))
+        {
+            let mut text = Vec::new();
+            if opened.file.take(MAX_META).read_to_end(&mut text).is_ok() && is_dirty(&text) {
+                pending += 1;
+            }
+        }
+        Ok(Flow::Continue)
+    });
+    pending
+}
+
+/// Whether one metadata file says its file still waits for its upload.
+fn is_dirty(meta: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Meta {
+        #[serde(rename = "Dirty", default)]
+        dirty: bool,
+    }
+    serde_json::from_slice::<Meta>(meta).is_ok_and(|m| m.dirty)
+}
+
+/// Waits up to `limit` for no upload to be pending under `cache`;
+/// returns how many still are.
+pub fn wait_uploaded(cache: &Path, limit: std::time::Duration) -> usize {
+    let started = std::time::Instant::now();
+    loop {
+        let left = pending_uploads(cache);
+        if left == 0 || started.elapsed() >= limit {
+            return left;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_files_marked_dirty_are_pending() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = dir.path().join("vfsMeta/adt{x}/bucket/2026/11");
+        std::fs::create_dir_all(&meta).unwrap();
+        std::fs::write(meta.join("a.jpg"), br#"{"Size": 3, "Dirty": true}"#).unwrap();
+        std::fs::write(meta.join("b.jpg"), br#"{"Size": 3, "Dirty": false}"#).unwrap();
+        std::fs::write(meta.join("c.jpg"), b"not json").unwrap();
+        std::os::unix::fs::symlink(meta.join("a.jpg"), meta.join("link.jpg")).unwrap();
+        assert_eq!(pending_uploads(dir.path()), 1);
+        assert_eq!(pending_uploads(&dir.path().join("missing")), 0);
+        assert_eq!(wait_uploaded(dir.path(), std::time::Duration::ZERO), 1);
+    }
+}
