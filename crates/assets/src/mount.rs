@@ -29,11 +29,12 @@ pub struct MountSettings {
 }
 
 impl MountSettings {
-    /// rclone (ADT's default mount tool), the web server's owner, a 30 s
+    /// s3fs (the tool that keeps every version whole when several
+    /// webservers share a bucket; docs/mounting.md), the web server's owner, a 30 s
     /// timeout, state in `state_dir`.
     pub fn new(state_dir: impl Into<PathBuf>) -> MountSettings {
         MountSettings {
-            tool: Tool::Rclone,
+            tool: Tool::S3fs,
             uid: None,
             gid: None,
             state_dir: state_dir.into(),
@@ -149,7 +150,7 @@ impl MountJob {
     /// One systemd unit per FUSE mount, the programs at their absolute
     /// paths (found on PATH, else under /usr/bin).
     pub fn units(&self) -> Vec<Unit> {
-        adt_mounts::units(&self.plan, &|program| {
+        adt_mounts::units(&self.plan.with_root_modes(), &|program| {
             adt_mounts::find_program(program)
                 .unwrap_or_else(|| Path::new("/usr/bin").join(program))
                 .display()

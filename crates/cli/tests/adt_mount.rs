@@ -41,8 +41,8 @@ fn plans_without_secrets_and_refuses_what_it_cannot_do() {
         "{out}"
     );
     assert!(
-        out.contains("rclone mount") && !out.contains("s3fs "),
-        "rclone is the default, as in ADT: {out}"
+        out.contains("s3fs ") && !out.contains("rclone mount"),
+        "s3fs is the default (docs/mounting.md, several webservers): {out}"
     );
     assert!(
         !out.contains("FAKEACCESSKEY") && !out.contains("fakeSecretKey"),

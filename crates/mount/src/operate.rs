@@ -316,17 +316,20 @@ async fn mount_one(
         std::fs::create_dir_all(&cache).map_err(|e| io(&cache, e))?;
     }
     // Still the directory checked above, not a link put there since.
-    match parent.stat_at(&name)? {
-        Some(now) if now.kind == adt_localfs::Kind::Dir => {}
+    let mode = match parent.stat_at(&name)? {
+        Some(now) if now.kind == adt_localfs::Kind::Dir => now.mode,
         _ => {
             return Err(LocalError::Changed {
                 path: path.to_path_buf(),
             }
             .into());
         }
-    }
+    };
+    // The mount's root shows the directory's mode (others' bits cleared).
+    let mut command = command.clone();
+    crate::tool::with_root_mode(&mut command, mode);
     journal.push(Step::Mounted(path.to_path_buf()));
-    blocking(|| start_and_wait(command, path, site.state, site.plan.options.timeout, site.stop))?;
+    blocking(|| start_and_wait(&command, path, site.state, site.plan.options.timeout, site.stop))?;
     report
         .actions
         .push(format!("{}: mounted with {}", path.display(), command.program));
@@ -346,10 +349,11 @@ async fn retire_local(
     let path = parent.child_path(name);
     let up = retire::upload_missing(site.store, dir, site.dest, site.stop).await?;
     report.actions.push(format!(
-        "{}: {} local file(s) uploaded, {} already in the bucket",
+        "{}: {} local file(s) uploaded, {} already in the bucket, {} directory object(s) written",
         path.display(),
         up.uploaded,
-        up.present
+        up.present,
+        up.directories
     ));
     for (list, what) in [
         (

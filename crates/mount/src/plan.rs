@@ -174,6 +174,23 @@ impl Plan {
         }
         out
     }
+
+    /// The plan with each mount's root showing its mount point's current
+    /// mode, as [`mount`](crate::mount) does when it mounts (units run the
+    /// same commands). A mount point that is missing, or not a directory,
+    /// keeps the plan's 0770. Reads the mount points' `lstat`, nothing else.
+    pub fn with_root_modes(&self) -> Plan {
+        use std::os::unix::fs::PermissionsExt;
+        let mut plan = self.clone();
+        for m in plan.entries.iter_mut().flat_map(|e| e.mounts.iter_mut()) {
+            if let Ok(meta) = std::fs::symlink_metadata(&m.mountpoint)
+                && meta.is_dir()
+            {
+                crate::tool::with_root_mode(&mut m.command, meta.permissions().mode());
+            }
+        }
+        plan
+    }
 }
 
 /// The cache directory of one bucket's mount.

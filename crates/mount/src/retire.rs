@@ -88,6 +88,9 @@ impl Destination<'_> {
 pub struct Upload {
     pub uploaded: u64,
     pub present: u64,
+    /// Directory objects written (every directory below the mount point,
+    /// with its mode, owner and mtime; one per branch bucket of a merge).
+    pub directories: u64,
     /// Already in the bucket with other content: the bucket's copy is kept
     /// and the local one stays in the retired directory.
     pub differ: Vec<String>,
@@ -103,11 +106,11 @@ pub struct Upload {
 /// the uploads are not), then each file opened again through handles.
 enum Item {
     File(Vec<u8>),
-    EmptyDir(Vec<u8>, Stat),
+    Dir(Vec<u8>, Stat),
 }
 
-/// The files (and empty directories) below `dir`; what cannot be uploaded
-/// goes to `skipped`.
+/// The files and directories below `dir`; what cannot be uploaded goes to
+/// `skipped`.
 fn survey(dir: &Dir, skipped: &mut Vec<String>) -> Result<Vec<Item>, MountError> {
     let mut items = Vec::new();
     adt_localfs::walk(dir, &mut |event: Event<'_>| -> Result<Flow, MountError> {
@@ -115,10 +118,11 @@ fn survey(dir: &Dir, skipped: &mut Vec<String>) -> Result<Vec<Item>, MountError>
         let shown = || display_name(entry.rel);
         match event {
             Event::Name(_) | Event::Dir(..) => {}
-            Event::Leave(_, _, 0) => {
-                if let Some(stat) = entry.dir.stat_at(entry.name)? {
-                    items.push(Item::EmptyDir(entry.rel.to_vec(), stat));
-                }
+            // Every directory, so the bucket shows its mode, owner and
+            // mtime (s3fs shows a directory with no object as 0750, dated
+            // 1970); its own handle's fstat, not a second lookup.
+            Event::Leave(_, opened, _) if !entry.rel.is_empty() => {
+                items.push(Item::Dir(entry.rel.to_vec(), *opened.stat()));
             }
             Event::Leave(..) => {}
             Event::File(..) => items.push(Item::File(entry.rel.to_vec())),
@@ -203,9 +207,8 @@ pub(crate) async fn upload_missing(
         if stop.load(Ordering::SeqCst) {
             return Err(MountError::Interrupted);
         }
-        let (rel, marker) = match &item {
-            Item::File(rel) => (rel, false),
-            Item::EmptyDir(rel, _) => (rel, true),
+        let rel = match &item {
+            Item::File(rel) | Item::Dir(rel, _) => rel,
         };
         let key = match object_key(rel) {
             Ok(k) => k,
@@ -214,16 +217,19 @@ pub(crate) async fn upload_missing(
                 continue;
             }
         };
-        if marker {
-            let Item::EmptyDir(_, stat) = &item else { continue };
+        if let Item::Dir(_, stat) = &item {
             let key = directory_key(key);
             let opts = attributes(stat).put_options(&key);
-            match store
-                .put_if_absent(dest.bucket(&key), &key, Bytes::new(), &opts)
-                .await?
-            {
-                PutOutcome::Created { .. } => report.uploaded += 1,
-                PutOutcome::Exists => report.present += 1,
+            // A merge shows a directory from the first branch holding it:
+            // each branch gets the same object. Never overwritten.
+            let buckets: Vec<&str> = match dest.branch {
+                Some(_) => vec![dest.bucket(&key)],
+                None => dest.layout.mounts.iter().map(|m| m.bucket.as_str()).collect(),
+            };
+            for bucket in buckets {
+                if let PutOutcome::Created { .. } = store.put_if_absent(bucket, &key, Bytes::new(), &opts).await? {
+                    report.directories += 1;
+                }
             }
             continue;
         }

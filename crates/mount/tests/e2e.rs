@@ -146,6 +146,15 @@ async fn local_files_end_up_in_the_bucket_and_nothing_is_lost(tool: Tool) {
     fs::create_dir_all(images.join("2024/01")).unwrap();
     fs::write(images.join("2024/01/local.jpg"), b"local bytes").unwrap();
     fs::create_dir_all(images.join("empty")).unwrap();
+    // Directories with files keep their mode, owner and mtime in the
+    // bucket, and the mount's root shows the directory's mode.
+    use std::os::unix::fs::PermissionsExt;
+    let dated = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    for (d, mode) in [("2024", 0o750), ("2024/01", 0o710)] {
+        fs::set_permissions(images.join(d), fs::Permissions::from_mode(mode)).unwrap();
+        fs::File::open(images.join(d)).unwrap().set_modified(dated).unwrap();
+    }
+    fs::set_permissions(&images, fs::Permissions::from_mode(0o750)).unwrap();
     site.store
         .put(
             site.bucket(0),
@@ -168,6 +177,17 @@ async fn local_files_end_up_in_the_bucket_and_nothing_is_lost(tool: Tool) {
             .is_some()
     );
     assert!(site.store.head(site.bucket(0), "empty/").await.unwrap().is_some());
+    for (key, mode) in [("2024/", "16872"), ("2024/01/", "16840")] {
+        let marker = site.store.head(site.bucket(0), key).await.unwrap();
+        let meta = marker.unwrap_or_else(|| panic!("{key}: no directory object")).metadata;
+        assert_eq!((meta["mode"].as_str(), meta["mtime"].as_str()), (mode, "1700000000"), "{key}");
+    }
+    let root = fs::metadata(&images).unwrap().permissions().mode() & 0o777;
+    assert_eq!(root, 0o750, "{tool}: the mount root keeps the directory's mode");
+    if tool == Tool::S3fs {
+        let shown = fs::metadata(images.join("2024")).unwrap();
+        assert_eq!(shown.modified().unwrap(), dated, "s3fs shows the directory's mtime");
+    }
     let retired = adt_mounts::retired(&site.dir.path().join("state"));
     assert_eq!(retired.len(), 1);
     assert_eq!(

@@ -97,8 +97,7 @@ impl Shared {
 
     /// The bound, with room for the test's own polling and a small upload.
     fn bound(&self) -> Duration {
-        Duration::from_secs(std::env::var("PROBE_BOUND").ok().and_then(|v| v.parse().ok()).unwrap_or(0))
-            .max(self.tool.visibility_bound().expect("a bound for the tools tested") + Duration::from_secs(2))
+        self.tool.visibility_bound().expect("a bound for the tools tested") + Duration::from_secs(2)
     }
 
     /// The version the bucket holds under `key` once every webserver's
@@ -258,6 +257,10 @@ async fn writes_on_one_webserver_reach_the_other_whole(tool: Tool) {
 /// every round. s3fs with a disk cache served the loser's bytes padded
 /// with zeros here, for good.
 async fn a_same_second_race_across_webservers_converges_whole(tool: Tool) {
+    if !tool.survives_write_races() {
+        eprintln!("{tool}: skipped: it can upload a cut version when two webservers write one name at once (docs/mounting.md)");
+        return;
+    }
     let s = Shared::new(tool).await;
     let within = s.bound();
     let mut v = 0;
@@ -281,25 +284,28 @@ async fn a_same_second_race_across_webservers_converges_whole(tool: Tool) {
 /// Eight uploads of one name at once on one webserver (`file_exists`
 /// checks race): the name ends as one whole upload, on both webservers.
 async fn same_name_uploads_at_once_leave_one_whole_file(tool: Tool) {
-    if !tool.renames_atomically() && std::env::var_os("PROBE_ALL").is_none() {
-        eprintln!("{tool}: skipped: a rename is a copy and a delete, so uploads of one name at once can mix (docs/mounting.md)");
+    if !tool.survives_write_races() {
+        eprintln!("{tool}: skipped: uploads of one name at once can leave another webserver on an older version (docs/mounting.md)");
         return;
     }
     let s = Shared::new(tool).await;
     let dir = s.a();
-    let handles: Vec<_> = (1..=8u32)
-        .map(|v| {
-            let dir = dir.clone();
-            std::thread::spawn(move || upload(&dir, "same.jpg", v, 20_000 + v as usize * 1000))
-        })
-        .collect();
-    for h in handles {
-        h.join().unwrap();
+    for round in 0..3u32 {
+        let handles: Vec<_> = (1..=8u32)
+            .map(|i| {
+                let dir = dir.clone();
+                let v = round * 8 + i;
+                std::thread::spawn(move || upload(&dir, "same.jpg", v, 20_000 + v as usize * 1000))
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let kept = s.settled("same.jpg").await;
+        assert!(kept.is_some(), "no upload kept");
+        converges(&s.a().join("same.jpg"), kept, s.bound()).await;
+        converges(&s.b().join("same.jpg"), kept, s.bound()).await;
     }
-    let kept = s.settled("same.jpg").await;
-    assert!(kept.is_some(), "no upload kept");
-    converges(&s.a().join("same.jpg"), kept, s.bound()).await;
-    converges(&s.b().join("same.jpg"), kept, s.bound()).await;
     let listed: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(listed.len(), 1, "temporary files left: {listed:?}");
 }

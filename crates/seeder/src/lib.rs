@@ -6,7 +6,7 @@
 //! into that entry's bucket (spread over the branch buckets for
 //! `merge=NAMEn`; a file some branch already holds, as ADT leaves a merge
 //! set it seeded into branch 1, is found there and never copied twice), with the metadata s3fs, rclone and geesefs read as the
-//! file's mode, owner and mtime, and `dir/` markers for empty directories.
+//! file's mode, owner and mtime, and `dir/` markers for every directory.
 //! It refuses unsafe or damaged archives before uploading anything, never
 //! overwrites an object already in a bucket (unless asked), and can be
 //! killed and run again at any moment.
@@ -199,7 +199,7 @@ pub async fn seed(
             }
         ));
     }
-    progress.start(scan.files + scan.empty_dirs.len() as u64, scan.bytes);
+    progress.start(scan.files + scan.dirs.len() as u64, scan.bytes);
 
     let mut listing = Vec::new();
     for bucket in &bucket_names {

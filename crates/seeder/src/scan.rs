@@ -22,8 +22,10 @@ pub(crate) struct Scan {
     /// Hard-link target path -> the link paths (inside asset directories)
     /// that get its content.
     pub links: HashMap<String, Vec<String>>,
-    /// Directories inside asset directories with nothing in them.
-    pub empty_dirs: Vec<(String, PosixAttributes)>,
+    /// Directories inside asset directories: each gets a `dir/` object
+    /// with its mode, owner and mtime (s3fs shows a directory without one
+    /// as 0750, dated 1970).
+    pub dirs: Vec<(String, PosixAttributes)>,
     /// Symlinks, devices, fifos and unnamed entries inside asset
     /// directories: not seeded.
     pub skipped: Vec<String>,
@@ -61,7 +63,6 @@ pub(crate) fn scan(reader: impl Read, router: &Router, archive: &str) -> Result<
     let mut tar = adt_archive::Reader::new(reader, Limits::default());
     let mut scan = Scan::default();
     let mut dirs: Vec<(String, PosixAttributes)> = Vec::new();
-    let mut has_children: HashSet<String> = HashSet::new();
     let mut link_targets: Vec<(String, String)> = Vec::new();
     let mut sizes: HashMap<String, u64> = HashMap::new();
     let mut regular_seen: HashSet<String> = HashSet::new();
@@ -97,11 +98,6 @@ pub(crate) fn scan(reader: impl Read, router: &Router, archive: &str) -> Result<
         };
         if kind == Kind::File {
             regular_seen.insert(path.clone());
-        }
-        if let Some((parent, _)) = path.rsplit_once('/') {
-            has_children.insert(parent.to_string());
-        } else if !path.is_empty() {
-            has_children.insert(String::new());
         }
         if !router.inside(&path) {
             continue;
@@ -172,8 +168,8 @@ pub(crate) fn scan(reader: impl Read, router: &Router, archive: &str) -> Result<
             scan.bytes += size * links.len() as u64;
         }
     }
-    scan.empty_dirs = dirs.into_iter().filter(|(d, _)| !has_children.contains(d)).collect();
-    scan.empty_dirs.sort_by(|a, b| a.0.cmp(&b.0));
-    scan.empty_dirs.dedup_by(|a, b| a.0 == b.0);
+    scan.dirs = dirs;
+    scan.dirs.sort_by(|a, b| a.0.cmp(&b.0));
+    scan.dirs.dedup_by(|a, b| a.0 == b.0);
     Ok(scan)
 }

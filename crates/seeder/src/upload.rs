@@ -317,9 +317,9 @@ pub(crate) fn read(
     Ok(())
 }
 
-/// Zero-byte `dir/` markers for empty directories, as s3fs makes them.
+/// Zero-byte `dir/` markers for the directories, as s3fs makes them.
 pub(crate) async fn markers(shared: &Arc<Shared>, scan: &Scan, router: &Router) {
-    for (dir, attributes) in &scan.empty_dirs {
+    for (dir, attributes) in &scan.dirs {
         if shared.stopped() {
             return;
         }

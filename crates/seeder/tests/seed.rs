@@ -87,7 +87,7 @@ async fn seeds_files_with_metadata_markers_and_links() {
     let b = &summary.buckets[0];
     assert_eq!(
         (b.objects, b.uploaded, b.skipped, b.conflicts),
-        (5, 5, 0, 0),
+        (6, 6, 0, 0),
         "{summary:?}"
     );
     assert_eq!(b.bytes, (8 + 11 + 12 * MIB + 3 + 8) as u64);
@@ -108,6 +108,7 @@ async fn seeds_files_with_metadata_markers_and_links() {
     assert_eq!(
         keys,
         [
+            "banners/",
             "banners/été bannière.jpg",
             "empty/",
             "logo-copy.png",
@@ -129,6 +130,9 @@ async fn seeds_files_with_metadata_markers_and_links() {
         (0, Some("application/x-directory"))
     );
     assert_eq!(marker.metadata["mode"], "16877");
+    // A directory with files gets its object too, so s3fs shows its mode.
+    let banners = s.head(&bucket, "banners/").await.unwrap().unwrap();
+    assert_eq!(banners.metadata["mode"], "16877");
     assert_eq!(
         s.get_bytes(&bucket, "logo-copy.png").await.unwrap().1,
         Bytes::from_static(b"PNG logo")
@@ -149,15 +153,15 @@ async fn a_second_run_uploads_nothing_with_or_without_the_record() {
     let layout = layout(&["images"]);
 
     let first = seed(&s, &layout, &archive, &options(Some(&cache))).await.unwrap();
-    assert_eq!(first.uploaded(), 5);
+    assert_eq!(first.uploaded(), 6);
     let recorded = seed(&s, &layout, &archive, &options(Some(&cache))).await.unwrap();
     assert!(recorded.already_seeded);
-    assert_eq!((recorded.uploaded(), recorded.buckets[0].skipped), (0, 5));
+    assert_eq!((recorded.uploaded(), recorded.buckets[0].skipped), (0, 6));
     let reread = seed(&s, &layout, &archive, &options(None)).await.unwrap();
     assert!(!reread.already_seeded);
     assert_eq!(
         (reread.uploaded(), reread.buckets[0].skipped, reread.conflicts()),
-        (0, 5, 0)
+        (0, 6, 0)
     );
 
     // A recorded object deleted from the bucket sends the next run back to
@@ -166,7 +170,7 @@ async fn a_second_run_uploads_nothing_with_or_without_the_record() {
     s.delete(bucket, "logo.png").await.unwrap();
     let repaired = seed(&s, &layout, &archive, &options(Some(&cache))).await.unwrap();
     assert!(!repaired.already_seeded);
-    assert_eq!((repaired.uploaded(), repaired.buckets[0].skipped), (1, 4));
+    assert_eq!((repaired.uploaded(), repaired.buckets[0].skipped), (1, 5));
     cleanup(&s, &layout).await;
 }
 
@@ -201,7 +205,7 @@ async fn objects_that_differ_are_conflicts_and_kept_unless_overwrite() {
     for cache in [Some(cache.as_path()), None] {
         let again = seed(&s, &layout, &archive, &options(cache)).await.unwrap();
         assert_eq!(again.buckets[0].conflict_keys, ["logo.png", "video.mp4"], "{again:?}");
-        assert_eq!((again.uploaded(), again.buckets[0].skipped), (0, 3));
+        assert_eq!((again.uploaded(), again.buckets[0].skipped), (0, 4));
         assert_eq!(
             s.get_bytes(&bucket, "logo.png").await.unwrap().1,
             Bytes::from_static(b"NEW logo")
@@ -211,7 +215,7 @@ async fn objects_that_differ_are_conflicts_and_kept_unless_overwrite() {
     let mut overwrite = options(Some(&cache));
     overwrite.overwrite = true;
     let replaced = seed(&s, &layout, &archive, &overwrite).await.unwrap();
-    assert_eq!(replaced.uploaded(), 5);
+    assert_eq!(replaced.uploaded(), 6);
     assert_eq!(
         s.get_bytes(&bucket, "logo.png").await.unwrap().1,
         Bytes::from_static(b"PNG logo")
@@ -430,8 +434,8 @@ async fn a_dry_run_writes_nothing() {
     dry.dry_run = true;
     let summary = seed(&s, &layout, &archive, &dry).await.unwrap();
     assert!(summary.dry_run);
-    assert_eq!(summary.uploaded(), 5);
-    assert_eq!(summary.planned.len(), 5);
+    assert_eq!(summary.uploaded(), 6);
+    assert_eq!(summary.planned.len(), 6);
     assert!(!s.bucket_exists(&layout.entries[0].mounts[0].bucket).await.unwrap());
     assert!(!dir.path().join("cache").exists(), "a dry run records nothing");
 }
@@ -457,7 +461,7 @@ async fn seeds_from_the_backup_bucket_in_the_datastore() {
     let summary = adt_seeder::seed(&s, &layout, &source, &options(None), Arc::new(NoProgress))
         .await
         .unwrap();
-    assert_eq!(summary.uploaded(), 5);
+    assert_eq!(summary.uploaded(), 6);
     let bucket = &layout.entries[0].mounts[0].bucket;
     assert_eq!(
         s.get_bytes(bucket, "video.mp4").await.unwrap().1,

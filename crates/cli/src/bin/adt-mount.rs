@@ -34,8 +34,11 @@ struct Args {
     template: Option<PathBuf>,
 
     /// The FUSE tool that mounts each bucket (mergerfs merges branches);
-    /// rclone is ADT's default (its build styles' DATASTOREMOUNTTOOL).
-    #[arg(long, value_enum, default_value_t = ToolArg::Rclone, global = true)]
+    /// s3fs is the default: with several webservers on one bucket it is
+    /// the one that keeps every version whole; rclone (ADT's default) can
+    /// upload a cut file when two webservers write one name at once
+    /// (docs/mounting.md, "Several webservers, one bucket").
+    #[arg(long, value_enum, default_value_t = ToolArg::S3fs, global = true)]
     tool: ToolArg,
 
     /// Where relative entries are mounted; merge branches live in its parent.
