@@ -142,9 +142,10 @@ impl MountJob {
         Ok(adt_mounts::status(&self.plan)?)
     }
 
-    /// The moved-aside directories on record.
+    /// The moved-aside directories: on record, and any found by its name
+    /// beside a mount point (brought back by a restored backup).
     pub fn retired(&self) -> Vec<Retired> {
-        adt_mounts::retired(&self.state_dir)
+        adt_mounts::find_retired(&self.plan)
     }
 
     /// One systemd unit per FUSE mount, the programs at their absolute

@@ -169,6 +169,15 @@ fn mounts_reports_status_and_unmounts() {
     assert_eq!(json["mounts"][0]["state"], "mounted");
     assert_eq!(json["mounts"][0]["tool"], "s3fs");
     assert_eq!(json["retired"].as_array().unwrap().len(), 1);
+    // The tool shown is the mounted filesystem's, not --tool's.
+    let other: Vec<&str> = ["status", "--format", "json"]
+        .into_iter()
+        .chain(common.iter().map(|a| if *a == "s3fs" { "rclone" } else { *a }))
+        .collect();
+    let (code, out, _) = adt_mount(&other);
+    assert_eq!(code, 0, "{out}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["mounts"][0]["tool"], "s3fs", "{out}");
     assert_eq!(std::fs::read(webroot.join("images/local.png")).unwrap(), b"local");
     use std::os::unix::fs::PermissionsExt;
     let passwd = state.join("credentials/s3fs.passwd");

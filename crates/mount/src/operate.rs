@@ -44,7 +44,9 @@ pub struct MountState {
     pub mountpoint: PathBuf,
     /// Mounted, stale or unmounted.
     pub state: Mounted,
-    /// The tool that mounts it (`s3fs`, `rclone`, `mergerfs`).
+    /// The tool that mounts it (`s3fs`, `rclone`, `mergerfs`), read from
+    /// the mount table's filesystem type; when unmounted, the tool
+    /// `mount` would use.
     pub tool: String,
 }
 
@@ -758,29 +760,34 @@ fn wait_exit(path: &Path, limit: Duration) -> Vec<u32> {
 /// Every mount point of the plan: mounted, stale or unmounted.
 pub fn status(plan: &Plan) -> Result<Vec<MountState>, MountError> {
     let table = MountTable::read().map_err(|e| io(Path::new("/proc/self/mountinfo"), e))?;
-    let state = |path: &Path| match probe(path, &table, Duration::from_secs(5)) {
-        Health::Healthy { .. } => Mounted::Mounted,
-        Health::Stale { .. } => Mounted::Stale,
-        Health::Unmounted => Mounted::Unmounted,
+    // The tool is the mounted filesystem's (the mount table's type), not
+    // the plan's: a bucket mounted with rclone shows rclone whatever
+    // --tool says now. Unmounted: the tool `mount` would use.
+    let state = |path: &Path, planned: &str| match probe(path, &table, Duration::from_secs(5)) {
+        Health::Healthy { fstype } => (Mounted::Mounted, Tool::name_of_fstype(&fstype)),
+        Health::Stale { fstype, .. } => (Mounted::Stale, Tool::name_of_fstype(&fstype)),
+        Health::Unmounted => (Mounted::Unmounted, planned.to_string()),
     };
     let mut out = Vec::new();
     for e in &plan.entries {
         for m in &e.mounts {
+            let (state, tool) = state(&m.mountpoint, &m.tool.to_string());
             out.push(MountState {
                 entry: e.entry.clone(),
                 bucket: Some(m.bucket.clone()),
                 mountpoint: m.mountpoint.clone(),
-                state: state(&m.mountpoint),
-                tool: m.tool.to_string(),
+                state,
+                tool,
             });
         }
         if let Some(merge) = &e.merge {
+            let (state, tool) = state(&merge.target, "mergerfs");
             out.push(MountState {
                 entry: e.entry.clone(),
                 bucket: None,
                 mountpoint: merge.target.clone(),
-                state: state(&merge.target),
-                tool: "mergerfs".into(),
+                state,
+                tool,
             });
         }
     }
@@ -793,7 +800,9 @@ pub fn status(plan: &Plan) -> Result<Vec<MountState>, MountError> {
 pub async fn purge_retired(plan: &Plan, store: &Store) -> Result<Report, MountError> {
     let state = adt_localfs::ensure_private_dir(&plan.options.state_dir)?;
     let mut report = Report::default();
-    let mut record = retire::load(&plan.options.state_dir);
+    // The record and any retired directory found by its name (which is
+    // adopted: kept in the record until purged).
+    let mut record = retire::find(plan);
     let mut kept = Vec::new();
     for r in record.drain(..) {
         let Some(entry) = plan.entries.iter().find(|e| e.entry == r.entry) else {

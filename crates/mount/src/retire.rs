@@ -54,6 +54,68 @@ pub fn load(state_dir: &Path) -> Vec<Retired> {
         .unwrap_or_default()
 }
 
+/// Whether `name` is what [`move_aside`] names a directory moved aside
+/// from mount point `mount`: `.MOUNT.adt-retired-SECONDS`, maybe `-N`.
+pub(crate) fn is_retired_name(name: &[u8], mount: &[u8]) -> bool {
+    let Some(rest) = name.strip_prefix(b".").and_then(|r| r.strip_prefix(mount)) else {
+        return false;
+    };
+    let Some(rest) = rest.strip_prefix(b".adt-retired-") else {
+        return false;
+    };
+    let digits = |s: &[u8]| !s.is_empty() && s.len() <= 20 && s.iter().all(u8::is_ascii_digit);
+    match rest.iter().position(|b| *b == b'-') {
+        None => digits(rest),
+        Some(i) => digits(&rest[..i]) && digits(&rest[i + 1..]),
+    }
+}
+
+/// The retired directories of `plan`: the record's, and every directory
+/// beside a mount point (or merge target) named as [`move_aside`] names
+/// them that the record lacks, wherever it came from (a backup restored
+/// on a new webserver brings them back). Those found get the identity
+/// they have now. Only directories count, never a link.
+pub fn find(plan: &crate::Plan) -> Vec<Retired> {
+    let mut all = load(&plan.options.state_dir);
+    for e in &plan.entries {
+        let buckets: Vec<String> = e.mounts.iter().map(|m| m.bucket.clone()).collect();
+        let places = e
+            .mounts
+            .iter()
+            .map(|m| (m.mountpoint.as_path(), vec![m.bucket.clone()]))
+            .chain(e.merge.iter().map(|m| (m.target.as_path(), buckets.clone())));
+        for (mountpoint, buckets) in places {
+            let (Some(parent), Some(mount)) = (mountpoint.parent(), mountpoint.file_name()) else {
+                continue;
+            };
+            let Ok(dir) = Dir::open(parent) else { continue };
+            let Ok(mut names) = dir.names() else { continue };
+            names.sort();
+            for name in names {
+                if !is_retired_name(name.as_bytes(), mount.as_bytes()) {
+                    continue;
+                }
+                let path = dir.child_path(&name);
+                if all.iter().any(|r| r.retired == path) {
+                    continue;
+                }
+                if let Ok(Some(stat)) = dir.stat_at(&name)
+                    && stat.kind == adt_localfs::Kind::Dir
+                {
+                    all.push(Retired {
+                        entry: e.entry.clone(),
+                        mountpoint: mountpoint.to_path_buf(),
+                        retired: path,
+                        buckets: buckets.clone(),
+                        identity: Some((stat.dev, stat.ino)),
+                    });
+                }
+            }
+        }
+    }
+    all
+}
+
 /// Replaces the record, whole (0600, temporary file, rename).
 pub(crate) fn save(state: &Dir, all: &[Retired]) -> Result<(), MountError> {
     let text = serde_json::to_vec_pretty(all).map_err(|e| io(&state.child_path(OsStr::new(RECORD)), e))?;
@@ -463,4 +525,28 @@ pub(crate) async fn purge(
     }
     kept.sort();
     Ok(kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retired_names_are_recognised_exactly() {
+        for yes in [".images.adt-retired-1700000000", ".images.adt-retired-1700000000-3"] {
+            assert!(is_retired_name(yes.as_bytes(), b"images"), "{yes}");
+        }
+        for no in [
+            "images",
+            ".images.adt-retired-",
+            ".images.adt-retired-17x",
+            ".images.adt-retired-1-",
+            ".images.adt-retired-1-2-3",
+            ".media.adt-retired-1700000000",
+            ".images2.adt-retired-1700000000",
+            "..images.adt-retired-1",
+        ] {
+            assert!(!is_retired_name(no.as_bytes(), b"images"), "{no}");
+        }
+    }
 }

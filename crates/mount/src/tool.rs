@@ -56,6 +56,18 @@ impl Tool {
         }
     }
 
+    /// The tool name for a mount table's filesystem type (`fuse.rclone`
+    /// shows `rclone`, `fuse.mergerfs` shows `mergerfs`); another type is
+    /// shown as it is.
+    pub fn name_of_fstype(fstype: &str) -> String {
+        const ALL: [Tool; 5] = [Tool::S3fs, Tool::Rclone, Tool::Goofys, Tool::Geesefs, Tool::MountS3];
+        match ALL.into_iter().find(|t| t.fstype() == fstype) {
+            Some(tool) => tool.to_string(),
+            None if fstype == "fuse.mergerfs" => "mergerfs".to_string(),
+            None => fstype.to_string(),
+        }
+    }
+
     /// How soon another webserver mounting the same bucket with this tool
     /// reads what one webserver wrote (counted from the writer's close of
     /// a small file): the caches' lifetimes, as set by [`mount_command`].
@@ -72,15 +84,16 @@ impl Tool {
         }
     }
 
-    /// True when writes of one name at once (on one webserver or on two)
-    /// leave one whole version in the bucket and on every webserver
-    /// within [`Tool::visibility_bound`]. rclone 1.60 does not: a file
-    /// waiting for its upload is cut to the other version's length when
-    /// it is opened again and uploaded so; its upload can delete the name
-    /// for a moment; another webserver can keep reading an older version.
-    /// The multi-webserver tests check it for s3fs; docs/mounting.md says
-    /// it.
-    pub fn survives_write_races(self) -> bool {
+    /// True when what one webserver writes, every other reads whole (the
+    /// old or the new version, never cut or mixed), and converges to the
+    /// version the bucket keeps within [`Tool::visibility_bound`], writes
+    /// of one name at once included. The multi-webserver tests check it
+    /// for s3fs. rclone 1.60 does not keep it: another webserver can read
+    /// new bytes cut to the old length for up to its bound; with writes of
+    /// one name at once, a file waiting for its upload is cut to the other
+    /// version's length and uploaded so, and its upload can delete the name
+    /// for a moment (docs/mounting.md, "Several webservers, one bucket").
+    pub fn keeps_versions_whole(self) -> bool {
         matches!(self, Tool::S3fs)
     }
 
@@ -432,5 +445,14 @@ mod tests {
         with_root_mode(&mut rclone, 0o750);
         let i = rclone.args.iter().position(|a| a == "--umask").unwrap();
         assert_eq!(rclone.args[i + 1], "027");
+    }
+
+    #[test]
+    fn the_mount_table_names_the_tool() {
+        assert_eq!(Tool::name_of_fstype("fuse.rclone"), "rclone");
+        assert_eq!(Tool::name_of_fstype("fuse.s3fs"), "s3fs");
+        assert_eq!(Tool::name_of_fstype("fuse.mergerfs"), "mergerfs");
+        assert_eq!(Tool::name_of_fstype("fuse.mountpoint-s3"), Tool::MountS3.to_string());
+        assert_eq!(Tool::name_of_fstype("nfs4"), "nfs4");
     }
 }

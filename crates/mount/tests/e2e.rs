@@ -133,10 +133,19 @@ async fn bucket_files_appear_and_writes_land(tool: Tool) {
     assert_eq!(fs::read(images.join("banners/a.png")).unwrap(), b"PNG a");
 
     fs::write(images.join("new upload.jpg"), b"JPEG new").unwrap();
-    adt_mounts::unmount(&plan, Duration::from_secs(30)).unwrap();
+    // PHP lands an upload under a temporary name, then renames it: rclone
+    // 1.60 lost such a file when it uploaded inside the close.
+    fs::write(images.join(".tmp-upload"), b"JPEG renamed").unwrap();
+    fs::rename(images.join(".tmp-upload"), images.join("renamed.jpg")).unwrap();
+    // Unmounting at once still lands both (rclone uploads after a delay).
+    let report = adt_mounts::unmount(&plan, Duration::from_secs(30)).unwrap();
+    assert!(report.warnings.is_empty(), "{report:?}");
     assert!(!is_mounted(&images));
     let (_, body) = site.store.get_bytes(site.bucket(0), "new upload.jpg").await.unwrap();
     assert_eq!(body, Bytes::from_static(b"JPEG new"));
+    let (_, body) = site.store.get_bytes(site.bucket(0), "renamed.jpg").await.unwrap();
+    assert_eq!(body, Bytes::from_static(b"JPEG renamed"));
+    assert!(site.store.head(site.bucket(0), ".tmp-upload").await.unwrap().is_none());
 }
 
 async fn local_files_end_up_in_the_bucket_and_nothing_is_lost(tool: Tool) {
@@ -180,7 +189,11 @@ async fn local_files_end_up_in_the_bucket_and_nothing_is_lost(tool: Tool) {
     for (key, mode) in [("2024/", "16872"), ("2024/01/", "16840")] {
         let marker = site.store.head(site.bucket(0), key).await.unwrap();
         let meta = marker.unwrap_or_else(|| panic!("{key}: no directory object")).metadata;
-        assert_eq!((meta["mode"].as_str(), meta["mtime"].as_str()), (mode, "1700000000"), "{key}");
+        assert_eq!(
+            (meta["mode"].as_str(), meta["mtime"].as_str()),
+            (mode, "1700000000"),
+            "{key}"
+        );
     }
     let root = fs::metadata(&images).unwrap().permissions().mode() & 0o777;
     assert_eq!(root, 0o750, "{tool}: the mount root keeps the directory's mode");
@@ -208,6 +221,29 @@ async fn local_files_end_up_in_the_bucket_and_nothing_is_lost(tool: Tool) {
     let purged = adt_mounts::purge_retired(&plan, &site.store).await.unwrap();
     assert!(purged.warnings.is_empty(), "{purged:?}");
     assert!(!retired[0].retired.exists());
+
+    // Retired directories that a restored backup brings back are found by
+    // their name, shown, and purged like any other; a file not in the
+    // bucket keeps its directory, which is then on record.
+    let state = site.dir.path().join("state");
+    let restored = site.webroot().join(".images.adt-retired-1600000000");
+    fs::create_dir_all(restored.join("2024/01")).unwrap();
+    fs::write(restored.join("2024/01/local.jpg"), b"local bytes").unwrap();
+    let unknown = site.webroot().join(".images.adt-retired-1600000001-2");
+    fs::create_dir_all(&unknown).unwrap();
+    fs::write(unknown.join("only-here.jpg"), b"not in the bucket").unwrap();
+    std::os::unix::fs::symlink(&restored, site.webroot().join(".images.adt-retired-1600000002")).unwrap();
+    let found: Vec<PathBuf> = adt_mounts::find_retired(&plan).into_iter().map(|r| r.retired).collect();
+    assert_eq!(
+        found,
+        [restored.clone(), unknown.clone()],
+        "a link is never a retired directory"
+    );
+    let purged = adt_mounts::purge_retired(&plan, &site.store).await.unwrap();
+    assert!(!restored.exists(), "{purged:?}");
+    assert_eq!(fs::read(unknown.join("only-here.jpg")).unwrap(), b"not in the bucket");
+    let recorded: Vec<PathBuf> = adt_mounts::retired(&state).into_iter().map(|r| r.retired).collect();
+    assert_eq!(recorded, [unknown]);
 }
 
 async fn a_killed_fuse_process_is_stale_and_mount_repairs_it(tool: Tool) {

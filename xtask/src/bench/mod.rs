@@ -3,6 +3,7 @@
 
 mod backup;
 mod measure;
+mod mounts;
 mod replicate;
 mod seed;
 mod sync;
@@ -39,6 +40,13 @@ pub(crate) enum Bench {
     /// nodes and a fresh emulator behind a proxy that counts requests. Timed runs are medians
     /// of three. Needs rsync and tar. `--files 200000` checks the memory target.
     Sync(sync::Args),
+    /// Two webservers (two mounts of one bucket, as adt-mount makes them) per tool: how long
+    /// after an upload, overwrite or delete on one the other reads it whole, against the tool's
+    /// stated bound; small-file writes per second; a listing from the other webserver
+    ///
+    /// The embedded emulator sits behind a proxy adding --latency ms to every request. Needs
+    /// root, /dev/fuse, s3fs, rclone and fusermount3.
+    Mounts(mounts::Args),
 }
 
 pub(crate) fn run(bench: Bench) -> Result<(), String> {
@@ -47,6 +55,7 @@ pub(crate) fn run(bench: Bench) -> Result<(), String> {
         Bench::Backup(args) => backup::run(args),
         Bench::Replicate(args) => replicate::run(args),
         Bench::Sync(args) => sync::run(args),
+        Bench::Mounts(args) => mounts::run(args),
     }
 }
 
