@@ -49,7 +49,6 @@ impl MountSettings {
 pub struct MountJob {
     plan: Plan,
     connection: Connection,
-    state_dir: PathBuf,
     webroot: PathBuf,
 }
 
@@ -93,7 +92,6 @@ impl Site {
         Ok(MountJob {
             plan: Plan::new(&layout, &target, &options),
             connection,
-            state_dir: state_dir.clone(),
             webroot: self.webroot().to_path_buf(),
         })
     }

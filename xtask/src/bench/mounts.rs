@@ -30,6 +30,17 @@ pub(crate) struct Args {
     tool: Option<String>,
 }
 
+/// What one tool measured.
+struct Measured {
+    delays: Vec<Delays>,
+    /// Small files written per second.
+    writes_per_second: f64,
+    /// Seconds from the first small write until all were in the bucket.
+    all_uploaded: f64,
+    /// Seconds the other webserver took to list them.
+    listing: f64,
+}
+
 /// What one case measured, in seconds.
 struct Delays {
     case: &'static str,
@@ -74,9 +85,9 @@ pub(crate) fn run(args: Args) -> Result<(), String> {
         "{:<7} {:<34} {:>9} {:>9} {:>9} {:>7}",
         "tool", "case", "median", "p95", "max", "bound"
     );
-    for (tool, (delays, writes, listing)) in &rows {
+    for (tool, m) in &rows {
         let bound = tool.visibility_bound().map(|b| b.as_secs_f64()).unwrap_or(f64::NAN);
-        for d in delays {
+        for d in &m.delays {
             let max = d.quantile(1.0);
             println!(
                 "{:<7} {:<34} {:>8.3}s {:>8.3}s {:>8.3}s {:>6.1}s{}",
@@ -93,15 +104,15 @@ pub(crate) fn run(args: Args) -> Result<(), String> {
             "{:<7} {:<34} {:>8.1}/s  (all {} in the bucket after {:.2} s)",
             tool.to_string(),
             format!("{} writes of 4 KiB, in place", args.files),
-            writes.0,
+            m.writes_per_second,
             args.files,
-            writes.1
+            m.all_uploaded
         );
         println!(
             "{:<7} {:<34} {:>8.3}s",
             tool.to_string(),
             format!("other webserver lists the {}", args.files),
-            listing
+            m.listing
         );
     }
     Ok(())
@@ -110,7 +121,7 @@ pub(crate) fn run(args: Args) -> Result<(), String> {
 /// Two mounts of one bucket with `tool`; returns the delays, small-file
 /// writes per second with the time until all were in the bucket, and the
 /// listing time.
-async fn one_tool(tool: Tool, args: &Args, work: &Path) -> Result<(Vec<Delays>, (f64, f64), f64), String> {
+async fn one_tool(tool: Tool, args: &Args, work: &Path) -> Result<Measured, String> {
     let emulator = adt_testkit::Emulator::start().map_err(|e| e.to_string())?;
     let proxy = adt_testkit::FaultProxy::start(&emulator.endpoint()).map_err(|e| e.to_string())?;
     proxy.add(adt_testkit::Fault::Latency(Duration::from_millis(args.latency)));
@@ -122,7 +133,7 @@ async fn one_tool(tool: Tool, args: &Args, work: &Path) -> Result<(Vec<Delays>, 
     .map_err(|e| e.to_string())?;
     let config = AssetConfig::persisting(
         "bench.example.com",
-        vec![MountEntry::parse("uploads").map_err(|e| e.to_string())?],
+        vec![MountEntry::parse("uploads").map_err(|e| format!("{e:?}"))?],
     );
     let mut plans = Vec::new();
     for node in ["a", "b"] {
@@ -168,13 +179,7 @@ async fn one_tool(tool: Tool, args: &Args, work: &Path) -> Result<(Vec<Delays>, 
     result
 }
 
-fn measure(
-    tool: Tool,
-    args: &Args,
-    a: &Path,
-    b: &Path,
-    plan_a: &Plan,
-) -> Result<(Vec<Delays>, (f64, f64), f64), String> {
+fn measure(tool: Tool, args: &Args, a: &Path, b: &Path, plan_a: &Plan) -> Result<Measured, String> {
     let limit = Duration::from_secs(60);
     let mut cases = [
         Delays {
@@ -227,11 +232,12 @@ fn measure(
         }
     }
     let listing = started.elapsed().as_secs_f64();
-    Ok((
-        cases.into_iter().collect(),
-        (args.files as f64 / wrote, uploaded),
+    Ok(Measured {
+        delays: cases.into_iter().collect(),
+        writes_per_second: args.files as f64 / wrote,
+        all_uploaded: uploaded,
         listing,
-    ))
+    })
 }
 
 /// Version `v` of round `round`, `len` bytes.
