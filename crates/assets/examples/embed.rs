@@ -79,14 +79,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             meta.metadata.get("mode").map_or("?", |m| m.as_str())
         );
     }
-    if summary.uploaded() != 3 {
-        return Err(format!("expected 3 objects uploaded, got {}", summary.uploaded()).into());
+    // Two images and an object for each directory (banners/, empty/).
+    if summary.uploaded() != 4 {
+        return Err(format!("expected 4 objects uploaded, got {}", summary.uploaded()).into());
     }
     Ok(())
 }
 
 /// A small backup of a Joomla webroot: code outside the asset directory,
-/// two images and an empty directory inside it.
+/// two images, a directory holding one, and an empty directory inside it.
 fn write_backup(path: &Path) -> std::io::Result<()> {
     let file = std::fs::File::create(path)?;
     let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(file, flate2::Compression::default()));

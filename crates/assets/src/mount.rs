@@ -140,10 +140,22 @@ impl MountJob {
         Ok(adt_mounts::status(&self.plan)?)
     }
 
-    /// The moved-aside directories: on record, and any found by its name
-    /// beside a mount point (brought back by a restored backup).
+    /// The moved-aside directories on record.
     pub fn retired(&self) -> Vec<Retired> {
-        adt_mounts::find_retired(&self.plan)
+        adt_mounts::retired(&self.plan.options.state_dir)
+    }
+
+    /// Directories named as moved-aside ones beside a mount point but not
+    /// on record (a restored backup brings them back): shown, never purged
+    /// until adopted.
+    pub fn unrecorded_retired(&self) -> Vec<Retired> {
+        adt_mounts::find_unrecorded_retired(&self.plan)
+    }
+
+    /// Puts every [`MountJob::unrecorded_retired`] directory on record, so
+    /// purges treat it like one adt-mount moved aside.
+    pub fn adopt_retired(&self) -> Result<Report, Error> {
+        Ok(adt_mounts::adopt_retired(&self.plan)?)
     }
 
     /// One systemd unit per FUSE mount, the programs at their absolute

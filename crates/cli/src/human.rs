@@ -142,8 +142,13 @@ pub fn mount_report(report: &adt_mounts::Report) -> String {
     out
 }
 
-/// Each mount point's state, then the moved-aside directories.
-pub fn mount_status(mounts: &[adt_mounts::MountState], retired: &[adt_mounts::Retired]) -> String {
+/// Each mount point's state, then the moved-aside directories, then those
+/// named like them but not on record.
+pub fn mount_status(
+    mounts: &[adt_mounts::MountState],
+    retired: &[adt_mounts::Retired],
+    unrecorded: &[adt_mounts::Retired],
+) -> String {
     let mut out = String::new();
     for m in mounts {
         out.push_str(&format!(
@@ -157,6 +162,13 @@ pub fn mount_status(mounts: &[adt_mounts::MountState], retired: &[adt_mounts::Re
     for r in retired {
         out.push_str(&format!(
             "retired    {} (was {})\n",
+            r.retired.display(),
+            r.mountpoint.display()
+        ));
+    }
+    for r in unrecorded {
+        out.push_str(&format!(
+            "unrecorded {} (named as retired from {}, not on record: review it, then `adt-mount mount --adopt-retired`)\n",
             r.retired.display(),
             r.mountpoint.display()
         ));

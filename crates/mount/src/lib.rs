@@ -81,9 +81,9 @@ mod writeback;
 
 pub use error::MountError;
 pub use health::{Health, probe};
-pub use operate::{Keys, MountState, Mounted, Report, mount, purge_retired, status, unmount};
+pub use operate::{Keys, MountState, Mounted, Report, adopt_retired, mount, purge_retired, status, unmount};
 pub use plan::{MountOptions, Plan, PlannedEntry, PlannedMerge, PlannedMount, Target, cache_dir};
-pub use retire::{Retired, find as find_retired, load as retired};
+pub use retire::{Retired, find_unrecorded as find_unrecorded_retired, load as retired};
 pub use tool::{CommandLine, CredentialFiles, MountSpec, Tool, find_program, merge_command, mount_command};
 pub use units::{Unit, systemd_quote, unit_name, units};
 pub use writeback::pending_uploads;

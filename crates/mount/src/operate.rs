@@ -316,6 +316,16 @@ async fn mount_one(
         let bucket = &site.dest.layout.mounts[site.dest.branch.unwrap_or(0)].bucket;
         let cache = crate::plan::cache_dir(&site.plan.options.state_dir, bucket);
         std::fs::create_dir_all(&cache).map_err(|e| io(&cache, e))?;
+        // rclone left uploads waiting (stopped before it uploaded them):
+        // only rclone uploads them.
+        let waiting = crate::writeback::pending_uploads(&cache);
+        if command.program != "rclone" && waiting > 0 {
+            report.warnings.push(format!(
+                "{}: {waiting} file(s) written through rclone still wait for their upload in {}; mount with --tool rclone once to upload them",
+                path.display(),
+                cache.display()
+            ));
+        }
     }
     // Still the directory checked above, not a link put there since.
     let mode = match parent.stat_at(&name)? {
@@ -533,7 +543,14 @@ fn start_and_wait(
 /// `--devname`) to a tool's command; false for a tool that cannot take one.
 fn tag_mount(command: &mut CommandLine, tag: &str) -> bool {
     match command.program.as_str() {
-        "s3fs" | "mergerfs" => {
+        // libfuse 2 drops its default subtype when fsname is given, which
+        // left s3fs's type in the mount table as plain `fuse`: named again,
+        // so status can tell the tool (`fuse.s3fs`).
+        "s3fs" => {
+            command.args.extend(["-o".to_string(), format!("fsname={tag},subtype=s3fs")]);
+            true
+        }
+        "mergerfs" => {
             command.args.extend(["-o".to_string(), format!("fsname={tag}")]);
             true
         }
@@ -653,28 +670,33 @@ fn detach(path: &Path) -> Result<(), MountError> {
 pub fn unmount(plan: &Plan, grace: Duration) -> Result<Report, MountError> {
     let mut report = Report::default();
     for entry in plan.entries.iter().rev() {
-        // Each path, with the rclone cache whose uploads it waits for.
+        // Each path, with the cache of its bucket (a merge has none).
         let mut paths: Vec<(&Path, Option<PathBuf>)> = Vec::new();
         if let Some(merge) = &entry.merge {
             paths.push((&merge.target, None));
         }
         paths.extend(entry.mounts.iter().rev().map(|m| {
-            let cache = (m.tool == Tool::Rclone).then(|| cache_dir(&plan.options.state_dir, &m.bucket));
-            (m.mountpoint.as_path(), cache)
+            (
+                m.mountpoint.as_path(),
+                Some(cache_dir(&plan.options.state_dir, &m.bucket)),
+            )
         }));
         for (path, cache) in paths {
             let table = MountTable::read().map_err(|e| io(path, e))?;
-            if table.at(path).is_none() {
+            let Some(info) = table.at(path) else {
                 continue;
-            }
+            };
             let started = Instant::now();
             // rclone uploads a file a moment after its close, and exits on
             // unmount without uploading what still waits: wait for it.
-            if let Some(cache) = cache {
+            // Whatever --tool says now, the mount table says what mounted
+            // it; a dead rclone uploads nothing, so that is not waited for.
+            let rclone = info.fstype == Tool::Rclone.fstype() && !serving(path).is_empty();
+            if let Some(cache) = cache.filter(|_| rclone) {
                 let left = crate::writeback::wait_uploaded(&cache, grace);
                 if left > 0 {
                     report.warnings.push(format!(
-                        "{}: {left} file(s) still waited for their upload after {} s; they stay in {} and are uploaded when the bucket is next mounted",
+                        "{}: {left} file(s) still waited for their upload after {} s; they stay in {} and rclone uploads them when it next mounts the bucket",
                         path.display(),
                         grace.as_secs(),
                         cache.display()
@@ -794,15 +816,37 @@ pub fn status(plan: &Plan) -> Result<Vec<MountState>, MountError> {
     Ok(out)
 }
 
+/// Adds to the record of retired directories every directory found by its
+/// name and not on record ([`crate::find_unrecorded_retired`]), so that
+/// status and purges treat it like one adt-mount moved aside. An
+/// operator's decision: the web server's user can make such a name.
+pub fn adopt_retired(plan: &Plan) -> Result<Report, MountError> {
+    let state = adt_localfs::ensure_private_dir(&plan.options.state_dir)?;
+    let mut report = Report::default();
+    let found = retire::find_unrecorded(plan);
+    if found.is_empty() {
+        return Ok(report);
+    }
+    let mut record = retire::load(&plan.options.state_dir);
+    for r in found {
+        report.actions.push(format!(
+            "{}: adopted as a retired directory of entry `{}`",
+            r.retired.display(),
+            r.entry
+        ));
+        record.push(r);
+    }
+    retire::save(&state, &record)?;
+    Ok(report)
+}
+
 /// Deletes, from retired local directories, every file whose content is
 /// verified in its bucket, and the directories left empty; keeps (and
 /// names) every file that is not verified, and the record of its directory.
 pub async fn purge_retired(plan: &Plan, store: &Store) -> Result<Report, MountError> {
     let state = adt_localfs::ensure_private_dir(&plan.options.state_dir)?;
     let mut report = Report::default();
-    // The record and any retired directory found by its name (which is
-    // adopted: kept in the record until purged).
-    let mut record = retire::find(plan);
+    let mut record = retire::load(&plan.options.state_dir);
     let mut kept = Vec::new();
     for r in record.drain(..) {
         let Some(entry) = plan.entries.iter().find(|e| e.entry == r.entry) else {

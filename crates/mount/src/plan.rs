@@ -180,13 +180,16 @@ impl Plan {
     /// same commands). A mount point that is missing, or not a directory,
     /// keeps the plan's 0770. Reads the mount points' `lstat`, nothing else.
     pub fn with_root_modes(&self) -> Plan {
-        use std::os::unix::fs::PermissionsExt;
         let mut plan = self.clone();
         for m in plan.entries.iter_mut().flat_map(|e| e.mounts.iter_mut()) {
-            if let Ok(meta) = std::fs::symlink_metadata(&m.mountpoint)
-                && meta.is_dir()
+            let (Some(parent), Some(name)) = (m.mountpoint.parent(), m.mountpoint.file_name()) else {
+                continue;
+            };
+            // Through a handle, never following a link (as mount does).
+            if let Ok(Some(stat)) = adt_localfs::Dir::open(parent).and_then(|d| d.stat_at(name))
+                && stat.kind == adt_localfs::Kind::Dir
             {
-                crate::tool::with_root_mode(&mut m.command, meta.permissions().mode());
+                crate::tool::with_root_mode(&mut m.command, stat.mode);
             }
         }
         plan

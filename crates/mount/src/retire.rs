@@ -70,13 +70,17 @@ pub(crate) fn is_retired_name(name: &[u8], mount: &[u8]) -> bool {
     }
 }
 
-/// The retired directories of `plan`: the record's, and every directory
-/// beside a mount point (or merge target) named as [`move_aside`] names
-/// them that the record lacks, wherever it came from (a backup restored
-/// on a new webserver brings them back). Those found get the identity
-/// they have now. Only directories count, never a link.
-pub fn find(plan: &crate::Plan) -> Vec<Retired> {
-    let mut all = load(&plan.options.state_dir);
+/// Directories beside a mount point (or merge target) of `plan` named as
+/// [`move_aside`] names them that the record lacks, wherever they came
+/// from (a backup restored on a new webserver brings them back), each with
+/// the identity it has now. Only directories count, never a link.
+///
+/// They are shown, never purged until adopted ([`adopt`]): the web
+/// server's user can make a directory of that name, or rename one there,
+/// and a purge deletes as root.
+pub fn find_unrecorded(plan: &crate::Plan) -> Vec<Retired> {
+    let recorded = load(&plan.options.state_dir);
+    let mut all: Vec<Retired> = Vec::new();
     for e in &plan.entries {
         let buckets: Vec<String> = e.mounts.iter().map(|m| m.bucket.clone()).collect();
         let places = e
@@ -96,7 +100,7 @@ pub fn find(plan: &crate::Plan) -> Vec<Retired> {
                     continue;
                 }
                 let path = dir.child_path(&name);
-                if all.iter().any(|r| r.retired == path) {
+                if recorded.iter().chain(all.iter()).any(|r| r.retired == path) {
                     continue;
                 }
                 if let Ok(Some(stat)) = dir.stat_at(&name)
@@ -180,9 +184,9 @@ fn survey(dir: &Dir, skipped: &mut Vec<String>) -> Result<Vec<Item>, MountError>
         let shown = || display_name(entry.rel);
         match event {
             Event::Name(_) | Event::Dir(..) => {}
-            // Every directory, so the bucket shows its mode, owner and
-            // mtime (s3fs shows a directory with no object as 0750, dated
-            // 1970); its own handle's fstat, not a second lookup.
+            // Every directory, so the bucket holds its mode, owner and
+            // mtime (s3fs shows a directory with no object dated 1970);
+            // its own handle's fstat, not a second lookup.
             Event::Leave(_, opened, _) if !entry.rel.is_empty() => {
                 items.push(Item::Dir(entry.rel.to_vec(), *opened.stat()));
             }
@@ -281,6 +285,12 @@ pub(crate) async fn upload_missing(
         };
         if let Item::Dir(_, stat) = &item {
             let key = directory_key(key);
+            if key.len() > adt_datastore::MAX_KEY_BYTES {
+                report
+                    .refused
+                    .push(format!("{}/ (its directory object's key is over {} bytes)", display_name(rel), adt_datastore::MAX_KEY_BYTES));
+                continue;
+            }
             let opts = attributes(stat).put_options(&key);
             // A merge shows a directory from the first branch holding it:
             // each branch gets the same object. Never overwritten.

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 pub enum Tool {
     /// `s3fs` (s3fs-fuse); keys from `s3fs.passwd`.
     S3fs,
-    /// `rclone mount`; keys from `rclone.conf` (remote `adt`).
+    /// `rclone mount2`; keys from `rclone.conf` (remote `adt`).
     Rclone,
     /// `goofys`; keys from the AWS credentials file (profile `adt`).
     Goofys,
@@ -60,8 +60,7 @@ impl Tool {
     /// shows `rclone`, `fuse.mergerfs` shows `mergerfs`); another type is
     /// shown as it is.
     pub fn name_of_fstype(fstype: &str) -> String {
-        const ALL: [Tool; 5] = [Tool::S3fs, Tool::Rclone, Tool::Goofys, Tool::Geesefs, Tool::MountS3];
-        match ALL.into_iter().find(|t| t.fstype() == fstype) {
+        match Tool::ALL.iter().find(|t| t.fstype() == fstype) {
             Some(tool) => tool.to_string(),
             None if fstype == "fuse.mergerfs" => "mergerfs".to_string(),
             None => fstype.to_string(),
@@ -69,8 +68,9 @@ impl Tool {
     }
 
     /// How soon another webserver mounting the same bucket with this tool
-    /// reads what one webserver wrote (counted from the writer's close of
-    /// a small file): the caches' lifetimes, as set by [`mount_command`].
+    /// reads what one webserver wrote, counted from the writer's close of
+    /// a small file (a big one adds its upload time): the caches'
+    /// lifetimes, as set by [`mount_command`].
     /// Checked by the multi-webserver tests and measured by `cargo xtask
     /// bench mounts`. None for the tools those do not cover.
     pub fn visibility_bound(self) -> Option<std::time::Duration> {

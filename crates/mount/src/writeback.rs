@@ -18,23 +18,36 @@ use adt_localfs::{Dir, Event, Flow, LocalError};
 const MAX_META: u64 = 64 * 1024;
 
 /// How many files under rclone cache directory `cache` still wait for
-/// their upload (0 when there is no cache, or it cannot be read).
+/// their upload (0 when there is no cache). What cannot be read counts as
+/// waiting, so a caller warns rather than assumes all was uploaded.
 pub fn pending_uploads(cache: &Path) -> usize {
-    let Ok(meta) = Dir::open(&cache.join("vfsMeta")) else {
-        return 0;
+    let meta = match Dir::open(&cache.join("vfsMeta")) {
+        Ok(meta) => meta,
+        Err(e) if e.is_missing() => return 0,
+        Err(_) => return 1,
     };
     let mut pending = 0;
-    let _ = adt_localfs::walk(&meta, &mut |event| -> Result<Flow, LocalError> {
-        if let Event::File(entry, stat) = event
-            && let Ok(opened) = entry.dir.open_file(entry.name, Some(stat))
-        {
-            let mut text = Vec::new();
-            if opened.file.take(MAX_META).read_to_end(&mut text).is_ok() && is_dirty(&text) {
-                pending += 1;
+    let walked = adt_localfs::walk(&meta, &mut |event| -> Result<Flow, LocalError> {
+        match event {
+            Event::File(entry, stat) => {
+                let mut text = Vec::new();
+                let read = entry
+                    .dir
+                    .open_file(entry.name, Some(stat))
+                    .ok()
+                    .and_then(|opened| opened.file.take(MAX_META).read_to_end(&mut text).ok());
+                if read.is_none() || is_dirty(&text) {
+                    pending += 1;
+                }
             }
+            Event::Unreadable(..) | Event::TooDeep(_) | Event::Changed(_) => pending += 1,
+            _ => {}
         }
         Ok(Flow::Continue)
     });
+    if walked.is_err() {
+        pending += 1;
+    }
     pending
 }
 
@@ -73,6 +86,7 @@ mod tests {
         std::fs::write(meta.join("a.jpg"), br#"{"Size": 3, "Dirty": true}"#).unwrap();
         std::fs::write(meta.join("b.jpg"), br#"{"Size": 3, "Dirty": false}"#).unwrap();
         std::fs::write(meta.join("c.jpg"), b"not json").unwrap();
+        std::fs::write(meta.join("d.jpg"), vec![b' '; 100 * 1024]).unwrap();
         std::os::unix::fs::symlink(meta.join("a.jpg"), meta.join("link.jpg")).unwrap();
         assert_eq!(pending_uploads(dir.path()), 1);
         assert_eq!(pending_uploads(&dir.path().join("missing")), 0);

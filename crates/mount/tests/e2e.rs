@@ -223,8 +223,9 @@ async fn local_files_end_up_in_the_bucket_and_nothing_is_lost(tool: Tool) {
     assert!(!retired[0].retired.exists());
 
     // Retired directories that a restored backup brings back are found by
-    // their name, shown, and purged like any other; a file not in the
-    // bucket keeps its directory, which is then on record.
+    // their name and shown, but never purged until adopted (the web
+    // server's user can make such a name); once adopted they are purged
+    // like any other, and one with a file not in the bucket stays on record.
     let state = site.dir.path().join("state");
     let restored = site.webroot().join(".images.adt-retired-1600000000");
     fs::create_dir_all(restored.join("2024/01")).unwrap();
@@ -233,12 +234,18 @@ async fn local_files_end_up_in_the_bucket_and_nothing_is_lost(tool: Tool) {
     fs::create_dir_all(&unknown).unwrap();
     fs::write(unknown.join("only-here.jpg"), b"not in the bucket").unwrap();
     std::os::unix::fs::symlink(&restored, site.webroot().join(".images.adt-retired-1600000002")).unwrap();
-    let found: Vec<PathBuf> = adt_mounts::find_retired(&plan).into_iter().map(|r| r.retired).collect();
-    assert_eq!(
-        found,
-        [restored.clone(), unknown.clone()],
-        "a link is never a retired directory"
-    );
+    let found = |plan: &Plan| -> Vec<PathBuf> {
+        adt_mounts::find_unrecorded_retired(plan)
+            .into_iter()
+            .map(|r| r.retired)
+            .collect()
+    };
+    assert_eq!(found(&plan), [restored.clone(), unknown.clone()], "a link is never a retired directory");
+    adt_mounts::purge_retired(&plan, &site.store).await.unwrap();
+    assert!(restored.exists(), "not purged before it is adopted");
+    let adopted = adt_mounts::adopt_retired(&plan).unwrap();
+    assert_eq!(adopted.actions.len(), 2, "{adopted:?}");
+    assert!(found(&plan).is_empty());
     let purged = adt_mounts::purge_retired(&plan, &site.store).await.unwrap();
     assert!(!restored.exists(), "{purged:?}");
     assert_eq!(fs::read(unknown.join("only-here.jpg")).unwrap(), b"not in the bucket");

@@ -24,7 +24,7 @@ pub(crate) struct Scan {
     pub links: HashMap<String, Vec<String>>,
     /// Directories inside asset directories: each gets a `dir/` object
     /// with its mode, owner and mtime (s3fs shows a directory without one
-    /// as 0750, dated 1970).
+    /// dated 1970).
     pub dirs: Vec<(String, PosixAttributes)>,
     /// Symlinks, devices, fifos and unnamed entries inside asset
     /// directories: not seeded.

@@ -80,6 +80,12 @@ enum Command {
         /// Also delete moved-aside local directories whose every file is in the bucket.
         #[arg(long)]
         purge_retired: bool,
+        /// First put on record the directories `status` lists as named like
+        /// moved-aside ones but not on record (brought back by a restored
+        /// backup), so --purge-retired treats them like the others. Review
+        /// them first: the web server's user can make such a name.
+        #[arg(long)]
+        adopt_retired: bool,
     },
     /// Unmount every entry (merges before branches), letting writes flush.
     Unmount {
@@ -154,16 +160,20 @@ fn run(args: &Args) -> Result<u8, Failure> {
         Command::Status => {
             let mounts = job.status()?;
             let retired = job.retired();
+            let unrecorded = job.unrecorded_retired();
             if json {
-                print_json(&serde_json::json!({ "mounts": mounts, "retired": retired }))?;
+                print_json(&serde_json::json!({ "mounts": mounts, "retired": retired, "unrecorded": unrecorded }))?;
             } else {
-                print!("{}", adt_cli::human::mount_status(&mounts, &retired));
+                print!("{}", adt_cli::human::mount_status(&mounts, &retired, &unrecorded));
             }
             if mounts.iter().any(|m| m.state != adt_mounts::Mounted::Mounted) {
                 return Ok(exit::FAILURE);
             }
         }
-        Command::Mount { purge_retired } => {
+        Command::Mount {
+            purge_retired,
+            adopt_retired,
+        } => {
             let store = job.store()?;
             let runtime = runtime()?;
             let interrupt = Interrupt::install(&runtime);
@@ -181,6 +191,10 @@ fn run(args: &Args) -> Result<u8, Failure> {
                 return Ok(interrupt.exit_code());
             }
             let mut report = mounted?;
+            if *adopt_retired {
+                let adopted = job.adopt_retired()?;
+                report.actions.extend(adopted.actions);
+            }
             if *purge_retired {
                 let purged = runtime.block_on(job.purge_retired(&store))?;
                 report.actions.extend(purged.actions);
