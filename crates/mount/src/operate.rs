@@ -547,7 +547,9 @@ fn tag_mount(command: &mut CommandLine, tag: &str) -> bool {
         // left s3fs's type in the mount table as plain `fuse`: named again,
         // so status can tell the tool (`fuse.s3fs`).
         "s3fs" => {
-            command.args.extend(["-o".to_string(), format!("fsname={tag},subtype=s3fs")]);
+            command
+                .args
+                .extend(["-o".to_string(), format!("fsname={tag},subtype=s3fs")]);
             true
         }
         "mergerfs" => {

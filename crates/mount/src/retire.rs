@@ -286,9 +286,11 @@ pub(crate) async fn upload_missing(
         if let Item::Dir(_, stat) = &item {
             let key = directory_key(key);
             if key.len() > adt_datastore::MAX_KEY_BYTES {
-                report
-                    .refused
-                    .push(format!("{}/ (its directory object's key is over {} bytes)", display_name(rel), adt_datastore::MAX_KEY_BYTES));
+                report.refused.push(format!(
+                    "{}/ (its directory object's key is over {} bytes)",
+                    display_name(rel),
+                    adt_datastore::MAX_KEY_BYTES
+                ));
                 continue;
             }
             let opts = attributes(stat).put_options(&key);

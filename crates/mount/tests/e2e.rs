@@ -240,7 +240,11 @@ async fn local_files_end_up_in_the_bucket_and_nothing_is_lost(tool: Tool) {
             .map(|r| r.retired)
             .collect()
     };
-    assert_eq!(found(&plan), [restored.clone(), unknown.clone()], "a link is never a retired directory");
+    assert_eq!(
+        found(&plan),
+        [restored.clone(), unknown.clone()],
+        "a link is never a retired directory"
+    );
     adt_mounts::purge_retired(&plan, &site.store).await.unwrap();
     assert!(restored.exists(), "not purged before it is adopted");
     let adopted = adt_mounts::adopt_retired(&plan).unwrap();
