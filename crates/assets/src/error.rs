@@ -140,6 +140,7 @@ impl Error {
             }
             Error::Path { problem, .. } => *problem != PATH_MISSING,
             Error::Sync(adt_webroot_sync::SyncError::NodeId(_) | adt_webroot_sync::SyncError::OtherNode { .. }) => true,
+            Error::Mount(adt_mounts::MountError::OtherSite { .. }) => true,
             _ => false,
         }
     }

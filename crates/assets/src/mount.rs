@@ -15,8 +15,11 @@ use crate::site::Site;
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct MountSettings {
-    /// The FUSE tool that mounts each bucket.
-    pub tool: Tool,
+    /// The FUSE tool that mounts each bucket; None: the one the state
+    /// directory last mounted with, else s3fs (the tool that keeps every
+    /// version whole when several webservers share a bucket;
+    /// docs/mounting.md).
+    pub tool: Option<Tool>,
     /// Owner the files appear to have [default: the web server's user].
     pub uid: Option<u32>,
     /// Group the files appear to have [default: the web server's group].
@@ -29,12 +32,11 @@ pub struct MountSettings {
 }
 
 impl MountSettings {
-    /// s3fs (the tool that keeps every version whole when several
-    /// webservers share a bucket; docs/mounting.md), the web server's owner, a 30 s
-    /// timeout, state in `state_dir`.
+    /// The tool the state directory remembers (else s3fs), the web
+    /// server's owner, a 30 s timeout, state in `state_dir`.
     pub fn new(state_dir: impl Into<PathBuf>) -> MountSettings {
         MountSettings {
-            tool: Tool::S3fs,
+            tool: None,
             uid: None,
             gid: None,
             state_dir: state_dir.into(),
@@ -78,7 +80,10 @@ impl Site {
         let connection = self.connection(1)?;
         let owner = web_server_owner();
         let options = MountOptions {
-            tool: settings.tool,
+            tool: settings
+                .tool
+                .or_else(|| adt_mounts::remembered_tool(state_dir))
+                .unwrap_or(Tool::S3fs),
             uid: settings.uid.unwrap_or(owner.uid),
             gid: settings.gid.unwrap_or(owner.gid),
             state_dir: state_dir.clone(),

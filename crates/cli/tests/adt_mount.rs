@@ -70,10 +70,16 @@ fn plans_without_secrets_and_refuses_what_it_cannot_do() {
         adt_mount(&["mount", "--template", merge.to_str().unwrap(), "--tool", "sshfs"]).0,
         2
     );
-    let (code, _, err) = adt_mount(&["mount", "--template", fixture("baseline.tmpl").to_str().unwrap()]);
+    let webroot = tempfile::tempdir().unwrap();
+    let (code, _, err) = adt_mount(&[
+        "mount",
+        "--template",
+        fixture("baseline.tmpl").to_str().unwrap(),
+        "--webroot",
+        webroot.path().to_str().unwrap(),
+    ]);
     assert_eq!(code, 1);
     assert!(err.contains("PERSIST_ASSETS_TO_DATASTORE is not 1"), "{err}");
-    let webroot = tempfile::tempdir().unwrap();
     let (code, _, err) = adt_mount(&[
         "mount",
         "--template",
@@ -87,6 +93,54 @@ fn plans_without_secrets_and_refuses_what_it_cannot_do() {
     ]);
     assert_eq!(code, 1);
     assert!(err.contains("goofys is not installed"), "{err}");
+}
+
+#[test]
+fn the_tool_the_state_directory_last_mounted_with_is_remembered() {
+    use std::os::unix::fs::PermissionsExt;
+    let state = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(state.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let s = state.path().to_str().unwrap();
+    let merge = fixture("merge.tmpl");
+    let plan = |extra: &[&str]| {
+        let mut args = vec![
+            "plan",
+            "--template",
+            merge.to_str().unwrap(),
+            "--state-dir",
+            s,
+            "--uid",
+            "33",
+            "--gid",
+            "33",
+        ];
+        args.extend_from_slice(extra);
+        adt_mount(&args)
+    };
+    let (code, out, _) = plan(&[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("s3fs ") && !out.contains("rclone mount"),
+        "nothing remembered: s3fs: {out}"
+    );
+    std::fs::write(
+        state.path().join("mounts.json"),
+        r#"[{"entry":"merge=images2","mountpoint":"/var/www/images1","bucket":"b1","tool":"rclone"},
+            {"entry":"merge=images2","mountpoint":"/var/www/images2","bucket":"b2","tool":"rclone"}]"#,
+    )
+    .unwrap();
+    let (code, out, _) = plan(&[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("rclone mount2") && !out.contains("s3fs "),
+        "remembered: {out}"
+    );
+    let (code, out, _) = plan(&["--tool", "s3fs"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("s3fs ") && !out.contains("rclone mount"),
+        "--tool wins: {out}"
+    );
 }
 
 #[test]
@@ -156,6 +210,20 @@ fn mounts_reports_status_and_unmounts() {
     let (code, out, err) = run("status", &["--format", "json"]);
     assert_eq!(code, 1, "not mounted yet: {out}{err}");
     assert!(out.contains("\"state\":\"unmounted\""), "{out}");
+    // A webroot that does not exist (a typo) is refused, and not created.
+    let typo = dir.path().join("www/htm");
+    let (code, out, err) = adt_mount(&[
+        "mount",
+        "--template",
+        template.to_str().unwrap(),
+        "--webroot",
+        typo.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("does not exist"), "{err}");
+    assert!(!typo.exists());
     let (code, out, err) = run("mount", &[]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
@@ -179,6 +247,40 @@ fn mounts_reports_status_and_unmounts() {
     let json: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(json["mounts"][0]["tool"], "s3fs", "{out}");
     assert_eq!(std::fs::read(webroot.join("images/local.png")).unwrap(), b"local");
+    // Another (existing) webroot with this state directory: refused, naming
+    // what it mounted, and nothing is unmounted.
+    let other_root = dir.path().join("other");
+    std::fs::create_dir_all(&other_root).unwrap();
+    let wrong: Vec<&str> = ["unmount"]
+        .into_iter()
+        .chain(common.iter().map(|a| {
+            if *a == webroot.to_str().unwrap() {
+                other_root.to_str().unwrap()
+            } else {
+                *a
+            }
+        }))
+        .collect();
+    let (code, out, err) = adt_mount(&wrong);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains(webroot.join("images").to_str().unwrap()), "{err}");
+    assert!(adt_testkit::is_mounted(&webroot.join("images")));
+    // One run at a time: another run holding the state directory's lock.
+    // (flock -o: the lock stays with flock itself, so ending it frees it.)
+    let mut holder = Command::new("flock")
+        .arg("-o")
+        .arg(state.join("lock"))
+        .args(["sleep", "30"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (code, out, err) = run("unmount", &[]);
+    let _ = Command::new("pkill").args(["-P", &holder.id().to_string(), "sleep"]).status();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("another adt-mount run holds the state directory"), "{err}");
+    assert!(adt_testkit::is_mounted(&webroot.join("images")));
     use std::os::unix::fs::PermissionsExt;
     let passwd = state.join("credentials/s3fs.passwd");
     assert_eq!(std::fs::metadata(&passwd).unwrap().permissions().mode() & 0o777, 0o600);

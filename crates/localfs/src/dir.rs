@@ -229,6 +229,26 @@ impl Dir {
         rustix::fs::fchmod(&self.fd, Mode::from_raw_mode(mode)).map_err(|e| LocalError::io(&self.path, "chmod", e))
     }
 
+    /// Opens the regular file `name` for reading and writing, creating it
+    /// 0600 when missing, never following a link: a lock file in a private
+    /// directory.
+    pub fn open_lock_file(&self, name: &OsStr) -> Result<File, LocalError> {
+        let path = self.child_path(name);
+        let flags = OFlags::CREATE | OFlags::RDWR | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let fd = match rustix::fs::openat(&self.fd, name, flags, Mode::from_raw_mode(0o600)) {
+            Ok(fd) => fd,
+            Err(e) => return Err(self.classify(name, path, e, "open")),
+        };
+        let stat = Stat::from_raw(&rustix::fs::fstat(&fd).map_err(|e| LocalError::io(&path, "fstat", e))?);
+        if stat.kind != Kind::File {
+            return Err(LocalError::NotRegular {
+                path,
+                kind: stat.kind.describe(),
+            });
+        }
+        Ok(File::from(fd))
+    }
+
     pub(crate) fn fd(&self) -> impl AsFd + '_ {
         self.fd.as_fd()
     }

@@ -93,6 +93,23 @@ pub enum MountError {
     /// The stop flag was set.
     #[error("interrupted")]
     Interrupted,
+    /// Another run holds the state directory's lock.
+    #[error("another adt-mount run holds the state directory {state_dir}; wait for it to finish")]
+    Busy {
+        /// The state directory.
+        state_dir: PathBuf,
+    },
+    /// The state directory mounted other mount points than the plan's.
+    #[error(
+        "the state directory {state_dir} mounted {} (not a mount point of this plan): a wrong --webroot or template? Give the same ones, or another state directory",
+        recorded.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    OtherSite {
+        /// The state directory.
+        state_dir: PathBuf,
+        /// The mount points it recorded.
+        recorded: Vec<PathBuf>,
+    },
     /// A local file could not be used safely.
     #[error(transparent)]
     Local(#[from] adt_localfs::LocalError),

@@ -16,6 +16,7 @@ use crate::credentials;
 use crate::error::{MountError, io};
 use crate::health::{Health, answers, probe};
 use crate::plan::{Plan, PlannedEntry, cache_dir};
+use crate::record;
 use crate::retire::{self, Destination, Retired};
 use crate::tool::{CommandLine, Tool};
 use adt_localfs::MountTable;
@@ -120,6 +121,8 @@ pub async fn mount(plan: &Plan, store: &Store, keys: &Keys<'_>, stop: &AtomicBoo
         }
     }
     let state = adt_localfs::ensure_private_dir(&plan.options.state_dir)?;
+    let _lock = record::lock(&state)?;
+    record::check_same_site(plan)?;
     credentials::write(&plan.credentials, keys.access, keys.secret)?;
     let mut report = Report::default();
     // Every bucket first: wrong keys or an unreachable datastore show up
@@ -153,6 +156,7 @@ pub async fn mount(plan: &Plan, store: &Store, keys: &Keys<'_>, stop: &AtomicBoo
             });
         }
     }
+    record::save(&state, plan)?;
     Ok(report)
 }
 
@@ -670,6 +674,15 @@ fn detach(path: &Path) -> Result<(), MountError> {
 /// (it disappears now and finishes flushing when its files close), so no
 /// entry is left half unmounted.
 pub fn unmount(plan: &Plan, grace: Duration) -> Result<Report, MountError> {
+    // Read-only without a state directory: nothing of ours to unmount.
+    let _lock = match adt_localfs::canonical_dir(&plan.options.state_dir) {
+        Ok(_) => {
+            let state = Dir::open(&plan.options.state_dir)?;
+            Some(record::lock(&state)?)
+        }
+        Err(_) => None,
+    };
+    record::check_same_site(plan)?;
     let mut report = Report::default();
     for entry in plan.entries.iter().rev() {
         // Each path, with the cache of its bucket (a merge has none).
@@ -824,6 +837,7 @@ pub fn status(plan: &Plan) -> Result<Vec<MountState>, MountError> {
 /// operator's decision: the web server's user can make such a name.
 pub fn adopt_retired(plan: &Plan) -> Result<Report, MountError> {
     let state = adt_localfs::ensure_private_dir(&plan.options.state_dir)?;
+    let _lock = record::lock(&state)?;
     let mut report = Report::default();
     let found = retire::find_unrecorded(plan);
     if found.is_empty() {
@@ -847,6 +861,7 @@ pub fn adopt_retired(plan: &Plan) -> Result<Report, MountError> {
 /// names) every file that is not verified, and the record of its directory.
 pub async fn purge_retired(plan: &Plan, store: &Store) -> Result<Report, MountError> {
     let state = adt_localfs::ensure_private_dir(&plan.options.state_dir)?;
+    let _lock = record::lock(&state)?;
     let mut report = Report::default();
     let mut record = retire::load(&plan.options.state_dir);
     let mut kept = Vec::new();

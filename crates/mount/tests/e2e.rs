@@ -131,6 +131,10 @@ async fn bucket_files_appear_and_writes_land(tool: Tool) {
     let images = site.webroot().join("images");
     assert!(is_mounted(&images));
     assert_eq!(fs::read(images.join("banners/a.png")).unwrap(), b"PNG a");
+    // The state directory remembers the tool, from the mount table.
+    let state = site.dir.path().join("state");
+    assert_eq!(adt_mounts::remembered_tool(&state), Some(tool));
+    assert_eq!(adt_mounts::recorded_mounts(&state)[0].mountpoint, images);
 
     fs::write(images.join("new upload.jpg"), b"JPEG new").unwrap();
     // PHP lands an upload under a temporary name, then renames it: rclone

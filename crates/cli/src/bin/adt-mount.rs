@@ -33,13 +33,14 @@ struct Args {
     #[arg(long, value_name = "PATH", global = true)]
     template: Option<PathBuf>,
 
-    /// The FUSE tool that mounts each bucket (mergerfs merges branches);
-    /// s3fs is the default: with several webservers on one bucket it is
-    /// the one that keeps every version whole; rclone (ADT's default) can
-    /// upload a cut file when two webservers write one name at once
-    /// (docs/mounting.md, "Several webservers, one bucket").
-    #[arg(long, value_enum, default_value_t = ToolArg::S3fs, global = true)]
-    tool: ToolArg,
+    /// The FUSE tool that mounts each bucket (mergerfs merges branches)
+    /// [default: the one --state-dir last mounted with, else s3fs]. s3fs
+    /// is the default because with several webservers on one bucket it
+    /// keeps every version whole; rclone (ADT's default) can upload a cut
+    /// file when two webservers write one name at once (docs/mounting.md,
+    /// "Several webservers, one bucket").
+    #[arg(long, value_enum, global = true)]
+    tool: Option<ToolArg>,
 
     /// Where relative entries are mounted; merge branches live in its parent.
     #[arg(long, value_name = "DIR", default_value = adt_template::DEFAULT_WEBROOT, global = true)]
@@ -134,7 +135,10 @@ fn run(args: &Args) -> Result<u8, Failure> {
         .as_deref()
         .ok_or_else(|| Failure::new(exit::USAGE, "--template PATH is required"))?;
     // Once, here: the mount table and the Layout name real paths.
-    let webroot = &resolve_dir("--webroot", &args.webroot, false)?;
+    // A webroot that does not exist is a typo, not a site to mount or
+    // unmount (it used to be created, mounted and reported "mounted").
+    let acts = matches!(args.command, Command::Mount { .. } | Command::Unmount { .. });
+    let webroot = &resolve_dir("--webroot", &args.webroot, acts)?;
     let site = open_site(template, webroot, args.endpoint.as_deref())?;
     if matches!(
         args.command,
@@ -143,7 +147,7 @@ fn run(args: &Args) -> Result<u8, Failure> {
         site.require_persistence("to mount")?;
     }
     let mut settings = MountSettings::new(&args.state_dir);
-    settings.tool = args.tool.tool();
+    settings.tool = args.tool.map(ToolArg::tool);
     settings.uid = args.uid;
     settings.gid = args.gid;
     settings.timeout = Duration::from_secs(args.timeout);
