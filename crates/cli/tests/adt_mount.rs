@@ -275,7 +275,9 @@ fn mounts_reports_status_and_unmounts() {
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
     let (code, out, err) = run("unmount", &[]);
-    let _ = Command::new("pkill").args(["-P", &holder.id().to_string(), "sleep"]).status();
+    let _ = Command::new("pkill")
+        .args(["-P", &holder.id().to_string(), "sleep"])
+        .status();
     let _ = holder.kill();
     let _ = holder.wait();
     assert_eq!(code, 1, "{out}{err}");

@@ -199,6 +199,17 @@ pub async fn seed(
             }
         ));
     }
+    // A backup made after the assets were persisted leaves them out: say
+    // so, rather than seed nothing in silence.
+    for (root, entry) in router.roots() {
+        let inside = |p: &str| root.is_empty() || p.strip_prefix(root).is_some_and(|r| r.starts_with('/'));
+        let seen = scan.last_index.keys().any(|p| inside(p)) || scan.dirs.iter().any(|(d, _)| inside(d));
+        if !seen {
+            warnings.push(format!(
+                "the archive holds nothing under {root}/ (entry `{entry}`), so its bucket gets nothing: a backup made after the assets were persisted leaves them out; seed from a backup made before"
+            ));
+        }
+    }
     progress.start(scan.files + scan.dirs.len() as u64, scan.bytes);
 
     let mut listing = Vec::new();

@@ -117,6 +117,12 @@ impl Router {
         None
     }
 
+    /// Each asset directory (its path in the archive; "" for the whole
+    /// webroot) with its entry.
+    pub fn roots(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.routes.iter().map(|r| (r.dir(), r.entry.entry.as_str()))
+    }
+
     /// True when `path` lies inside some asset directory.
     pub fn inside(&self, path: &str) -> bool {
         self.route(path, false).is_some()

@@ -423,6 +423,31 @@ async fn contiguous_files_are_seeded() {
     cleanup(&s, &layout).await;
 }
 
+/// A backup made after the assets were persisted has no images/: seeding
+/// from it says so instead of seeding nothing in silence.
+#[tokio::test]
+async fn an_archive_without_the_asset_directory_is_named_in_a_warning() {
+    let t = TestEndpoint::from_env();
+    let s = t.store();
+    let dir = tempfile::tempdir().unwrap();
+    let layout = layout(&["images", "media"]);
+    let path = dir.path().join("after-persistence.tar.gz");
+    let mut a = ArchiveBuilder::create(&path);
+    a.dir("./")
+        .file("./index.php", 0o644, b"<?php")
+        .file("./media/a.mp3", 0o644, b"mp3");
+    a.finish();
+    let summary = seed(&s, &layout, &path, &options(None)).await.unwrap();
+    assert_eq!(summary.uploaded(), 1);
+    let warning = summary.warnings.join("\n");
+    assert!(
+        warning.contains("the archive holds nothing under images/ (entry `images`)"),
+        "{warning}"
+    );
+    assert!(!warning.contains("under media/"), "{warning}");
+    cleanup(&s, &layout).await;
+}
+
 #[tokio::test]
 async fn a_dry_run_writes_nothing() {
     let t = TestEndpoint::from_env();
