@@ -27,13 +27,23 @@ impl Failure {
     }
 }
 
-/// Ends a binary: prints a failure as `PROGRAM: message` on stderr, and
-/// returns its exit code.
-pub fn conclude(program: &str, result: Result<u8, Failure>) -> std::process::ExitCode {
+/// Ends a binary: prints a failure as `PROGRAM: message` on stderr (and,
+/// with `--format json`, as one JSON object on stdout, so a script reading
+/// stdout gets an answer too: `{"error": {"program", "exit_code",
+/// "message"}}`), and returns its exit code.
+pub fn conclude(program: &str, json: bool, result: Result<u8, Failure>) -> std::process::ExitCode {
     match result {
         Ok(code) => std::process::ExitCode::from(code),
         Err(failure) => {
             eprintln!("{program}: {}", failure.message);
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "error": {"program": program, "exit_code": failure.code, "message": failure.message}
+                    })
+                );
+            }
             std::process::ExitCode::from(failure.code)
         }
     }

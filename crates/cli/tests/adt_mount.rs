@@ -80,6 +80,27 @@ fn plans_without_secrets_and_refuses_what_it_cannot_do() {
     ]);
     assert_eq!(code, 1);
     assert!(err.contains("PERSIST_ASSETS_TO_DATASTORE is not 1"), "{err}");
+    // With --format json a failure is also a JSON object on stdout.
+    let (code, out, _) = adt_mount(&[
+        "mount",
+        "--template",
+        fixture("baseline.tmpl").to_str().unwrap(),
+        "--webroot",
+        webroot.path().to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(json["error"]["program"], "adt-mount");
+    assert_eq!(json["error"]["exit_code"], 1);
+    assert!(
+        json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("PERSIST_ASSETS_TO_DATASTORE is not 1"),
+        "{out}"
+    );
     let (code, _, err) = adt_mount(&[
         "mount",
         "--template",

@@ -125,7 +125,8 @@ enum Format {
 }
 
 fn main() -> ExitCode {
-    adt_cli::setup::conclude("adt-backup", run(&Args::parse()))
+    let args = Args::parse();
+    adt_cli::setup::conclude("adt-backup", args.format == Format::Json, run(&args))
 }
 
 fn run(args: &Args) -> Result<u8, Failure> {

@@ -126,7 +126,8 @@ impl ToolArg {
 }
 
 fn main() -> ExitCode {
-    adt_cli::setup::conclude("adt-mount", run(&Args::parse()))
+    let args = Args::parse();
+    adt_cli::setup::conclude("adt-mount", args.format == OutputFormat::Json, run(&args))
 }
 
 fn run(args: &Args) -> Result<u8, Failure> {

@@ -107,7 +107,8 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    adt_cli::setup::conclude("adt-replicate", run(&Args::parse()))
+    let args = Args::parse();
+    adt_cli::setup::conclude("adt-replicate", args.format == OutputFormat::Json, run(&args))
 }
 
 fn run(args: &Args) -> Result<u8, Failure> {

@@ -86,7 +86,8 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    adt_cli::setup::conclude("adt-seed", run(&Args::parse()))
+    let args = Args::parse();
+    adt_cli::setup::conclude("adt-seed", args.format == OutputFormat::Json, run(&args))
 }
 
 fn run(args: &Args) -> Result<u8, Failure> {

@@ -146,7 +146,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    adt_cli::setup::conclude("adt-sync", run(&Args::parse()))
+    let args = Args::parse();
+    adt_cli::setup::conclude("adt-sync", args.format == Format::Json, run(&args))
 }
 
 fn run(args: &Args) -> Result<u8, Failure> {
