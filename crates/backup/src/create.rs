@@ -90,6 +90,7 @@ pub fn create_until(
     level: u32,
     stop: &AtomicBool,
 ) -> Result<CreateReport, BackupError> {
+    tracing::info!(webroot = %webroot.display(), output = %output.display(), "creating a backup");
     let canonical = adt_localfs::canonical_dir(webroot).map_err(|_| BackupError::NoWebroot(webroot.to_path_buf()))?;
     if canonical != webroot || canonical != exclusions.webroot {
         return Err(BackupError::NotCanonical {

@@ -75,6 +75,7 @@ pub async fn upload(
 ) -> Result<UploadReport, BackupError> {
     // A missing archive is bad input: say so before touching the datastore.
     std::fs::File::open(archive).map_err(|e| crate::error::io(archive, e))?;
+    tracing::info!(bucket, archive = %archive.display(), "uploading a backup");
     store.ensure_bucket(bucket).await?;
     let owner = &owner_name();
     acquire(store, bucket, owner, opts).await?;

@@ -182,3 +182,68 @@ pub fn resolve_dir(flag: &str, path: &Path, must_exist: bool) -> Result<std::pat
         Err(e) => Err(Failure::new(exit::FAILURE, format!("{flag}: {e}"))),
     }
 }
+
+/// How much a binary logs, and where: the same flags on every binary.
+/// Log lines go to stderr (or `--log-file`), never to stdout, which holds
+/// the report.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct LogArgs {
+    /// More log lines: -v what each step does, -vv details (the S3 SDK's
+    /// requests, with their request ids), -vvv everything. RUST_LOG, when
+    /// set, decides instead.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors are logged.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Append the log lines to this file (created 0600, never through a
+    /// link) instead of stderr.
+    #[arg(long, value_name = "PATH", global = true)]
+    pub log_file: Option<std::path::PathBuf>,
+}
+
+impl LogArgs {
+    /// The filter the flags ask for: warnings by default.
+    fn directives(&self) -> &'static str {
+        match (self.quiet, self.verbose) {
+            (true, _) => "error",
+            (false, 0) => "warn",
+            (false, 1) => "info",
+            (false, 2) => "debug",
+            (false, _) => "trace",
+        }
+    }
+
+    /// Installs the log subscriber for this process (once, first thing in
+    /// `run`). RUST_LOG, when set, replaces the flags' filter.
+    pub fn start(&self) -> Result<(), Failure> {
+        use tracing_subscriber::EnvFilter;
+        let filter = match std::env::var("RUST_LOG") {
+            Ok(spec) if !spec.is_empty() => {
+                EnvFilter::try_new(&spec).map_err(|e| Failure::new(exit::USAGE, format!("RUST_LOG={spec}: {e}")))?
+            }
+            _ => EnvFilter::new(self.directives()),
+        };
+        let builder = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(false)
+            .with_target(true);
+        let result = match &self.log_file {
+            Some(path) => {
+                use std::os::unix::fs::OpenOptionsExt;
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .mode(0o600)
+                    .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+                    .open(path)
+                    .map_err(|e| Failure::new(exit::FAILURE, format!("--log-file {}: {e}", path.display())))?;
+                builder.with_writer(std::sync::Mutex::new(file)).try_init()
+            }
+            None => builder.with_writer(std::io::stderr).try_init(),
+        };
+        // A subscriber already installed (a test harness) is fine.
+        let _ = result;
+        Ok(())
+    }
+}

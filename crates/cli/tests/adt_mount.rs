@@ -165,6 +165,47 @@ fn the_tool_the_state_directory_last_mounted_with_is_remembered() {
 }
 
 #[test]
+fn log_lines_follow_v_and_q_and_go_to_stderr_or_the_log_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let state = tempfile::tempdir().unwrap();
+    let merge = fixture("merge.tmpl");
+    let webroot = tempfile::tempdir().unwrap();
+    let status = |extra: &[&str]| {
+        let mut args = vec![
+            "status",
+            "--template",
+            merge.to_str().unwrap(),
+            "--webroot",
+            webroot.path().to_str().unwrap(),
+            "--state-dir",
+            state.path().to_str().unwrap(),
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        adt_mount(&args)
+    };
+    let (code, out, err) = status(&["-v"]);
+    assert_eq!(code, 1, "nothing mounted: {out}{err}");
+    assert!(err.contains("mount point probed"), "-v: {err}");
+    assert!(
+        !out.contains("mount point probed"),
+        "stdout holds the report only: {out}"
+    );
+    serde_json::from_str::<serde_json::Value>(&out).unwrap();
+    let (_, _, err) = status(&[]);
+    assert!(!err.contains("mount point probed"), "default: {err}");
+    let (_, _, err) = status(&["-q"]);
+    assert!(!err.contains("mount point probed"), "-q: {err}");
+    let log = state.path().join("adt-mount.log");
+    let (_, _, err) = status(&["-v", "--log-file", log.to_str().unwrap()]);
+    assert!(!err.contains("mount point probed"), "{err}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("mount point probed"), "{text}");
+    assert_eq!(std::fs::metadata(&log).unwrap().permissions().mode() & 0o777, 0o600);
+}
+
+#[test]
 fn writes_one_unit_per_fuse_mount() {
     let dir = tempfile::tempdir().unwrap();
     let units = dir.path().join("units");

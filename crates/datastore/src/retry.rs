@@ -63,10 +63,21 @@ where
         match attempt().await {
             Ok(value) => return Ok(value),
             Err(failure) if failure.transient && made < policy.max_attempts => {
-                tokio::time::sleep(policy.delay(made)).await;
+                let wait = policy.delay(made);
+                tracing::warn!(
+                    attempt = made,
+                    status = ?failure.status,
+                    code = ?failure.code,
+                    detail = %failure.detail,
+                    "S3 request failed, retrying in {wait:?}"
+                );
+                tokio::time::sleep(wait).await;
                 made += 1;
             }
-            Err(failure) => return Err((failure, made)),
+            Err(failure) => {
+                tracing::debug!(attempt = made, status = ?failure.status, code = ?failure.code, detail = %failure.detail, "S3 request failed for good");
+                return Err((failure, made));
+            }
         }
     }
 }

@@ -345,6 +345,8 @@ async fn mount_one(
     let mut command = command.clone();
     crate::tool::with_root_mode(&mut command, mode);
     journal.push(Step::Mounted(path.to_path_buf()));
+    tracing::info!(mountpoint = %path.display(), tool = %command.program, "mounting");
+    tracing::debug!(command = %command.display(), "mount command (no secret in it)");
     blocking(|| start_and_wait(&command, path, site.state, site.plan.options.timeout, site.stop))?;
     report
         .actions
@@ -708,6 +710,7 @@ pub fn unmount(plan: &Plan, grace: Duration) -> Result<Report, MountError> {
             // it; a dead rclone uploads nothing, so that is not waited for.
             let rclone = info.fstype == Tool::Rclone.fstype() && !serving(path).is_empty();
             if let Some(cache) = cache.filter(|_| rclone) {
+                tracing::info!(mountpoint = %path.display(), "waiting for rclone's pending uploads");
                 let left = crate::writeback::wait_uploaded(&cache, grace);
                 if left > 0 {
                     report.warnings.push(format!(
@@ -809,6 +812,7 @@ pub fn status(plan: &Plan) -> Result<Vec<MountState>, MountError> {
     for e in &plan.entries {
         for m in &e.mounts {
             let (state, tool) = state(&m.mountpoint, &m.tool.to_string());
+            tracing::info!(mountpoint = %m.mountpoint.display(), ?state, %tool, "mount point probed");
             out.push(MountState {
                 entry: e.entry.clone(),
                 bucket: Some(m.bucket.clone()),

@@ -136,6 +136,11 @@ pub async fn replicate(
     opts: &ReplicateOptions,
     progress: Arc<dyn Progress>,
 ) -> Result<Report, ReplicateError> {
+    tracing::info!(
+        buckets = buckets.len(),
+        destinations = destinations.len(),
+        "replicating"
+    );
     for d in destinations {
         if d.endpoint() == primary.endpoint().url() {
             return Err(ReplicateError::SameEndpoint {

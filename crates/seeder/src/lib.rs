@@ -210,6 +210,12 @@ pub async fn seed(
             ));
         }
     }
+    tracing::info!(
+        files = scan.files,
+        directories = scan.dirs.len(),
+        bytes = scan.bytes,
+        "archive read"
+    );
     progress.start(scan.files + scan.dirs.len() as u64, scan.bytes);
 
     let mut listing = Vec::new();

@@ -163,6 +163,7 @@ pub struct Node<'a> {
 
 /// Runs one cycle.
 pub async fn run_cycle(node: &Node<'_>, options: &SyncOptions) -> Result<CycleReport, SyncError> {
+    tracing::debug!("sync cycle starts");
     let _lock = node.state_dir.lock()?;
     node.store.ensure_bucket(node.bucket).await?;
     let mut state = node.state_dir.load(node.id)?;

@@ -24,6 +24,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[derive(Parser, Debug)]
 #[command(name = "adt-backup", version)]
 struct Args {
+    #[command(flatten)]
+    log: adt_cli::setup::LogArgs,
+
     #[command(subcommand)]
     command: Command,
 
@@ -130,6 +133,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<u8, Failure> {
+    args.log.start()?;
     // Once, here: the mount table and the Layout name real paths.
     // It must exist where it is read: an archive made now.
     let reads_webroot = matches!(

@@ -27,6 +27,9 @@ use clap::Parser;
     after_help = "Rules and examples: docs/template-reference.md"
 )]
 struct Args {
+    #[command(flatten)]
+    log: adt_cli::setup::LogArgs,
+
     /// Templates to check.
     #[arg(value_name = "TEMPLATE")]
     templates: Vec<PathBuf>,
@@ -72,6 +75,10 @@ struct Report<'a> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Err(failure) = args.log.start() {
+        eprintln!("adt-check: {}", failure.message);
+        return ExitCode::from(failure.code);
+    }
     let templates: Vec<PathBuf> = args.templates.iter().chain(&args.template_flags).cloned().collect();
     if templates.is_empty() {
         eprintln!(

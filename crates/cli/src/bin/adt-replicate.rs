@@ -42,6 +42,9 @@ use clap::Parser;
 #[derive(Parser, Debug)]
 #[command(name = "adt-replicate", version)]
 struct Args {
+    #[command(flatten)]
+    log: adt_cli::setup::LogArgs,
+
     /// The deployment template (.tmpl, KEY:value descriptor, or YAML).
     #[arg(long, value_name = "PATH")]
     template: PathBuf,
@@ -112,6 +115,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<u8, Failure> {
+    args.log.start()?;
     let site = open_site(&args.template, &args.webroot, args.endpoint.as_deref())?;
     let job = site.replicate(destination(args)?)?;
     let mut options = ReplicateOptions::default();

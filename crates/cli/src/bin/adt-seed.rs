@@ -34,6 +34,9 @@ use clap::Parser;
 #[command(name = "adt-seed", version)]
 #[command(group(clap::ArgGroup::new("source").args(["backup", "from_period"])))]
 struct Args {
+    #[command(flatten)]
+    log: adt_cli::setup::LogArgs,
+
     /// The deployment template (.tmpl, KEY:value descriptor, or YAML).
     #[arg(long, value_name = "PATH")]
     template: PathBuf,
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<u8, Failure> {
+    args.log.start()?;
     let site = open_site(&args.template, &args.webroot, args.endpoint.as_deref())?;
     let from = match (&args.backup, args.from_period) {
         (Some(file), _) => SeedFrom::File(file.clone()),

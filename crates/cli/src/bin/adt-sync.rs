@@ -29,6 +29,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[derive(Parser, Debug)]
 #[command(name = "adt-sync", version)]
 struct Args {
+    #[command(flatten)]
+    log: adt_cli::setup::LogArgs,
+
     #[command(subcommand)]
     command: Command,
 
@@ -151,6 +154,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<u8, Failure> {
+    args.log.start()?;
     let template = args
         .template
         .as_deref()
