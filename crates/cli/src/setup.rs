@@ -155,6 +155,21 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|e| Failure::new(exit::FAILURE, format!("cannot start the async runtime: {e}")))
 }
 
+/// An input file argument (an archive to read): one that does not exist
+/// or is not a regular file is input that cannot be read, exit 2, the
+/// same in every binary (adt-check --backup, adt-seed --backup,
+/// adt-backup upload --archive).
+pub fn input_file(flag: &str, path: &Path) -> Result<(), Failure> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => Ok(()),
+        Ok(_) => Err(Failure::new(
+            exit::USAGE,
+            format!("{flag} {}: not a regular file", path.display()),
+        )),
+        Err(e) => Err(Failure::new(exit::USAGE, format!("{flag} {}: {e}", path.display()))),
+    }
+}
+
 /// A path argument (`flag` names it in messages): UTF-8 (it appears in
 /// JSON output), absolute, without `..`; made canonical once when it
 /// exists (links resolved by the kernel), so comparisons with the mount

@@ -201,7 +201,7 @@ fn bad_input_is_named() {
         "--archive",
         missing.to_str().unwrap(),
     ]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2, "input that cannot be read, as in adt-check and adt-seed");
     assert!(err.contains("missing.tar.gz") && !err.contains("cannot reach"), "{err}");
 }
 

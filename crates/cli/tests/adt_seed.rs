@@ -134,8 +134,9 @@ fn bad_usage_and_unreadable_input_exit_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent.tmpl"));
+    // A missing archive is input that cannot be read: 2, as in adt-check.
     let (code, _, err) = site.run(&["--backup", "/nonexistent/backup.tar.gz"]);
-    assert_eq!(code, 1, "{err}");
+    assert_eq!(code, 2, "{err}");
     assert!(err.contains("/nonexistent/backup.tar.gz"), "{err}");
 }
 

@@ -216,6 +216,9 @@ fn run(args: &Args) -> Result<u8, Failure> {
             lock_wait,
             ..
         } => {
+            if let Some(path) = archive {
+                adt_cli::setup::input_file("--archive", path)?;
+            }
             // Every chained datastore, as ADT stores backups (or the one --to names).
             let targets: Vec<adt_assets::NumberedBucket> = match to {
                 Some(_) => vec![(1, Ok(backup_bucket(with_template()?, *period, to.as_deref())?))],

@@ -97,7 +97,10 @@ fn run(args: &Args) -> Result<u8, Failure> {
     args.log.start()?;
     let site = open_site(&args.template, &args.webroot, args.endpoint.as_deref())?;
     let from = match (&args.backup, args.from_period) {
-        (Some(file), _) => SeedFrom::File(file.clone()),
+        (Some(file), _) => {
+            adt_cli::setup::input_file("--backup", file)?;
+            SeedFrom::File(file.clone())
+        }
         (None, Some(period)) => SeedFrom::Period(period),
         (None, None) => SeedFrom::BuildArchiveChoice,
     };
