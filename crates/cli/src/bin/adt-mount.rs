@@ -78,8 +78,22 @@ struct Args {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Show each bucket, mount point, tool and command line; change nothing.
+    ///
+    /// No key appears in a command line: the tools read them from 0600
+    /// files in --state-dir. Exit 0, or 2 for a template that cannot be used.
     Plan,
     /// Mount every entry (branches before their merge); repair stale mounts.
+    ///
+    /// A mount point that already answers is left alone; a stale one is
+    /// detached and mounted again. Local files at a mount point are first
+    /// made sure to be in the bucket (uploaded when missing, never
+    /// overwriting; a file that differs is named and kept), then the
+    /// directory is moved aside to .NAME.adt-retired-SECONDS beside it,
+    /// never deleted. If anything fails, everything this run did is undone.
+    /// The webroot must exist. One run at a time per --state-dir.
+    ///
+    /// Exit 0 mounted; 1 failed (undone; the error names the entry); 2 bad
+    /// usage or template; 130/143 stopped by a signal, undone.
     Mount {
         /// Also delete moved-aside local directories whose every file is in the bucket.
         #[arg(long)]
@@ -92,14 +106,28 @@ enum Command {
         adopt_retired: bool,
     },
     /// Unmount every entry (merges before branches), letting writes flush.
+    ///
+    /// rclone's pending uploads are waited for (up to --grace); a mount
+    /// still busy after --grace is detached lazily. Refused (exit 2) when
+    /// --state-dir mounted other mount points (a wrong --webroot).
+    ///
+    /// Exit 0 done (warnings say what was detached or left waiting); 1 failed; 2 bad usage.
     Unmount {
         /// Seconds to retry a busy mount before detaching it lazily.
         #[arg(long, value_name = "SECONDS", default_value_t = 30)]
         grace: u64,
     },
     /// Mounted, stale or unmounted, per mount point; and moved-aside directories.
+    ///
+    /// The tool shown is the mounted filesystem's (from the mount table).
+    /// Directories named like moved-aside ones but not on record are listed
+    /// as unrecorded. For monitoring: exit 0 only when every mount point
+    /// is mounted and answers, else 1.
     Status,
     /// systemd units, one service per FUSE mount, so mounts survive reboots and crashes.
+    ///
+    /// Printed, or written to --output-dir with the commands that install
+    /// them. Each runs the same command `mount` would, in the foreground.
     Units {
         /// Write the unit files here instead of printing them.
         #[arg(long, value_name = "DIR")]
