@@ -101,7 +101,19 @@ where
         SdkError::ServiceError(ctx) => {
             let status = ctx.raw().status().as_u16();
             let code = err.code().map(str::to_string);
-            let message = err.message().map(|m| scrub.clean(m)).unwrap_or_else(|| detail.clone());
+            // An answer without a message (a HEAD has no body): the status
+            // and request id, not the SDK's whole debug dump (that is
+            // logged at -vv).
+            let request_id = ctx
+                .raw()
+                .headers()
+                .get("x-amz-request-id")
+                .map(|id| format!(", request id {id}"))
+                .unwrap_or_default();
+            let message = err.message().map(|m| scrub.clean(m)).unwrap_or_else(|| {
+                tracing::debug!(detail = %detail, "S3 error without a message");
+                format!("HTTP {status}{request_id}")
+            });
             let retry_code = matches!(
                 code.as_deref(),
                 Some("SlowDown" | "RequestTimeout" | "InternalError" | "ServiceUnavailable" | "RequestTimeTooSkewed")

@@ -64,7 +64,7 @@ where
             Ok(value) => return Ok(value),
             Err(failure) if failure.transient && made < policy.max_attempts => {
                 let wait = policy.delay(made);
-                tracing::warn!(
+                tracing::info!(
                     attempt = made,
                     status = ?failure.status,
                     code = ?failure.code,

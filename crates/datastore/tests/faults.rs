@@ -186,6 +186,14 @@ async fn wrong_credentials_are_reported_clearly_and_quickly() {
     );
     assert!(text.contains("secret key"), "says what to check: {text}");
     assert!(!text.contains("not-the-secret-key") && !format!("{err:?}").contains("not-the-secret-key"));
+    // A HEAD's 403 has no body: one short line with the status and the
+    // request id, not the SDK's debug dump (1,300 characters before).
+    assert!(
+        text.len() < 300 && !text.contains("ErrorMetadata"),
+        "{} characters: {text}",
+        text.len()
+    );
+    assert!(text.contains("HTTP 403, request id "), "{text}");
 
     let s = Store::connect(&connection(&emulator.endpoint(), "unknown-access-key", SECRET_KEY)).unwrap();
     let err = s.list_buckets().await.unwrap_err();
