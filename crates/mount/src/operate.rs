@@ -677,12 +677,10 @@ fn detach(path: &Path) -> Result<(), MountError> {
 /// entry is left half unmounted.
 pub fn unmount(plan: &Plan, grace: Duration) -> Result<Report, MountError> {
     // Read-only without a state directory: nothing of ours to unmount.
-    let _lock = match adt_localfs::canonical_dir(&plan.options.state_dir) {
-        Ok(_) => {
-            let state = Dir::open(&plan.options.state_dir)?;
-            Some(record::lock(&state)?)
-        }
-        Err(_) => None,
+    let _lock = match Dir::open(&plan.options.state_dir) {
+        Ok(state) => Some(record::lock(&state)?),
+        Err(e) if e.is_missing() => None,
+        Err(e) => return Err(e.into()),
     };
     record::check_same_site(plan)?;
     let mut report = Report::default();

@@ -54,8 +54,19 @@ pub fn load(state_dir: &Path) -> Vec<Retired> {
         .unwrap_or_default()
 }
 
-/// Whether `name` is what [`move_aside`] names a directory moved aside
-/// from mount point `mount`: `.MOUNT.adt-retired-SECONDS`, maybe `-N`.
+/// The name a directory moved aside from mount point `mount` gets:
+/// `.MOUNT.adt-retired-SECONDS`, and `-N` after it for the Nth clash.
+fn retired_name(mount: &OsStr, stamp: u64, n: u32) -> OsString {
+    let mut name = OsString::from(".");
+    name.push(mount);
+    name.push(format!(".adt-retired-{stamp}"));
+    if n > 0 {
+        name.push(format!("-{n}"));
+    }
+    name
+}
+
+/// Whether `name` is one [`retired_name`] gives mount point `mount`.
 pub(crate) fn is_retired_name(name: &[u8], mount: &[u8]) -> bool {
     let Some(rest) = name.strip_prefix(b".").and_then(|r| r.strip_prefix(mount)) else {
         return false;
@@ -386,12 +397,7 @@ pub(crate) fn move_aside(parent: &Dir, name: &OsStr, seen: &Stat) -> Result<OsSt
         .unwrap_or(0);
     let mut n = 0;
     let retired = loop {
-        let mut candidate = OsString::from(".");
-        candidate.push(name);
-        candidate.push(format!(".adt-retired-{stamp}"));
-        if n > 0 {
-            candidate.push(format!("-{n}"));
-        }
+        let candidate = retired_name(name, stamp, n);
         match parent.rename_noreplace(name, &candidate) {
             Ok(()) => break candidate,
             Err(LocalError::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists && n < 100 => {
@@ -547,6 +553,10 @@ mod tests {
     fn retired_names_are_recognised_exactly() {
         for yes in [".images.adt-retired-1700000000", ".images.adt-retired-1700000000-3"] {
             assert!(is_retired_name(yes.as_bytes(), b"images"), "{yes}");
+        }
+        for n in [0, 1, 42] {
+            let made = retired_name(OsStr::new("images"), 1_700_000_000, n);
+            assert!(is_retired_name(made.as_bytes(), b"images"), "{made:?}");
         }
         for no in [
             "images",
