@@ -11,8 +11,11 @@
 //! limit, or more entries than the limit, is refused with an error naming
 //! it. Names and link targets are bytes.
 //!
-//! What it does not do: decide what a name means (the callers refuse `..`
-//! or route files), write archives (adt-backup does, with the tar crate).
+//! Names: [`components`] is the one rule for placing an entry below a
+//! root (`./` dropped; absolute names and `..` refused).
+//!
+//! What it does not do: decide where a name goes (the callers route
+//! files), write archives (adt-backup does, with the tar crate).
 //!
 //! ```no_run
 //! let file = std::fs::File::open("backup.tar.gz")?;
@@ -70,8 +73,10 @@
 
 mod error;
 mod header;
+mod name;
 mod reader;
 
 pub use error::ArchiveError;
 pub use header::{Header, Kind};
+pub use name::{UnsafeName, components};
 pub use reader::{Entry, Limits, Reader};

@@ -125,6 +125,18 @@ impl Site {
         Ok(Some(AdtLock::new(self.store(1)?, bucket, options)))
     }
 
+    /// What every period's backup bucket on datastore 1 holds, in ADT's
+    /// period order.
+    pub async fn stored_backups(&self) -> Result<Vec<adt_backups::StoredBackups>, Error> {
+        let store = self.store(1)?;
+        let ttl = UploadOptions::default().lock_ttl;
+        let mut listed = Vec::new();
+        for period in Period::ALL {
+            listed.push(adt_backups::list_backups(&store, &self.backup_bucket(*period)?, ttl).await?);
+        }
+        Ok(listed)
+    }
+
     /// The backup bucket of `period` on another store (an object_store
     /// URL opened with [`Store::open_url`], say `file:///srv/backups`).
     pub fn backup_bucket_on(&self, period: Period, store: Store) -> Result<BackupBucket, Error> {

@@ -83,6 +83,33 @@ pub enum BackupError {
         /// What differs.
         detail: String,
     },
+    /// The restore target is not an absolute path ending in a name.
+    #[error("restore target {0}: give an absolute path ending in a directory name")]
+    BadTarget(PathBuf),
+    /// The restore target holds files, and no unfinished restore.
+    #[error(
+        "restore target {0} already holds files; restore into a new directory, or force it (files the backup holds are replaced, nothing is deleted)"
+    )]
+    TargetNotEmpty(PathBuf),
+    /// The restore would write into a mount (a bucket) or onto a mount point.
+    #[error("{0} is a mount point or inside a FUSE mount; a restore never writes into a mount")]
+    IntoMount(PathBuf),
+    /// What is in the target is in the way of an entry.
+    #[error("{path} is {what} in the target where the backup holds something else; move it away, or restore into a new directory")]
+    Conflict {
+        /// The path in the way.
+        path: PathBuf,
+        /// What it is.
+        what: &'static str,
+    },
+    /// An entry's name would place it outside the target, or through a link.
+    #[error("backup entry `{name}` {reason}; nothing outside the target is written")]
+    UnsafeEntry {
+        /// The entry's name.
+        name: String,
+        /// Why it is refused.
+        reason: String,
+    },
     /// A stored or local archive is not a complete backup.
     #[error("{what} is not a complete backup: {detail}")]
     Corrupt {

@@ -55,13 +55,19 @@
 
 mod adt_lock;
 mod create;
+mod download;
 mod error;
 mod exclude;
+mod extract;
 mod gzip;
+mod list;
 mod store;
 
 pub use adt_lock::{AdtLock, AdtLockGuard, AdtLockOptions};
 pub use create::{CreateReport, create, create_until};
+pub use download::{DownloadReport, DownloadTarget, download_bucket};
 pub use error::BackupError;
 pub use exclude::{Excluded, Exclusions, Reason};
-pub use store::{UploadOptions, UploadReport, VerifyReport, check_archive, clean_interrupted, upload, verify};
+pub use list::{StoredBackups, StoredObject, list_backups};
+pub use extract::{ExtractOptions, ExtractReport, JOURNAL, extract};
+pub use store::{UploadOptions, UploadReport, VerifyReport, check_archive, clean_interrupted, fetch, upload, verify};

@@ -364,6 +364,34 @@ pub async fn verify(store: &Store, bucket: &str, key: &str) -> Result<VerifyRepo
     })
 }
 
+/// Downloads the backup `key` of `bucket` into a private file in `into`
+/// (removed when the returned file is dropped), checking its length.
+pub async fn fetch(
+    store: &Store,
+    bucket: &str,
+    key: &str,
+    into: &adt_localfs::Dir,
+) -> Result<adt_localfs::PrivateFile, BackupError> {
+    use std::io::Write;
+    let (meta, mut body) = store.get(bucket, key).await?;
+    let mut out = into.create_private(std::ffi::OsStr::new("adt-restore-archive"))?;
+    let path = out.path();
+    let mut bytes = 0u64;
+    while let Some(chunk) = body.next_chunk().await {
+        let chunk = chunk.map_err(|e| crate::error::io(&path, e))?;
+        bytes += chunk.len() as u64;
+        out.file().write_all(&chunk).map_err(|e| crate::error::io(&path, e))?;
+    }
+    if bytes != meta.size {
+        return Err(BackupError::Corrupt {
+            what: format!("s3://{bucket}/{key} at {}", store.endpoint()),
+            detail: format!("the download ended after {bytes} of {} bytes", meta.size),
+        });
+    }
+    out.file().flush().map_err(|e| crate::error::io(&path, e))?;
+    Ok(out)
+}
+
 /// Entries in a complete backup archive, or why it is not one (the reader
 /// adt-check and adt-seed use too, so all three agree).
 pub fn check_archive(reader: impl Read, what: &str) -> Result<u64, BackupError> {

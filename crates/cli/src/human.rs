@@ -260,3 +260,112 @@ pub fn sync_status(r: &adt_assets::adt_webroot_sync::StatusReport, me: Option<&s
     }
     out
 }
+
+/// `adt-backup list`: one block per period.
+pub fn backups(listed: &[adt_assets::adt_backups::StoredBackups]) -> String {
+    let mut out = String::new();
+    for b in listed {
+        if !b.exists {
+            out.push_str(&format!("{}: no bucket (never backed up)\n", b.bucket));
+            continue;
+        }
+        out.push_str(&format!("{}:\n", b.bucket));
+        let object = |o: &Option<adt_assets::adt_backups::StoredObject>| match o {
+            Some(o) => format!("{} bytes, {}", o.bytes, when(o.last_modified)),
+            None => "none".to_string(),
+        };
+        out.push_str(&format!("  current   {}\n", object(&b.current)));
+        out.push_str(&format!("  previous  {}\n", object(&b.previous)));
+        if let Some(lock) = &b.lock {
+            out.push_str(&format!(
+                "  lock      {} ({})\n",
+                when(lock.last_modified),
+                if b.lock_stale {
+                    "stale: its upload died; the next upload takes it over"
+                } else {
+                    "an upload is running"
+                }
+            ));
+        }
+        for t in &b.temporary {
+            out.push_str(&format!("  temporary {} ({} bytes, {})\n", t.key, t.bytes, when(t.last_modified)));
+        }
+    }
+    out
+}
+
+/// A time as `YYYY-MM-DD HH:MM:SS UTC`.
+fn when(secs: Option<i64>) -> String {
+    let Some(secs) = secs else {
+        return "at an unknown time".to_string();
+    };
+    let days = secs.div_euclid(86_400);
+    let rest = secs.rem_euclid(86_400);
+    // Civil date from days since 1970 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// `adt-backup restore`: what came from where.
+pub fn restored(r: &adt_assets::RestoreReport) -> String {
+    let a = &r.archive;
+    let mut out = format!(
+        "restored {} into {}{}: {} files ({} bytes), {} directories, {} links{}\n",
+        r.source,
+        a.target.display(),
+        if a.resumed { " (carried on)" } else { "" },
+        a.files,
+        a.bytes,
+        a.directories,
+        a.symlinks + a.hard_links,
+        if a.unchanged > 0 {
+            format!(", {} already there", a.unchanged)
+        } else {
+            String::new()
+        }
+    );
+    if a.not_restored > 0 {
+        out.push_str(&format!(
+            "not restored ({} FIFOs, devices or unknown types): {}\n",
+            a.not_restored,
+            a.not_restored_names.join(", ")
+        ));
+    }
+    for d in &r.downloaded {
+        out.push_str(&format!(
+            "downloaded {}: {} files ({} bytes), {} directories{}{}\n",
+            d.bucket,
+            d.files,
+            d.bytes,
+            d.directories,
+            if d.unchanged > 0 {
+                format!(", {} already there", d.unchanged)
+            } else {
+                String::new()
+            },
+            if d.refused > 0 {
+                format!("; {} keys refused: {}", d.refused, d.refused_keys.join(", "))
+            } else {
+                String::new()
+            }
+        ));
+    }
+    for m in &r.mounted {
+        out.push_str(m);
+        out.push('\n');
+    }
+    out
+}

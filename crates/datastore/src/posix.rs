@@ -46,6 +46,48 @@ impl PosixAttributes {
         self.mode
     }
 
+    /// The owner's user id.
+    pub fn uid(&self) -> u64 {
+        self.uid
+    }
+
+    /// The owner's group id.
+    pub fn gid(&self) -> u64 {
+        self.gid
+    }
+
+    /// Modification time, seconds since 1970.
+    pub fn mtime(&self) -> i64 {
+        self.mtime
+    }
+
+    /// The attributes stored with an object (`mode`, `uid`, `gid`,
+    /// `mtime`, as this crate, s3fs and rclone write them; rclone's mtime
+    /// may carry a fraction, which is dropped), each missing or unreadable
+    /// one taken from `defaults`. A mode without file-type bits keeps
+    /// those of `defaults`.
+    pub fn from_metadata(metadata: &BTreeMap<String, String>, defaults: PosixAttributes) -> PosixAttributes {
+        let number = |name: &str| metadata.get(name).map(|v| v.trim());
+        let mut mode = number("mode")
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(defaults.mode);
+        if mode & S_IFMT == 0 {
+            mode |= defaults.mode & S_IFMT;
+        }
+        PosixAttributes {
+            mode,
+            uid: number("uid").and_then(|v| v.parse().ok()).unwrap_or(defaults.uid),
+            gid: number("gid").and_then(|v| v.parse().ok()).unwrap_or(defaults.gid),
+            mtime: number("mtime")
+                .and_then(|v| {
+                    v.parse::<i64>()
+                        .ok()
+                        .or_else(|| v.parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| f as i64))
+                })
+                .unwrap_or(defaults.mtime),
+        }
+    }
+
     /// True when the mode says directory.
     pub fn is_directory(&self) -> bool {
         self.mode & S_IFMT == S_IFDIR
@@ -99,6 +141,20 @@ mod tests {
         let dir = PosixAttributes::directory(0o755, 33, 33, 0);
         assert_eq!(dir.metadata()["mode"], "16877");
         assert_eq!(PosixAttributes::directory(0o644, 0, 0, 0).mode(), 0o040_644);
+    }
+
+    #[test]
+    fn stored_metadata_reads_back_with_defaults_for_what_is_missing() {
+        let file = PosixAttributes::file(0o640, 33, 34, 1_700_000_000);
+        let defaults = PosixAttributes::file(0o644, 0, 0, 5);
+        assert_eq!(PosixAttributes::from_metadata(&file.metadata(), defaults), file);
+        let mut m = BTreeMap::new();
+        m.insert("mode".to_string(), "416".to_string()); // 0640, no type bits
+        m.insert("mtime".to_string(), "1700000000.25".to_string()); // rclone
+        m.insert("uid".to_string(), "not a number".to_string());
+        let read = PosixAttributes::from_metadata(&m, defaults);
+        assert_eq!(read.mode(), 0o100_640);
+        assert_eq!((read.uid(), read.gid(), read.mtime()), (0, 0, 1_700_000_000));
     }
 
     #[test]

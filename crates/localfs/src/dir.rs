@@ -188,6 +188,36 @@ impl Dir {
         Ok(dir)
     }
 
+    /// Opens the directory `parts` (one name each) below this one, on
+    /// this one's filesystem. With `create`, missing ones are made (mode
+    /// `mode`, this process's owner). A link, a non-directory or another
+    /// filesystem on the way is refused (`Symlink`, `NotADirectory`,
+    /// `OtherFilesystem`); `parts` must not be empty.
+    pub fn open_dirs(&self, parts: &[&[u8]], create: bool, mode: u32) -> Result<Dir, LocalError> {
+        use std::os::unix::ffi::OsStrExt;
+        let mut dir: Option<Dir> = None;
+        for part in parts {
+            let name = OsStr::from_bytes(part);
+            let here = dir.as_ref().unwrap_or(self);
+            let next = match here.stat_at(name)? {
+                None if create => here.create_dir(name, mode)?,
+                None => return Err(LocalError::Missing { path: here.child_path(name) }),
+                Some(s) if s.kind == Kind::Symlink => return Err(LocalError::Symlink { path: here.child_path(name) }),
+                Some(s) if s.kind != Kind::Dir => {
+                    return Err(LocalError::NotADirectory {
+                        path: here.child_path(name),
+                    });
+                }
+                Some(_) => here.open_dir(name)?,
+            };
+            if next.stat.dev != self.stat.dev {
+                return Err(LocalError::OtherFilesystem { path: next.path });
+            }
+            dir = Some(next);
+        }
+        dir.ok_or_else(|| LocalError::NotAbsolute { path: self.path.clone() })
+    }
+
     /// Renames `from` to `to` in this directory, refusing to replace `to`.
     pub fn rename_noreplace(&self, from: &OsStr, to: &OsStr) -> Result<(), LocalError> {
         rustix::fs::renameat_with(&self.fd, from, &self.fd, to, rustix::fs::RenameFlags::NOREPLACE)

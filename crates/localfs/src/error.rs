@@ -44,6 +44,13 @@ pub enum LocalError {
         /// The path.
         path: PathBuf,
     },
+    /// A directory on another filesystem (a mount) where the one below
+    /// was expected; nothing is written into it.
+    #[error("{path} is another filesystem (a mount); nothing is written into it")]
+    OtherFilesystem {
+        /// The directory.
+        path: PathBuf,
+    },
     /// Nothing is there.
     #[error("{path} does not exist")]
     Missing {

@@ -87,6 +87,7 @@
 
 #![warn(missing_docs)]
 
+mod attrs;
 mod dir;
 mod error;
 mod mounttable;
@@ -95,6 +96,7 @@ mod private;
 mod stat;
 mod walk;
 
+pub use attrs::Attributes;
 pub use dir::{Dir, Opened};
 pub use error::LocalError;
 pub use mounttable::{MountInfo, MountTable};

@@ -143,19 +143,15 @@ pub(crate) fn attributes(h: &adt_archive::Header, dir: bool) -> PosixAttributes 
 /// An archive entry name made relative to the root: `./` and empty or `.`
 /// segments dropped. Absolute names and `..` are refused with the reason.
 pub(crate) fn normalize(raw: &[u8]) -> Result<String, &'static str> {
-    if raw.first() == Some(&b'/') {
-        return Err("is an absolute path");
-    }
-    let text = String::from_utf8_lossy(raw);
-    let mut parts = Vec::new();
-    for part in text.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => return Err("contains `..`"),
-            p => parts.push(p),
-        }
-    }
-    Ok(parts.join("/"))
+    let parts = adt_archive::components(raw).map_err(|e| match e {
+        adt_archive::UnsafeName::Absolute => "is an absolute path",
+        _ => "contains `..`",
+    })?;
+    Ok(parts
+        .iter()
+        .map(|p| String::from_utf8_lossy(p))
+        .collect::<Vec<_>>()
+        .join("/"))
 }
 
 #[cfg(test)]

@@ -118,6 +118,71 @@ enum Command {
         #[arg(long, value_name = "URL", conflicts_with = "endpoint")]
         to: Option<String>,
     },
+    /// List the stored backups of every period on datastore 1: the
+    /// current one and the previous (.BACKUP) with sizes and dates, and
+    /// any upload lock (stale when older than its expiry) or temporary
+    /// key a dead upload left.
+    List {
+        /// Use this S3 endpoint instead of the template's first S3_HOST_BASE.
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+    },
+    /// Rebuild the site into a new directory from a backup and its asset
+    /// buckets.
+    ///
+    /// The backup (a period's, from datastore 1, or a local archive) is
+    /// checked whole first: a complete gzip tar holding the marker file;
+    /// nothing is written otherwise. It is extracted into --target
+    /// without the asset directories' contents (never through a link,
+    /// never into a mount, never outside the target; set-id bits
+    /// dropped; FIFOs and devices not restored), then the asset buckets
+    /// are mounted there as adt-mount does, or with --with-assets their
+    /// objects are downloaded into the directories with the mode, owner
+    /// and time they carry (to leave S3 or move to another provider).
+    ///
+    /// Run again after a failure or an interruption, it carries on where
+    /// it stopped (the target holds .adt-restore-unfinished until done).
+    /// A target holding anything else is refused unless --force: then
+    /// files the backup holds are replaced when their size or time
+    /// differ, and nothing in the target is deleted.
+    ///
+    /// Exit status: 0 restored, 1 failed (run it again to carry on), 2
+    /// bad usage or input (a target in use, a missing archive).
+    Restore {
+        /// Restore this period's backup from datastore 1.
+        #[arg(long, ignore_case = true, value_parser = adt_cli::args::period(), required_unless_present = "archive")]
+        period: Option<adt_template::Period>,
+        /// With --period: the previous backup (.BACKUP) instead of the current one.
+        #[arg(long, requires = "period")]
+        previous: bool,
+        /// Restore this local backup archive instead.
+        #[arg(long, value_name = "FILE", conflicts_with = "period")]
+        archive: Option<PathBuf>,
+        /// The new webroot (absolute; its parent must exist).
+        #[arg(long, value_name = "DIR")]
+        target: PathBuf,
+        /// Download the asset buckets' objects into the directories
+        /// instead of mounting the buckets.
+        #[arg(long, conflicts_with = "no_assets")]
+        with_assets: bool,
+        /// Restore the archive only: neither mount nor download the assets.
+        #[arg(long)]
+        no_assets: bool,
+        /// Restore into a target that already holds files (nothing in it is deleted).
+        #[arg(long)]
+        force: bool,
+        /// Use this S3 endpoint instead of the template's first S3_HOST_BASE.
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+        /// Mounting: the FUSE tool [default: the one --state-dir last
+        /// mounted with, else s3fs].
+        #[arg(long, value_enum)]
+        tool: Option<adt_cli::args::ToolArg>,
+        /// Mounting: adt-mount's private state directory (give another
+        /// one to restore beside a site already mounted on this machine).
+        #[arg(long, value_name = "DIR", default_value = "/var/lib/adt-mount")]
+        state_dir: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -142,7 +207,10 @@ fn run(args: &Args) -> Result<u8, Failure> {
     );
     let webroot = &resolve_dir("--webroot", &args.webroot, reads_webroot)?;
     let endpoint = match &args.command {
-        Command::Upload { endpoint, .. } | Command::Verify { endpoint, .. } => endpoint.as_deref(),
+        Command::Upload { endpoint, .. }
+        | Command::Verify { endpoint, .. }
+        | Command::List { endpoint }
+        | Command::Restore { endpoint, .. } => endpoint.as_deref(),
         _ => None,
     };
     let site = match &args.template {
@@ -310,6 +378,92 @@ fn run(args: &Args) -> Result<u8, Failure> {
                 );
             }
         }
+        Command::List { .. } => {
+            let listed = runtime()?.block_on(with_template()?.stored_backups())?;
+            if json {
+                print_json(&listed)?;
+            } else {
+                print!("{}", adt_cli::human::backups(&listed));
+            }
+        }
+        Command::Restore {
+            period,
+            previous,
+            archive,
+            target,
+            with_assets,
+            no_assets,
+            force,
+            tool,
+            state_dir,
+            ..
+        } => {
+            return restore(
+                with_template()?,
+                match (period, archive) {
+                    (Some(period), _) => adt_assets::RestoreFrom::Period {
+                        period: *period,
+                        previous: *previous,
+                    },
+                    (None, Some(path)) => {
+                        adt_cli::setup::input_file("--archive", path)?;
+                        adt_assets::RestoreFrom::Archive(path.clone())
+                    }
+                    (None, None) => return Err(Failure::new(exit::USAGE, "give --period PERIOD or --archive FILE")),
+                },
+                target,
+                {
+                    let mut o = adt_assets::RestoreOptions::new(if *with_assets {
+                        adt_assets::RestoreAssets::Download
+                    } else if *no_assets {
+                        adt_assets::RestoreAssets::Leave
+                    } else {
+                        let mut settings = adt_assets::MountSettings::new(resolve_dir("--state-dir", state_dir, false)?);
+                        settings.tool = tool.map(adt_cli::args::ToolArg::tool);
+                        adt_assets::RestoreAssets::Mount(settings)
+                    });
+                    o.force = *force;
+                    o
+                },
+                json,
+            );
+        }
+    }
+    Ok(exit::SUCCESS)
+}
+
+/// Restores the site into `target`, rendering the report.
+fn restore(
+    site: &Site,
+    from: adt_assets::RestoreFrom,
+    target: &std::path::Path,
+    options: adt_assets::RestoreOptions,
+    json: bool,
+) -> Result<u8, Failure> {
+    if !target.is_absolute() || target.components().any(|c| c == std::path::Component::ParentDir) {
+        return Err(Failure::new(
+            exit::USAGE,
+            format!("--target {}: give an absolute path without `..`", target.display()),
+        ));
+    }
+    let runtime = runtime()?;
+    let interrupt = Interrupt::install(&runtime);
+    let done = runtime.block_on(site.restore(&from, target, &options, interrupt.flag()));
+    if interrupt.is_set() {
+        eprintln!(
+            "adt-backup: stopped by {}; run the same command again to carry on",
+            interrupt.signal_name()
+        );
+        return Ok(interrupt.exit_code());
+    }
+    let report = done?;
+    for w in &report.warnings {
+        eprintln!("adt-backup: warning: {w}");
+    }
+    if json {
+        print_json(&report)?;
+    } else {
+        print!("{}", adt_cli::human::restored(&report));
     }
     Ok(exit::SUCCESS)
 }

@@ -10,8 +10,8 @@ use adt_cli::interrupt::Interrupt;
 use adt_cli::output::OutputFormat;
 use adt_cli::output::print_json;
 use adt_cli::setup::{Failure, open_site, resolve_dir, runtime};
-use adt_mounts::Tool;
-use clap::{Parser, Subcommand, ValueEnum};
+use adt_cli::args::ToolArg;
+use clap::{Parser, Subcommand};
 
 /// Mount each DIRECTORIES_TO_MOUNT bucket in place of its local directory.
 ///
@@ -133,27 +133,6 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         output_dir: Option<PathBuf>,
     },
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum ToolArg {
-    S3fs,
-    Rclone,
-    Goofys,
-    Geesefs,
-    MountS3,
-}
-
-impl ToolArg {
-    fn tool(self) -> Tool {
-        match self {
-            ToolArg::S3fs => Tool::S3fs,
-            ToolArg::Rclone => Tool::Rclone,
-            ToolArg::Goofys => Tool::Goofys,
-            ToolArg::Geesefs => Tool::Geesefs,
-            ToolArg::MountS3 => Tool::MountS3,
-        }
-    }
 }
 
 fn main() -> ExitCode {
