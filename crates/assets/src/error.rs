@@ -141,6 +141,11 @@ impl Error {
             Error::Path { problem, .. } => *problem != PATH_MISSING,
             Error::Sync(adt_webroot_sync::SyncError::NodeId(_) | adt_webroot_sync::SyncError::OtherNode { .. }) => true,
             Error::Mount(adt_mounts::MountError::OtherSite { .. }) => true,
+            Error::Backup(
+                adt_backups::BackupError::TargetNotEmpty(_)
+                | adt_backups::BackupError::BadTarget(_)
+                | adt_backups::BackupError::IntoMount(_),
+            ) => true,
             _ => false,
         }
     }

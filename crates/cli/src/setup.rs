@@ -78,6 +78,9 @@ impl Failure {
                 message
             }
             Error::NoArchiveChoice { .. } => format!("{e}: give --backup FILE or --from-period PERIOD"),
+            Error::Backup(adt_backups::BackupError::TargetNotEmpty(_)) => {
+                e.to_string().replacen("or force it", "or give --force", 1)
+            }
             Error::NoReplica { .. } => {
                 format!("{e} (give --to-endpoint URL, keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
             }
