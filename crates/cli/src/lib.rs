@@ -12,6 +12,7 @@ pub mod args;
 pub mod exit;
 pub mod human;
 pub mod interrupt;
+pub mod metrics;
 pub mod output;
 pub mod progress;
 pub mod render;
