@@ -223,7 +223,9 @@ fn number(v: f64) -> String {
 
 fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
 
@@ -256,7 +258,8 @@ impl Target {
             path: path.into(),
             dir: parent.into(),
         };
-        let canonical = adt_localfs::canonical_dir(parent).map_err(|e| if e.is_missing() { missing() } else { e.into() })?;
+        let canonical =
+            adt_localfs::canonical_dir(parent).map_err(|e| if e.is_missing() { missing() } else { e.into() })?;
         let dir = Dir::open(&canonical).map_err(|e| match e {
             LocalError::NotADirectory { .. } => missing(),
             e if e.is_missing() => missing(),
@@ -383,8 +386,11 @@ impl Recorder {
         let failures = carried("failures_total").unwrap_or(0.0) + if ok { 0.0 } else { 1.0 };
         let labels: Vec<(&str, &str)> = self.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let mut run = Metrics::new();
-        run.gauge(&name("last_run_timestamp_seconds"), "When the last run ended (Unix time).")
-            .sample(&labels, now);
+        run.gauge(
+            &name("last_run_timestamp_seconds"),
+            "When the last run ended (Unix time).",
+        )
+        .sample(&labels, now);
         run.gauge(&name("success"), "1 when the last run succeeded (exit 0), else 0.")
             .sample(&labels, if ok { 1.0 } else { 0.0 });
         run.gauge(&name("duration_seconds"), "How long the last run took.")
@@ -442,7 +448,10 @@ mod tests {
             previous_value(&first, "adt_job_last_success_timestamp_seconds{period=\"hour\\\"ly\"}"),
             Some(1000.0)
         );
-        assert_eq!(previous_value(&first, "adt_job_failures_total{period=\"hour\\\"ly\"}"), Some(0.0));
+        assert_eq!(
+            previous_value(&first, "adt_job_failures_total{period=\"hour\\\"ly\"}"),
+            Some(0.0)
+        );
         let second = r.render(false, 2000.0, Some(&first));
         let third = r.render(false, 3000.0, Some(&second));
         let value = |text: &str, what: &str| previous_value(text, &format!("adt_job_{what}{{period=\"hour\\\"ly\"}}"));

@@ -253,10 +253,16 @@ fn run(args: &Args, metrics: &mut Metrics) -> Result<u8, Failure> {
                 .gauge("adt_backup_create_files", "Regular files the last archive holds.")
                 .sample(&[], report.files as f64);
             metrics
-                .gauge("adt_backup_create_content_bytes", "Bytes of file content the last archive holds.")
+                .gauge(
+                    "adt_backup_create_content_bytes",
+                    "Bytes of file content the last archive holds.",
+                )
                 .sample(&[], report.bytes as f64);
             metrics
-                .gauge("adt_backup_create_archive_bytes", "The size of the last archive written (gzip).")
+                .gauge(
+                    "adt_backup_create_archive_bytes",
+                    "The size of the last archive written (gzip).",
+                )
                 .sample(&[], archive_bytes as f64);
             if json {
                 print_json(&report)?;
@@ -330,15 +336,19 @@ fn run(args: &Args, metrics: &mut Metrics) -> Result<u8, Failure> {
                 },
                 None => None,
             };
+            let session = Session {
+                runtime: &runtime,
+                interrupt: &interrupt,
+                json,
+            };
             let outcome = upload_everywhere(
-                &runtime,
-                &interrupt,
+                &session,
                 &plan,
                 archive.as_deref(),
                 &targets,
                 &options,
-                json,
-                (period.as_str(), metrics),
+                period.as_str(),
+                metrics,
             );
             if let Some(guard) = guard
                 && let Err(e) = runtime.block_on(guard.release())
@@ -360,10 +370,16 @@ fn run(args: &Args, metrics: &mut Metrics) -> Result<u8, Failure> {
                 ("backup", if *previous { "previous" } else { "current" }),
             ];
             metrics
-                .gauge("adt_backup_verify_archive_bytes", "The size of the backup the last run read whole.")
+                .gauge(
+                    "adt_backup_verify_archive_bytes",
+                    "The size of the backup the last run read whole.",
+                )
                 .sample(&labels, report.bytes as f64);
             metrics
-                .gauge("adt_backup_verify_entries", "Entries in the backup the last run read whole.")
+                .gauge(
+                    "adt_backup_verify_entries",
+                    "Entries in the backup the last run read whole.",
+                )
                 .sample(&labels, report.entries as f64);
             if json {
                 print_json(&report)?;
@@ -392,18 +408,29 @@ fn backup_bucket(
     })
 }
 
+/// What an upload runs under: the runtime, the signal handler, the output format.
+struct Session<'a> {
+    runtime: &'a tokio::runtime::Runtime,
+    interrupt: &'a Interrupt,
+    json: bool,
+}
+
 /// Stores the archive (made now unless given) on every target, reporting
 /// each; a failing datastore does not stop the others.
 fn upload_everywhere(
-    runtime: &tokio::runtime::Runtime,
-    interrupt: &Interrupt,
+    session: &Session<'_>,
     plan: &adt_assets::BackupPlan,
     archive: Option<&std::path::Path>,
     targets: &[adt_assets::NumberedBucket],
     options: &adt_backups::UploadOptions,
-    json: bool,
-    (period, metrics): (&str, &mut Metrics),
+    period: &str,
+    metrics: &mut Metrics,
 ) -> Result<u8, Failure> {
+    let Session {
+        runtime,
+        interrupt,
+        json,
+    } = *session;
     let made;
     let path = match archive {
         Some(path) => path,
@@ -422,7 +449,10 @@ fn upload_everywhere(
     };
     let archive_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     metrics
-        .gauge("adt_backup_upload_archive_bytes", "The size of the archive the last run uploaded.")
+        .gauge(
+            "adt_backup_upload_archive_bytes",
+            "The size of the archive the last run uploaded.",
+        )
         .sample(&[("period", period)], archive_bytes as f64);
     let mut datastore_ok = |number: &usize, ok: bool| {
         let number = number.to_string();
@@ -431,7 +461,10 @@ fn upload_everywhere(
                 "adt_backup_upload_datastore_success",
                 "1 when the last run stored the backup on this datastore, else 0.",
             )
-            .sample(&[("period", period), ("datastore", &number)], if ok { 1.0 } else { 0.0 });
+            .sample(
+                &[("period", period), ("datastore", &number)],
+                if ok { 1.0 } else { 0.0 },
+            );
     };
     let mut stored = Vec::new();
     let mut failed = Vec::new();

@@ -195,10 +195,22 @@ fn record(metrics: &mut Metrics, report: &adt_replication::Report, destinations:
             "adt_replicate_lag_objects",
             "Objects missing or different on the destination when the last run began (copied or failed).",
         ),
-        ("adt_replicate_copied_objects", "Objects the last run copied (in a dry run: would copy)."),
-        ("adt_replicate_copied_bytes", "Bytes the last run copied (in a dry run: would copy)."),
-        ("adt_replicate_deleted_objects", "Objects the last run deleted (with --delete)."),
-        ("adt_replicate_failed_objects", "Objects the last run could not copy or delete."),
+        (
+            "adt_replicate_copied_objects",
+            "Objects the last run copied (in a dry run: would copy).",
+        ),
+        (
+            "adt_replicate_copied_bytes",
+            "Bytes the last run copied (in a dry run: would copy).",
+        ),
+        (
+            "adt_replicate_deleted_objects",
+            "Objects the last run deleted (with --delete).",
+        ),
+        (
+            "adt_replicate_failed_objects",
+            "Objects the last run could not copy or delete.",
+        ),
     ];
     for b in &report.buckets {
         let number = b.destination.to_string();

@@ -154,10 +154,22 @@ fn run(args: &Args, metrics: &mut Metrics) -> Result<u8, Failure> {
 /// Per bucket: objects uploaded, skipped and kept in conflict, bytes uploaded.
 fn record(metrics: &mut Metrics, summary: &adt_seeder::Summary) {
     let families = [
-        ("adt_seed_uploaded_objects", "Objects the last run wrote (in a dry run: would write)."),
-        ("adt_seed_skipped_objects", "Objects already in the bucket with the same content."),
-        ("adt_seed_conflict_objects", "Objects in the bucket with other content, kept."),
-        ("adt_seed_uploaded_bytes", "Bytes the last run wrote (in a dry run: would write)."),
+        (
+            "adt_seed_uploaded_objects",
+            "Objects the last run wrote (in a dry run: would write).",
+        ),
+        (
+            "adt_seed_skipped_objects",
+            "Objects already in the bucket with the same content.",
+        ),
+        (
+            "adt_seed_conflict_objects",
+            "Objects in the bucket with other content, kept.",
+        ),
+        (
+            "adt_seed_uploaded_bytes",
+            "Bytes the last run wrote (in a dry run: would write).",
+        ),
     ];
     for b in &summary.buckets {
         let labels = [("bucket", b.bucket.as_str()), ("entry", b.entry.as_str())];

@@ -170,15 +170,51 @@ fn main() -> ExitCode {
 /// What one cycle did, as counts.
 fn record(metrics: &mut Metrics, r: &adt_assets::adt_webroot_sync::CycleReport) {
     let families = [
-        ("adt_sync_published_paths", "Paths the last cycle published.", r.published_count),
-        ("adt_sync_applied_paths", "Paths the last cycle changed from other nodes' batches.", r.applied_count),
-        ("adt_sync_batches_written", "Journal batches the last cycle wrote.", r.batches),
-        ("adt_sync_conflicts", "Concurrent versions that lost in the last cycle (kept in the datastore).", r.conflicts.len() as u64),
-        ("adt_sync_unsettled_files", "Files changed too recently to publish yet.", r.unsettled),
-        ("adt_sync_refused_changes", "Other nodes' changes the last cycle could not apply.", r.refused.len() as u64),
-        ("adt_sync_retrying_changes", "Refused changes that will be tried again.", r.retrying),
-        ("adt_sync_skipped_entries", "Links, FIFOs and devices in the webroot (never synced).", r.skipped),
-        ("adt_sync_paused", "1 when publishing is paused (a mass deletion held back), else 0.", u64::from(r.paused.is_some())),
+        (
+            "adt_sync_published_paths",
+            "Paths the last cycle published.",
+            r.published_count,
+        ),
+        (
+            "adt_sync_applied_paths",
+            "Paths the last cycle changed from other nodes' batches.",
+            r.applied_count,
+        ),
+        (
+            "adt_sync_batches_written",
+            "Journal batches the last cycle wrote.",
+            r.batches,
+        ),
+        (
+            "adt_sync_conflicts",
+            "Concurrent versions that lost in the last cycle (kept in the datastore).",
+            r.conflicts.len() as u64,
+        ),
+        (
+            "adt_sync_unsettled_files",
+            "Files changed too recently to publish yet.",
+            r.unsettled,
+        ),
+        (
+            "adt_sync_refused_changes",
+            "Other nodes' changes the last cycle could not apply.",
+            r.refused.len() as u64,
+        ),
+        (
+            "adt_sync_retrying_changes",
+            "Refused changes that will be tried again.",
+            r.retrying,
+        ),
+        (
+            "adt_sync_skipped_entries",
+            "Links, FIFOs and devices in the webroot (never synced).",
+            r.skipped,
+        ),
+        (
+            "adt_sync_paused",
+            "1 when publishing is paused (a mass deletion held back), else 0.",
+            u64::from(r.paused.is_some()),
+        ),
     ];
     for (name, help, value) in families {
         metrics.gauge(name, help).sample(&[], value as f64);
