@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use adt_assets::{Site, SiteOptions};
 use adt_cli::exit;
 use adt_cli::interrupt::Interrupt;
+use adt_cli::metrics::{Metrics, Recorder};
 use adt_cli::output::print_json;
 use adt_cli::setup::{Failure, open_site, resolve_dir, runtime};
 use adt_template::AssetConfig;
@@ -72,6 +73,11 @@ enum Command {
         /// gzip level, 1 (fastest) to 9 (smallest); ADT's tar czf uses 6.
         #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=9))]
         level: u32,
+        /// Also write the run's metrics here, in Prometheus's text format,
+        /// on success and on failure (for the node exporter's textfile
+        /// collector; docs/operations.md, "Metrics").
+        #[arg(long, value_name = "PATH")]
+        metrics_file: Option<PathBuf>,
     },
     /// Store a backup as applicationsourcecode.tar.gz in bucket
     /// ${WEBSITE_URL}-PERIOD, keeping the previous one as .BACKUP. It goes
@@ -99,6 +105,11 @@ enum Command {
         /// Then give up with exit 1.
         #[arg(long, value_name = "SECONDS", default_value_t = 600)]
         lock_wait: u64,
+        /// Also write the run's metrics here, in Prometheus's text format,
+        /// on success and on failure (for the node exporter's textfile
+        /// collector; docs/operations.md, "Metrics").
+        #[arg(long, value_name = "PATH")]
+        metrics_file: Option<PathBuf>,
     },
     /// Check that the stored backup is a complete gzip tar holding the
     /// marker file (streamed; nothing written to disk).
@@ -108,6 +119,11 @@ enum Command {
         /// Check the previous backup (.BACKUP) instead of the current one.
         #[arg(long)]
         previous: bool,
+        /// Also write the run's metrics here, in Prometheus's text format,
+        /// on success and on failure (for the node exporter's textfile
+        /// collector; docs/operations.md, "Metrics").
+        #[arg(long, value_name = "PATH")]
+        metrics_file: Option<PathBuf>,
         /// Use this S3 endpoint instead of the template's first S3_HOST_BASE.
         #[arg(long, value_name = "URL")]
         endpoint: Option<String>,
@@ -194,10 +210,39 @@ enum Format {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    adt_cli::setup::conclude("adt-backup", args.format == Format::Json, run(&args))
+    let result = recorder(&args.command).and_then(|mut recorder| {
+        let result = run(&args, recorder.metrics());
+        recorder.finish("adt-backup", result)
+    });
+    adt_cli::setup::conclude("adt-backup", args.format == Format::Json, result)
 }
 
-fn run(args: &Args) -> Result<u8, Failure> {
+/// The metrics of this subcommand: `adt_backup_create_*`,
+/// `adt_backup_upload_*{period}`, `adt_backup_verify_*{period,backup}`.
+fn recorder(command: &Command) -> Result<Recorder, Failure> {
+    match command {
+        Command::Exclusions => Recorder::start("backup_exclusions", &[], None),
+        Command::Create { metrics_file, .. } => Recorder::start("backup_create", &[], metrics_file.as_deref()),
+        Command::Upload {
+            period, metrics_file, ..
+        } => Recorder::start("backup_upload", &[("period", period.as_str())], metrics_file.as_deref()),
+        Command::Verify {
+            period,
+            previous,
+            metrics_file,
+            ..
+        } => Recorder::start(
+            "backup_verify",
+            &[
+                ("period", period.as_str()),
+                ("backup", if *previous { "previous" } else { "current" }),
+            ],
+            metrics_file.as_deref(),
+        ),
+    }
+}
+
+fn run(args: &Args, metrics: &mut Metrics) -> Result<u8, Failure> {
     args.log.start()?;
     // Once, here: the mount table and the Layout name real paths.
     // It must exist where it is read: an archive made now.
@@ -259,7 +304,7 @@ fn run(args: &Args) -> Result<u8, Failure> {
                 }
             }
         },
-        Command::Create { output, level } => {
+        Command::Create { output, level, .. } => {
             let runtime = runtime()?;
             let interrupt = Interrupt::install(&runtime);
             let made = plan.create(output, *level, interrupt.flag());
@@ -271,6 +316,22 @@ fn run(args: &Args) -> Result<u8, Failure> {
                 return Ok(interrupt.exit_code());
             }
             let report = made?;
+            let archive_bytes = std::fs::metadata(output).map(|m| m.len()).unwrap_or(0);
+            metrics
+                .gauge("adt_backup_create_files", "Regular files the last archive holds.")
+                .sample(&[], report.files as f64);
+            metrics
+                .gauge(
+                    "adt_backup_create_content_bytes",
+                    "Bytes of file content the last archive holds.",
+                )
+                .sample(&[], report.bytes as f64);
+            metrics
+                .gauge(
+                    "adt_backup_create_archive_bytes",
+                    "The size of the last archive written (gzip).",
+                )
+                .sample(&[], archive_bytes as f64);
             if json {
                 print_json(&report)?;
             } else {
@@ -343,14 +404,19 @@ fn run(args: &Args) -> Result<u8, Failure> {
                 },
                 None => None,
             };
+            let session = Session {
+                runtime: &runtime,
+                interrupt: &interrupt,
+                json,
+            };
             let outcome = upload_everywhere(
-                &runtime,
-                &interrupt,
+                &session,
                 &plan,
                 archive.as_deref(),
                 &targets,
                 &options,
-                json,
+                period.as_str(),
+                metrics,
             );
             if let Some(guard) = guard
                 && let Err(e) = runtime.block_on(guard.release())
@@ -367,6 +433,22 @@ fn run(args: &Args) -> Result<u8, Failure> {
         } => {
             let backups = backup_bucket(with_template()?, *period, to.as_deref())?;
             let report = runtime()?.block_on(backups.verify(*previous))?;
+            let labels = [
+                ("period", period.as_str()),
+                ("backup", if *previous { "previous" } else { "current" }),
+            ];
+            metrics
+                .gauge(
+                    "adt_backup_verify_archive_bytes",
+                    "The size of the backup the last run read whole.",
+                )
+                .sample(&labels, report.bytes as f64);
+            metrics
+                .gauge(
+                    "adt_backup_verify_entries",
+                    "Entries in the backup the last run read whole.",
+                )
+                .sample(&labels, report.entries as f64);
             if json {
                 print_json(&report)?;
             } else {
@@ -480,17 +562,29 @@ fn backup_bucket(
     })
 }
 
+/// What an upload runs under: the runtime, the signal handler, the output format.
+struct Session<'a> {
+    runtime: &'a tokio::runtime::Runtime,
+    interrupt: &'a Interrupt,
+    json: bool,
+}
+
 /// Stores the archive (made now unless given) on every target, reporting
 /// each; a failing datastore does not stop the others.
 fn upload_everywhere(
-    runtime: &tokio::runtime::Runtime,
-    interrupt: &Interrupt,
+    session: &Session<'_>,
     plan: &adt_assets::BackupPlan,
     archive: Option<&std::path::Path>,
     targets: &[adt_assets::NumberedBucket],
     options: &adt_backups::UploadOptions,
-    json: bool,
+    period: &str,
+    metrics: &mut Metrics,
 ) -> Result<u8, Failure> {
+    let Session {
+        runtime,
+        interrupt,
+        json,
+    } = *session;
     let made;
     let path = match archive {
         Some(path) => path,
@@ -507,12 +601,32 @@ fn upload_everywhere(
             made.path()
         }
     };
+    let archive_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    metrics
+        .gauge(
+            "adt_backup_upload_archive_bytes",
+            "The size of the archive the last run uploaded.",
+        )
+        .sample(&[("period", period)], archive_bytes as f64);
+    let mut datastore_ok = |number: &usize, ok: bool| {
+        let number = number.to_string();
+        metrics
+            .gauge(
+                "adt_backup_upload_datastore_success",
+                "1 when the last run stored the backup on this datastore, else 0.",
+            )
+            .sample(
+                &[("period", period), ("datastore", &number)],
+                if ok { 1.0 } else { 0.0 },
+            );
+    };
     let mut stored = Vec::new();
     let mut failed = Vec::new();
     for (number, target) in targets {
         let backups = match target {
             Ok(b) => b,
             Err(e) => {
+                datastore_ok(number, false);
                 failed.push(serde_json::json!({"datastore": number, "error": Failure::from_ref(e).message}));
                 continue;
             }
@@ -528,6 +642,7 @@ fn upload_everywhere(
             return Ok(interrupt.exit_code());
         };
         let endpoint = backups.store().endpoint().url().to_string();
+        datastore_ok(number, result.is_ok());
         match result {
             Ok(report) => {
                 if !json {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use adt_assets::MountSettings;
 use adt_cli::exit;
 use adt_cli::interrupt::Interrupt;
+use adt_cli::metrics::{Metrics, Recorder};
 use adt_cli::output::OutputFormat;
 use adt_cli::output::print_json;
 use adt_cli::setup::{Failure, open_site, resolve_dir, runtime};
@@ -123,7 +124,14 @@ enum Command {
     /// Directories named like moved-aside ones but not on record are listed
     /// as unrecorded. For monitoring: exit 0 only when every mount point
     /// is mounted and answers, else 1.
-    Status,
+    Status {
+        /// Also write adt_mount_up and adt_mount_stale per mount point
+        /// here, in Prometheus's text format, on success and on failure
+        /// (for the node exporter's textfile collector; docs/operations.md,
+        /// "Metrics").
+        #[arg(long, value_name = "PATH")]
+        metrics_file: Option<PathBuf>,
+    },
     /// systemd units, one service per FUSE mount, so mounts survive reboots and crashes.
     ///
     /// Printed, or written to --output-dir with the commands that install
@@ -137,10 +145,18 @@ enum Command {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    adt_cli::setup::conclude("adt-mount", args.format == OutputFormat::Json, run(&args))
+    let path = match &args.command {
+        Command::Status { metrics_file } => metrics_file.as_deref(),
+        _ => None,
+    };
+    let result = Recorder::start("mount_status", &[], path).and_then(|mut recorder| {
+        let result = run(&args, recorder.metrics());
+        recorder.finish("adt-mount", result)
+    });
+    adt_cli::setup::conclude("adt-mount", args.format == OutputFormat::Json, result)
 }
 
-fn run(args: &Args) -> Result<u8, Failure> {
+fn run(args: &Args, metrics: &mut Metrics) -> Result<u8, Failure> {
     args.log.start()?;
     let template = args
         .template
@@ -173,10 +189,11 @@ fn run(args: &Args) -> Result<u8, Failure> {
                 print!("{}", job.plan().render());
             }
         }
-        Command::Status => {
+        Command::Status { .. } => {
             let mounts = job.status()?;
             let retired = job.retired();
             let unrecorded = job.unrecorded_retired();
+            record_status(metrics, &mounts, retired.len(), unrecorded.len());
             if json {
                 print_json(&serde_json::json!({ "mounts": mounts, "retired": retired, "unrecorded": unrecorded }))?;
             } else {
@@ -258,6 +275,34 @@ fn run(args: &Args) -> Result<u8, Failure> {
         }
     }
     Ok(exit::SUCCESS)
+}
+
+/// Per mount point: up (mounted and answering) and stale; and the
+/// moved-aside directories, on record or not.
+fn record_status(metrics: &mut Metrics, mounts: &[adt_mounts::MountState], retired: usize, unrecorded: usize) {
+    for m in mounts {
+        let mount_point = adt_cli::metrics::path_label(&m.mountpoint);
+        let labels = [
+            ("mount_point", mount_point.as_str()),
+            ("bucket", m.bucket.as_deref().unwrap_or("")),
+            ("entry", m.entry.as_str()),
+        ];
+        let is = |state| if m.state == state { 1.0 } else { 0.0 };
+        metrics
+            .gauge("adt_mount_up", "1 when the mount point is mounted and answers, else 0.")
+            .sample(&labels, is(adt_mounts::Mounted::Mounted));
+        metrics
+            .gauge(
+                "adt_mount_stale",
+                "1 when the mount point is in the mount table but does not answer (its FUSE process died or hangs).",
+            )
+            .sample(&labels, is(adt_mounts::Mounted::Stale));
+    }
+    let help = "Moved-aside local directories (.NAME.adt-retired-*) still on disk; recorded=\"false\" for those not on record.";
+    metrics
+        .gauge("adt_mount_retired_directories", help)
+        .sample(&[("recorded", "true")], retired as f64)
+        .sample(&[("recorded", "false")], unrecorded as f64);
 }
 
 fn print_report(report: &adt_mounts::Report, json: bool) -> Result<(), Failure> {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use adt_assets::ReplicaTo;
 use adt_cli::exit;
 use adt_cli::interrupt::{Interrupt, stop_and_abort};
+use adt_cli::metrics::{Metrics, Recorder};
 use adt_cli::output::OutputFormat;
 use adt_cli::output::print_json;
 use adt_cli::progress::Bar;
@@ -107,14 +108,24 @@ struct Args {
     /// human (a table; a progress bar on a terminal) or json (one object).
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     format: OutputFormat,
+
+    /// Also write the run's metrics here, in Prometheus's text format, on
+    /// success and on failure (for the node exporter's textfile collector;
+    /// docs/operations.md, "Metrics").
+    #[arg(long, value_name = "PATH")]
+    metrics_file: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    adt_cli::setup::conclude("adt-replicate", args.format == OutputFormat::Json, run(&args))
+    let result = Recorder::start("replicate", &[], args.metrics_file.as_deref()).and_then(|mut recorder| {
+        let result = run(&args, recorder.metrics());
+        recorder.finish("adt-replicate", result)
+    });
+    adt_cli::setup::conclude("adt-replicate", args.format == OutputFormat::Json, result)
 }
 
-fn run(args: &Args) -> Result<u8, Failure> {
+fn run(args: &Args, metrics: &mut Metrics) -> Result<u8, Failure> {
     args.log.start()?;
     let site = open_site(&args.template, &args.webroot, args.endpoint.as_deref())?;
     let job = site.replicate(destination(args)?)?;
@@ -142,6 +153,7 @@ fn run(args: &Args) -> Result<u8, Failure> {
         return Ok(interrupt.exit_code());
     };
     let report = result?;
+    record(metrics, &report, job.destinations());
     match args.format {
         OutputFormat::Json => print_json(&report)?,
         OutputFormat::Human => {
@@ -163,6 +175,51 @@ fn run(args: &Args) -> Result<u8, Failure> {
         }
     }
     Ok(if report.ok() { exit::SUCCESS } else { exit::FAILURE })
+}
+
+/// Per destination: success; per bucket and destination: what was
+/// copied, deleted and failed, and how far behind it was.
+fn record(metrics: &mut Metrics, report: &adt_replication::Report, destinations: &[adt_replication::Destination]) {
+    for d in destinations {
+        let number = d.number.to_string();
+        let ok = !report.failed_destinations.iter().any(|f| f.destination == d.number);
+        metrics
+            .gauge(
+                "adt_replicate_destination_success",
+                "1 when every bucket of this datastore was brought up to date by the last run, else 0.",
+            )
+            .sample(&[("destination", &number)], if ok { 1.0 } else { 0.0 });
+    }
+    let families = [
+        (
+            "adt_replicate_lag_objects",
+            "Objects missing or different on the destination when the last run began (copied or failed).",
+        ),
+        (
+            "adt_replicate_copied_objects",
+            "Objects the last run copied (in a dry run: would copy).",
+        ),
+        (
+            "adt_replicate_copied_bytes",
+            "Bytes the last run copied (in a dry run: would copy).",
+        ),
+        (
+            "adt_replicate_deleted_objects",
+            "Objects the last run deleted (with --delete).",
+        ),
+        (
+            "adt_replicate_failed_objects",
+            "Objects the last run could not copy or delete.",
+        ),
+    ];
+    for b in &report.buckets {
+        let number = b.destination.to_string();
+        let labels = [("bucket", b.bucket.as_str()), ("destination", number.as_str())];
+        let values = [b.copied + b.failed, b.copied, b.bytes, b.deleted, b.failed];
+        for ((name, help), value) in families.iter().zip(values) {
+            metrics.gauge(name, help).sample(&labels, value as f64);
+        }
+    }
 }
 
 /// The template's datastores 2..n, or the endpoint --to-endpoint names

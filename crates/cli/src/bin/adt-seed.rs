@@ -7,6 +7,7 @@ use std::sync::Arc;
 use adt_assets::SeedFrom;
 use adt_cli::exit;
 use adt_cli::interrupt::{Interrupt, stop_and_abort};
+use adt_cli::metrics::{Metrics, Recorder};
 use adt_cli::output::OutputFormat;
 use adt_cli::output::print_json;
 use adt_cli::progress::Bar;
@@ -86,14 +87,24 @@ struct Args {
     /// human (a table; a progress bar on a terminal) or json (one object).
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     format: OutputFormat,
+
+    /// Also write the run's metrics here, in Prometheus's text format, on
+    /// success and on failure (for the node exporter's textfile collector;
+    /// docs/operations.md, "Metrics").
+    #[arg(long, value_name = "PATH")]
+    metrics_file: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    adt_cli::setup::conclude("adt-seed", args.format == OutputFormat::Json, run(&args))
+    let result = Recorder::start("seed", &[], args.metrics_file.as_deref()).and_then(|mut recorder| {
+        let result = run(&args, recorder.metrics());
+        recorder.finish("adt-seed", result)
+    });
+    adt_cli::setup::conclude("adt-seed", args.format == OutputFormat::Json, result)
 }
 
-fn run(args: &Args) -> Result<u8, Failure> {
+fn run(args: &Args, metrics: &mut Metrics) -> Result<u8, Failure> {
     args.log.start()?;
     let site = open_site(&args.template, &args.webroot, args.endpoint.as_deref())?;
     let from = match (&args.backup, args.from_period) {
@@ -129,6 +140,7 @@ fn run(args: &Args) -> Result<u8, Failure> {
         return Ok(interrupt.exit_code());
     };
     let summary = result?;
+    record(metrics, &summary);
     match args.format {
         OutputFormat::Json => print_json(&summary)?,
         OutputFormat::Human => print!("{}", adt_cli::human::seed(&summary, &job.source_name())),
@@ -137,6 +149,35 @@ fn run(args: &Args) -> Result<u8, Failure> {
         report_peak_rss();
     }
     Ok(exit::SUCCESS)
+}
+
+/// Per bucket: objects uploaded, skipped and kept in conflict, bytes uploaded.
+fn record(metrics: &mut Metrics, summary: &adt_seeder::Summary) {
+    let families = [
+        (
+            "adt_seed_uploaded_objects",
+            "Objects the last run wrote (in a dry run: would write).",
+        ),
+        (
+            "adt_seed_skipped_objects",
+            "Objects already in the bucket with the same content.",
+        ),
+        (
+            "adt_seed_conflict_objects",
+            "Objects in the bucket with other content, kept.",
+        ),
+        (
+            "adt_seed_uploaded_bytes",
+            "Bytes the last run wrote (in a dry run: would write).",
+        ),
+    ];
+    for b in &summary.buckets {
+        let labels = [("bucket", b.bucket.as_str()), ("entry", b.entry.as_str())];
+        let values = [b.uploaded, b.skipped, b.conflicts, b.bytes];
+        for ((name, help), value) in families.iter().zip(values) {
+            metrics.gauge(name, help).sample(&labels, value as f64);
+        }
+    }
 }
 
 /// Peak resident memory, for `cargo xtask bench seed`.

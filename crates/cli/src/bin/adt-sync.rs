@@ -8,6 +8,7 @@ use std::time::Duration;
 use adt_assets::SyncSettings;
 use adt_cli::exit;
 use adt_cli::interrupt::Interrupt;
+use adt_cli::metrics::{Metrics, Recorder};
 use adt_cli::output::print_json;
 use adt_cli::setup::{Failure, open_site, resolve_dir, runtime};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -114,6 +115,11 @@ enum Command {
     Run {
         #[command(flatten)]
         cycle: CycleArgs,
+        /// Also write the cycle's metrics here, in Prometheus's text
+        /// format, on success and on failure (for the node exporter's
+        /// textfile collector; docs/operations.md, "Metrics").
+        #[arg(long, value_name = "PATH")]
+        metrics_file: Option<PathBuf>,
     },
     /// Keep running: apply the other nodes' changes every --poll seconds,
     /// and publish this webroot's as soon as inotify sees them settle (and
@@ -150,10 +156,72 @@ enum Command {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    adt_cli::setup::conclude("adt-sync", args.format == Format::Json, run(&args))
+    let path = match &args.command {
+        Command::Run { metrics_file, .. } => metrics_file.as_deref(),
+        _ => None,
+    };
+    let result = Recorder::start("sync", &[], path).and_then(|mut recorder| {
+        let result = run(&args, recorder.metrics());
+        recorder.finish("adt-sync", result)
+    });
+    adt_cli::setup::conclude("adt-sync", args.format == Format::Json, result)
 }
 
-fn run(args: &Args) -> Result<u8, Failure> {
+/// What one cycle did, as counts.
+fn record(metrics: &mut Metrics, r: &adt_assets::adt_webroot_sync::CycleReport) {
+    let families = [
+        (
+            "adt_sync_published_paths",
+            "Paths the last cycle published.",
+            r.published_count,
+        ),
+        (
+            "adt_sync_applied_paths",
+            "Paths the last cycle changed from other nodes' batches.",
+            r.applied_count,
+        ),
+        (
+            "adt_sync_batches_written",
+            "Journal batches the last cycle wrote.",
+            r.batches,
+        ),
+        (
+            "adt_sync_conflicts",
+            "Concurrent versions that lost in the last cycle (kept in the datastore).",
+            r.conflicts.len() as u64,
+        ),
+        (
+            "adt_sync_unsettled_files",
+            "Files changed too recently to publish yet.",
+            r.unsettled,
+        ),
+        (
+            "adt_sync_refused_changes",
+            "Other nodes' changes the last cycle could not apply.",
+            r.refused.len() as u64,
+        ),
+        (
+            "adt_sync_retrying_changes",
+            "Refused changes that will be tried again.",
+            r.retrying,
+        ),
+        (
+            "adt_sync_skipped_entries",
+            "Links, FIFOs and devices in the webroot (never synced).",
+            r.skipped,
+        ),
+        (
+            "adt_sync_paused",
+            "1 when publishing is paused (a mass deletion held back), else 0.",
+            u64::from(r.paused.is_some()),
+        ),
+    ];
+    for (name, help, value) in families {
+        metrics.gauge(name, help).sample(&[], value as f64);
+    }
+}
+
+fn run(args: &Args, metrics: &mut Metrics) -> Result<u8, Failure> {
     args.log.start()?;
     let template = args
         .template
@@ -163,7 +231,7 @@ fn run(args: &Args) -> Result<u8, Failure> {
     let site = open_site(template, &webroot, args.endpoint.as_deref())?;
     let json = args.format == Format::Json;
     match &args.command {
-        Command::Run { cycle } => {
+        Command::Run { cycle, .. } => {
             let job = site.sync(cycle.settings(), &cycle.exclude)?;
             let runtime = runtime()?;
             let interrupt = Interrupt::install(&runtime);
@@ -175,6 +243,7 @@ fn run(args: &Args) -> Result<u8, Failure> {
                 return Ok(interrupt.exit_code());
             };
             let report = result?;
+            record(metrics, &report);
             if json {
                 print_json(&report)?;
             } else {
