@@ -222,6 +222,8 @@ fn main() -> ExitCode {
 fn recorder(command: &Command) -> Result<Recorder, Failure> {
     match command {
         Command::Exclusions => Recorder::start("backup_exclusions", &[], None),
+        Command::List { .. } => Recorder::start("backup_list", &[], None),
+        Command::Restore { .. } => Recorder::start("backup_restore", &[], None),
         Command::Create { metrics_file, .. } => Recorder::start("backup_create", &[], metrics_file.as_deref()),
         Command::Upload {
             period, metrics_file, ..
