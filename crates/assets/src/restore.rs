@@ -141,7 +141,10 @@ impl Site {
                 let parent = target.parent().unwrap_or(Path::new("/"));
                 let parent = Dir::open(&adt_localfs::canonical_dir(parent)?)?;
                 downloaded = adt_backups::fetch(&store, &bucket, key, &parent).await?;
-                (downloaded.path(), format!("s3://{bucket}/{key} at {}", store.endpoint()))
+                (
+                    downloaded.path(),
+                    format!("s3://{bucket}/{key} at {}", store.endpoint()),
+                )
             }
         };
         let archive_report = blocking(|| adt_backups::extract(&archive, target, &table, &extract, stop))?;

@@ -117,7 +117,16 @@ pub async fn download_bucket(
             work.push(object);
         }
         let fetched: Vec<Option<(String, Attributes)>> = futures::stream::iter(work)
-            .map(|object| fetch_one(store, bucket, object.key, object.last_modified.unwrap_or(0), target, &report))
+            .map(|object| {
+                fetch_one(
+                    store,
+                    bucket,
+                    object.key,
+                    object.last_modified.unwrap_or(0),
+                    target,
+                    &report,
+                )
+            })
             .buffer_unordered(target.concurrency.max(1))
             .try_collect()
             .await?;

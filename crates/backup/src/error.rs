@@ -95,7 +95,9 @@ pub enum BackupError {
     #[error("{0} is a mount point or inside a FUSE mount; a restore never writes into a mount")]
     IntoMount(PathBuf),
     /// What is in the target is in the way of an entry.
-    #[error("{path} is {what} in the target where the backup holds something else; move it away, or restore into a new directory")]
+    #[error(
+        "{path} is {what} in the target where the backup holds something else; move it away, or restore into a new directory"
+    )]
     Conflict {
         /// The path in the way.
         path: PathBuf,

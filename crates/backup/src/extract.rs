@@ -142,7 +142,11 @@ pub fn extract(
             uid: u32::try_from(h.uid).unwrap_or(NOBODY),
             gid: u32::try_from(h.gid).unwrap_or(NOBODY),
             // Never a set-user or set-group id file from an archive.
-            mode: if h.kind == Kind::Dir { h.mode & 0o3777 } else { h.mode & 0o1777 },
+            mode: if h.kind == Kind::Dir {
+                h.mode & 0o3777
+            } else {
+                h.mode & 0o1777
+            },
             mtime: i64::try_from(h.mtime).unwrap_or(i64::MAX),
         };
         let Some((last, dirs_to)) = parts.split_last() else {
@@ -301,7 +305,8 @@ impl Placer<'_> {
         if parts.is_empty() {
             return Ok(self.root);
         }
-        let cached = matches!(&self.parent, Some((p, _)) if p.len() == parts.len() && p.iter().zip(parts).all(|(a, b)| a == b));
+        let cached =
+            matches!(&self.parent, Some((p, _)) if p.len() == parts.len() && p.iter().zip(parts).all(|(a, b)| a == b));
         if !cached {
             let dir = self.walk(parts, create, entry)?;
             self.parent = Some((parts.iter().map(|p| p.to_vec()).collect(), dir));
@@ -386,7 +391,13 @@ mod tests {
     }
 
     fn run(archive: &Path, target: &Path, options: &ExtractOptions) -> Result<ExtractReport, BackupError> {
-        extract(archive, target, &MountTable::default(), options, &AtomicBool::new(false))
+        extract(
+            archive,
+            target,
+            &MountTable::default(),
+            options,
+            &AtomicBool::new(false),
+        )
     }
 
     #[test]
@@ -406,18 +417,30 @@ mod tests {
             true,
         );
         let target = base.path().join("restored");
-        let mut options = ExtractOptions::default();
-        options.leave_out = vec![b"uploads/kept".to_vec()];
+        let options = ExtractOptions {
+            leave_out: vec![b"uploads/kept".to_vec()],
+            ..ExtractOptions::default()
+        };
         let r = run(&a, &target, &options).unwrap();
-        assert_eq!((r.files, r.directories, r.symlinks, r.hard_links), (3, 1, 1, 1), "{r:?}");
+        assert_eq!(
+            (r.files, r.directories, r.symlinks, r.hard_links),
+            (3, 1, 1, 1),
+            "{r:?}"
+        );
         assert_eq!((r.not_restored, r.left_out), (1, 1));
         assert_eq!(r.not_restored_names, ["./pipe"]);
         let png = std::fs::metadata(target.join("images/a.png")).unwrap();
         assert_eq!(png.permissions().mode() & 0o7777, 0o755, "set-id bits dropped");
         assert_eq!(png.mtime(), 1_600_000_000);
         let images = std::fs::metadata(target.join("images")).unwrap();
-        assert_eq!((images.permissions().mode() & 0o7777, images.mtime()), (0o750, 1_600_000_000));
-        assert_eq!(std::fs::read_link(target.join("latest")).unwrap(), Path::new("images/a.png"));
+        assert_eq!(
+            (images.permissions().mode() & 0o7777, images.mtime()),
+            (0o750, 1_600_000_000)
+        );
+        assert_eq!(
+            std::fs::read_link(target.join("latest")).unwrap(),
+            Path::new("images/a.png")
+        );
         assert_eq!(std::fs::read(target.join("copy.php")).unwrap(), b"<?php");
         assert!(!target.join("pipe").exists());
         assert!(!target.join("uploads/kept/b.txt").exists());
@@ -425,13 +448,20 @@ mod tests {
         assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o755);
 
         // Again: refused, as the target holds files; forced, nothing rewritten.
-        assert!(matches!(run(&a, &target, &ExtractOptions::default()), Err(BackupError::TargetNotEmpty(_))));
+        assert!(matches!(
+            run(&a, &target, &ExtractOptions::default()),
+            Err(BackupError::TargetNotEmpty(_))
+        ));
         std::fs::write(target.join("mine.txt"), b"kept").unwrap();
         let mut force = options.clone();
         force.force = true;
         let r = run(&a, &target, &force).unwrap();
         assert_eq!((r.files, r.unchanged), (0, 3), "{r:?}");
-        assert_eq!(std::fs::read(target.join("mine.txt")).unwrap(), b"kept", "nothing deleted");
+        assert_eq!(
+            std::fs::read(target.join("mine.txt")).unwrap(),
+            b"kept",
+            "nothing deleted"
+        );
     }
 
     #[test]

@@ -12,7 +12,13 @@
 //! previous one as `.BACKUP`, with a lock so two webservers take turns;
 //! honours ADT's own lock (`BACKUP_RUNNING`, [`AdtLock`]) while ADT's
 //! webservers back up the same site; verifies a stored backup by
-//! streaming it.
+//! streaming it; lists what a backup bucket holds ([`list_backups`]).
+//!
+//! Restores: [`fetch`] downloads a backup, [`extract`] checks it whole and
+//! places it into a new directory through directory handles (resumable;
+//! never through a link, into a mount or outside the target), and
+//! [`download_bucket`] writes a bucket's objects into a directory with the
+//! mode, owner and time their metadata holds.
 //!
 //! What it does not do: decide what is mounted (the Layout and the mount
 //! table do), or print.
@@ -68,6 +74,6 @@ pub use create::{CreateReport, create, create_until};
 pub use download::{DownloadReport, DownloadTarget, download_bucket};
 pub use error::BackupError;
 pub use exclude::{Excluded, Exclusions, Reason};
-pub use list::{StoredBackups, StoredObject, list_backups};
 pub use extract::{ExtractOptions, ExtractReport, JOURNAL, extract};
+pub use list::{StoredBackups, StoredObject, list_backups};
 pub use store::{UploadOptions, UploadReport, VerifyReport, check_archive, clean_interrupted, fetch, upload, verify};

@@ -288,7 +288,12 @@ pub fn backups(listed: &[adt_assets::adt_backups::StoredBackups]) -> String {
             ));
         }
         for t in &b.temporary {
-            out.push_str(&format!("  temporary {} ({} bytes, {})\n", t.key, t.bytes, when(t.last_modified)));
+            out.push_str(&format!(
+                "  temporary {} ({} bytes, {})\n",
+                t.key,
+                t.bytes,
+                when(t.last_modified)
+            ));
         }
     }
     out

@@ -50,8 +50,15 @@ fn tree(root: &Path, owners: bool) -> BTreeMap<Vec<u8>, String> {
                 format!("dir {:o} {owner}", meta.mode() & 0o7777)
             } else {
                 let body = std::fs::read(root.join(&rel)).unwrap();
-                let sum = body.iter().fold(0u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3));
-                format!("file {:o} {owner} {} {} bytes, fnv {sum:x}", meta.mode() & 0o7777, meta.mtime(), body.len())
+                let sum = body
+                    .iter()
+                    .fold(0u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3));
+                format!(
+                    "file {:o} {owner} {} {} bytes, fnv {sum:x}",
+                    meta.mode() & 0o7777,
+                    meta.mtime(),
+                    body.len()
+                )
             };
             out.insert(rel.as_os_str().as_bytes().to_vec(), what);
         }
@@ -71,14 +78,26 @@ fn same(got: &BTreeMap<Vec<u8>, String>, want: &BTreeMap<Vec<u8>, String>, what:
     let diff: Vec<String> = keys
         .into_iter()
         .filter(|k| got.get(*k) != want.get(*k))
-        .map(|k| format!("{}: got {:?}, want {:?}", String::from_utf8_lossy(k), got.get(k), want.get(k)))
+        .map(|k| {
+            format!(
+                "{}: got {:?}, want {:?}",
+                String::from_utf8_lossy(k),
+                got.get(k),
+                want.get(k)
+            )
+        })
         .collect();
     assert!(diff.is_empty(), "{what}:\n{}", diff.join("\n"));
 }
 
 fn set_mtime(path: &Path, secs: i64) {
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs as u64);
-    std::fs::File::options().write(true).open(path).unwrap().set_modified(t).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(t)
+        .unwrap();
 }
 
 #[test]
@@ -102,10 +121,19 @@ fn a_site_is_rebuilt_from_its_backup_and_its_bucket() {
     std::fs::write(webroot.join(adt_template::MARKER), b"").unwrap();
     std::fs::write(webroot.join("images/logo.png"), vec![7u8; 70_000]).unwrap();
     std::fs::write(webroot.join("images/2024/01/a.png"), b"first upload").unwrap();
-    for (path, mode) in [("includes/config.php", 0o640), ("index.php", 0o644), ("includes", 0o750)] {
+    for (path, mode) in [
+        ("includes/config.php", 0o640),
+        ("index.php", 0o644),
+        ("includes", 0o750),
+    ] {
         std::fs::set_permissions(webroot.join(path), std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
     }
-    for f in ["index.php", "includes/config.php", "images/logo.png", "images/2024/01/a.png"] {
+    for f in [
+        "index.php",
+        "includes/config.php",
+        "images/logo.png",
+        "images/2024/01/a.png",
+    ] {
         set_mtime(&webroot.join(f), 1_700_000_000);
     }
 
@@ -118,19 +146,37 @@ fn a_site_is_rebuilt_from_its_backup_and_its_bucket() {
     // The backup taken before persistence (no template: nothing left out),
     // and the bucket seeded from it.
     let first = base.join("first.tar.gz");
-    let (code, out, err) = run("adt-backup", &["create", "--webroot", w, "--output", first.to_str().unwrap()]);
+    let (code, out, err) = run(
+        "adt-backup",
+        &["create", "--webroot", w, "--output", first.to_str().unwrap()],
+    );
     assert_eq!(code, 0, "{out}{err}");
-    let (code, out, err) = run("adt-seed", &["--template", t, "--backup", first.to_str().unwrap(), "--no-cache"]);
+    let (code, out, err) = run(
+        "adt-seed",
+        &["--template", t, "--backup", first.to_str().unwrap(), "--no-cache"],
+    );
     assert_eq!(code, 0, "{out}{err}");
 
     // Persistence on: the bucket mounted, then a new upload through it
     // (a temporary name, then a rename, as PHP does) and a new page.
     let state = base.join("state");
     let mount_args = |sub: &'static str, webroot: &str, state: &Path| -> Vec<String> {
-        [sub, "--template", t, "--webroot", webroot, "--state-dir", state.to_str().unwrap(), "--uid", "0", "--gid", "0"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+        [
+            sub,
+            "--template",
+            t,
+            "--webroot",
+            webroot,
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--uid",
+            "0",
+            "--gid",
+            "0",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
     };
     let mount = |sub: &'static str, webroot: &str, state: &Path| {
         let args = mount_args(sub, webroot, state);
@@ -150,14 +196,23 @@ fn a_site_is_rebuilt_from_its_backup_and_its_bucket() {
     set_mtime(&webroot.join("new.php"), 1_700_000_100);
 
     // Today's backup: the webroot without the mounted images.
-    let (code, out, err) = run("adt-backup", &["upload", "--template", t, "--webroot", w, "--period", "hourly"]);
+    let (code, out, err) = run(
+        "adt-backup",
+        &["upload", "--template", t, "--webroot", w, "--period", "hourly"],
+    );
     assert_eq!(code, 0, "{out}{err}");
     let (code, out, err) = run("adt-backup", &["list", "--template", t]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("-hourly:\n  current   ") && out.contains("-daily: no bucket"), "{out}");
+    assert!(
+        out.contains("-hourly:\n  current   ") && out.contains("-daily: no bucket"),
+        "{out}"
+    );
 
     let (site_files, site_images) = split(tree(&webroot, true));
-    assert!(site_images.contains_key(&b"images/2024/02/b.png"[..]), "{site_images:?}");
+    assert!(
+        site_images.contains_key(&b"images/2024/02/b.png"[..]),
+        "{site_images:?}"
+    );
 
     // Restored elsewhere with the bucket mounted (its own state directory,
     // as the site's is in use on this machine).
@@ -167,7 +222,19 @@ fn a_site_is_rebuilt_from_its_backup_and_its_bucket() {
     let r = mounted_root.to_str().unwrap();
     let (code, out, err) = run(
         "adt-backup",
-        &["restore", "--template", t, "--period", "hourly", "--target", r, "--state-dir", state2.to_str().unwrap(), "--tool", "s3fs"],
+        &[
+            "restore",
+            "--template",
+            t,
+            "--period",
+            "hourly",
+            "--target",
+            r,
+            "--state-dir",
+            state2.to_str().unwrap(),
+            "--tool",
+            "s3fs",
+        ],
     );
     let mut mounted = mounted;
     mounted.0.push((r.to_string(), state2.clone()));
@@ -180,7 +247,11 @@ fn a_site_is_rebuilt_from_its_backup_and_its_bucket() {
     let (mut site_code, _) = (site_files.clone(), ());
     files.remove(&b"images"[..]);
     site_code.remove(&b"images"[..]);
-    same(&files, &site_code, "the code, byte for byte, with modes, owners and times");
+    same(
+        &files,
+        &site_code,
+        "the code, byte for byte, with modes, owners and times",
+    );
     let (_, images) = split(tree(&mounted_root, false));
     let (_, site_images_any_owner) = split(tree(&webroot, false));
     same(&images, &site_images_any_owner, "the assets, new upload included");
@@ -189,7 +260,16 @@ fn a_site_is_rebuilt_from_its_backup_and_its_bucket() {
     let local_root = base.join("restored/local");
     let l = local_root.to_str().unwrap();
     let restore_local = |extra: &[&str]| {
-        let mut args = vec!["restore", "--template", t, "--period", "hourly", "--target", l, "--with-assets"];
+        let mut args = vec![
+            "restore",
+            "--template",
+            t,
+            "--period",
+            "hourly",
+            "--target",
+            l,
+            "--with-assets",
+        ];
         args.extend_from_slice(extra);
         run("adt-backup", &args)
     };
@@ -232,7 +312,16 @@ fn a_site_is_rebuilt_from_its_backup_and_its_bucket() {
     // A local archive restores too; a missing one is bad input.
     let (code, _, err) = run(
         "adt-backup",
-        &["restore", "--template", t, "--archive", "/nonexistent.tar.gz", "--target", "/tmp/x", "--no-assets"],
+        &[
+            "restore",
+            "--template",
+            t,
+            "--archive",
+            "/nonexistent.tar.gz",
+            "--target",
+            "/tmp/x",
+            "--no-assets",
+        ],
     );
     assert_eq!(code, 2, "{err}");
     drop(mounted);
@@ -246,7 +335,15 @@ impl Drop for Unmount {
         for (webroot, state) in self.0.iter().rev() {
             let (code, out, err) = run(
                 "adt-mount",
-                &["unmount", "--template", &self.1, "--webroot", webroot, "--state-dir", state.to_str().unwrap()],
+                &[
+                    "unmount",
+                    "--template",
+                    &self.1,
+                    "--webroot",
+                    webroot,
+                    "--state-dir",
+                    state.to_str().unwrap(),
+                ],
             );
             if code != 0 {
                 eprintln!("unmount {webroot}: {out}{err}");

@@ -201,8 +201,16 @@ impl Dir {
             let here = dir.as_ref().unwrap_or(self);
             let next = match here.stat_at(name)? {
                 None if create => here.create_dir(name, mode)?,
-                None => return Err(LocalError::Missing { path: here.child_path(name) }),
-                Some(s) if s.kind == Kind::Symlink => return Err(LocalError::Symlink { path: here.child_path(name) }),
+                None => {
+                    return Err(LocalError::Missing {
+                        path: here.child_path(name),
+                    });
+                }
+                Some(s) if s.kind == Kind::Symlink => {
+                    return Err(LocalError::Symlink {
+                        path: here.child_path(name),
+                    });
+                }
                 Some(s) if s.kind != Kind::Dir => {
                     return Err(LocalError::NotADirectory {
                         path: here.child_path(name),
@@ -215,7 +223,9 @@ impl Dir {
             }
             dir = Some(next);
         }
-        dir.ok_or_else(|| LocalError::NotAbsolute { path: self.path.clone() })
+        dir.ok_or_else(|| LocalError::NotAbsolute {
+            path: self.path.clone(),
+        })
     }
 
     /// Renames `from` to `to` in this directory, refusing to replace `to`.

@@ -10,7 +10,8 @@
 //! (`O_CREAT|O_EXCL|O_NOFOLLOW`, 0600) under unpredictable names and renames
 //! them into place; removes a file only if it is still the file that was
 //! checked; refuses private directories with the wrong owner or mode
-//! instead of changing them.
+//! instead of changing them; gives restored files, links and directories
+//! their owner, mode and time through handles ([`Attributes`]).
 //!
 //! What it does not do: decide what to back up, upload or delete (the
 //! callers do), or anything over the network. Linux only.

@@ -502,7 +502,8 @@ fn run(args: &Args, metrics: &mut Metrics) -> Result<u8, Failure> {
                     } else if *no_assets {
                         adt_assets::RestoreAssets::Leave
                     } else {
-                        let mut settings = adt_assets::MountSettings::new(resolve_dir("--state-dir", state_dir, false)?);
+                        let mut settings =
+                            adt_assets::MountSettings::new(resolve_dir("--state-dir", state_dir, false)?);
                         settings.tool = tool.map(adt_cli::args::ToolArg::tool);
                         adt_assets::RestoreAssets::Mount(settings)
                     });

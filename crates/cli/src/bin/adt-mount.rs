@@ -5,13 +5,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use adt_assets::MountSettings;
+use adt_cli::args::ToolArg;
 use adt_cli::exit;
 use adt_cli::interrupt::Interrupt;
 use adt_cli::metrics::{Metrics, Recorder};
 use adt_cli::output::OutputFormat;
 use adt_cli::output::print_json;
 use adt_cli::setup::{Failure, open_site, resolve_dir, runtime};
-use adt_cli::args::ToolArg;
 use clap::{Parser, Subcommand};
 
 /// Mount each DIRECTORIES_TO_MOUNT bucket in place of its local directory.
