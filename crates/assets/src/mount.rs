@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use adt_datastore::{Connection, Store};
-use adt_mounts::{Keys, MountOptions, MountState, Plan, Report, Retired, Target, Tool, Unit};
+use adt_mounts::{Keys, MountOptions, MountState, Plan, Report, Retired, Target, Tool, Unit, UnitOptions};
 
 use crate::error::{Error, PATH_MISSING};
 use crate::owner::web_server_owner;
@@ -164,13 +164,18 @@ impl MountJob {
     }
 
     /// One systemd unit per FUSE mount, the programs at their absolute
-    /// paths (found on PATH, else under /usr/bin).
-    pub fn units(&self) -> Vec<Unit> {
-        adt_mounts::units(&self.plan.with_root_modes(), &|program| {
-            adt_mounts::find_program(program)
-                .unwrap_or_else(|| Path::new("/usr/bin").join(program))
-                .display()
-                .to_string()
-        })
+    /// paths (found on PATH, else under /usr/bin), ready once the mount
+    /// answers (within the settings' timeout), before `options.before`.
+    pub fn units(&self, options: &UnitOptions) -> Vec<Unit> {
+        adt_mounts::units(
+            &self.plan.with_root_modes(),
+            &|program| {
+                adt_mounts::find_program(program)
+                    .unwrap_or_else(|| Path::new("/usr/bin").join(program))
+                    .display()
+                    .to_string()
+            },
+            options,
+        )
     }
 }

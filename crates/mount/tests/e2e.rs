@@ -261,6 +261,62 @@ async fn local_files_end_up_in_the_bucket_and_nothing_is_lost(tool: Tool) {
     assert_eq!(recorded, [unknown]);
 }
 
+/// Runs a unit's `KEY=` command line (the first) through /bin/sh, as
+/// systemd would run it (`$$` is systemd's escape for `$`): its exit code.
+fn run_unit_line(unit: &str, key: &str) -> i32 {
+    let line = unit
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .unwrap_or_else(|| panic!("no {key} in\n{unit}"))
+        .replace("$$", "$");
+    std::process::Command::new("/bin/sh")
+        .args(["-c", &line])
+        .status()
+        .unwrap()
+        .code()
+        .unwrap_or(-1)
+}
+
+/// Installing units over a mount made by hand leaves it mounted (the
+/// unit's condition skips it: the old units detached it lazily), a unit
+/// is ready only once the mount answers, and a stale mount is started
+/// over.
+async fn units_leave_a_healthy_mount_alone_and_wait_for_theirs(tool: Tool) {
+    let site = Site::new(tool, &["images"]);
+    site.buckets().await;
+    let plan = site.plan();
+    let images = site.webroot().join("images");
+    let resolve = |p: &str| {
+        adt_mounts::find_program(p)
+            .unwrap_or_else(|| Path::new("/usr/bin").join(p))
+            .display()
+            .to_string()
+    };
+    let units = adt_mounts::units(&plan, &resolve, &adt_mounts::UnitOptions::default());
+    let unit = &units[0].text;
+    assert_eq!(run_unit_line(unit, "ExecCondition="), 0, "not mounted: the unit starts");
+    site.mount(&plan).await.unwrap();
+    assert_eq!(
+        run_unit_line(unit, "ExecCondition="),
+        1,
+        "a healthy mount: the unit is skipped, never detaching it"
+    );
+    assert!(is_mounted(&images));
+    assert_eq!(run_unit_line(unit, "ExecStartPost="), 0, "ready: the mount answers");
+    let pattern = format!("{} .*{}", tool.name(), site.bucket(0));
+    let killed = std::process::Command::new("pkill")
+        .args(["-9", "-f", &pattern])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    wait_for("the mount to go stale", || {
+        adt_mounts::status(&plan).unwrap()[0].state == adt_mounts::Mounted::Stale
+    })
+    .await;
+    assert_eq!(run_unit_line(unit, "ExecCondition="), 0, "a stale mount: the unit starts over it");
+    adt_mounts::unmount(&plan, Duration::from_secs(5)).unwrap();
+}
+
 async fn a_killed_fuse_process_is_stale_and_mount_repairs_it(tool: Tool) {
     let site = Site::new(tool, &["images"]);
     site.buckets().await;
@@ -438,6 +494,7 @@ for_tools!(
     bucket_files_appear_and_writes_land,
     local_files_end_up_in_the_bucket_and_nothing_is_lost,
     a_killed_fuse_process_is_stale_and_mount_repairs_it,
+    units_leave_a_healthy_mount_alone_and_wait_for_theirs,
     an_unreachable_endpoint_fails_in_time_and_leaves_local_files,
     merges_show_the_union_and_new_files_land_in_a_branch,
     only_root_and_the_web_server_user_use_the_mounts,

@@ -58,7 +58,11 @@ fn plans() {
 #[test]
 fn units() {
     for (fixture, tool) in [("merge.tmpl", Tool::S3fs), ("opensocial.tmpl", Tool::Rclone)] {
-        let units = adt_mounts::units(&plan(fixture, tool), &|p| format!("/usr/bin/{p}"));
+        let units = adt_mounts::units(
+            &plan(fixture, tool),
+            &|p| format!("/usr/bin/{p}"),
+            &adt_mounts::UnitOptions::default(),
+        );
         let text: String = units
             .iter()
             .map(|u| format!("# ==> {} <==\n{}\n", u.name, u.text))
@@ -66,4 +70,43 @@ fn units() {
         no_secrets(&text);
         insta::assert_snapshot!(format!("units_{}_{tool}", fixture.replace('.', "_")), text);
     }
+}
+
+/// The units as installed (programs found on this machine) pass
+/// `systemd-analyze verify`, where systemd is installed (required under
+/// CI=true: .ci/run installs it).
+#[test]
+fn units_pass_systemd_analyze_verify() {
+    if !adt_testkit::require_tools(&["systemd-analyze", "s3fs", "mergerfs", "fusermount3"], false) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let resolve = |p: &str| {
+        adt_mounts::find_program(p)
+            .unwrap_or_else(|| std::path::Path::new("/usr/bin").join(p))
+            .display()
+            .to_string()
+    };
+    let mut options = adt_mounts::UnitOptions::default();
+    options.before.push("my-app.service".into());
+    let units = adt_mounts::units(&plan("merge.tmpl", Tool::S3fs), &resolve, &options);
+    let mut paths = Vec::new();
+    for u in &units {
+        assert!(u.text.contains("php8.2-fpm.service") && u.text.contains("httpd.service") && u.text.contains("my-app.service"));
+        let path = dir.path().join(&u.name);
+        std::fs::write(&path, &u.text).unwrap();
+        paths.push(path);
+    }
+    let out = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg("--man=no")
+        .args(&paths)
+        .env("SYSTEMD_LOG_LEVEL", "warning")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    // Units named in Before= but not installed here are not errors; any
+    // line about these files is.
+    let about_ours: Vec<&str> = err.lines().filter(|l| l.contains("adt-mount-")).collect();
+    assert!(out.status.success() && about_ours.is_empty(), "{err}");
 }

@@ -135,11 +135,21 @@ enum Command {
     /// systemd units, one service per FUSE mount, so mounts survive reboots and crashes.
     ///
     /// Printed, or written to --output-dir with the commands that install
-    /// them. Each runs the same command `mount` would, in the foreground.
+    /// them. Each runs the same command `mount` would, in the foreground,
+    /// and is ready only once its mount answers (within --timeout), so the
+    /// web servers and PHP-FPM, ordered after it, never serve the empty
+    /// directory underneath. Installing them over mounts made by hand
+    /// leaves those mounts alone (the units take over at the next boot);
+    /// only a stale mount is cleared.
     Units {
         /// Write the unit files here instead of printing them.
         #[arg(long, value_name = "DIR")]
         output_dir: Option<PathBuf>,
+        /// Another unit that must start only after the mounts are ready
+        /// (repeatable), besides nginx, apache2, httpd, lighttpd, php-fpm
+        /// and php5.6-fpm to php8.5-fpm.
+        #[arg(long, value_name = "UNIT")]
+        before: Vec<String>,
     },
 }
 
@@ -239,8 +249,18 @@ fn run(args: &Args, metrics: &mut Metrics) -> Result<u8, Failure> {
             let report = job.unmount(Duration::from_secs(*grace))?;
             print_report(&report, json)?;
         }
-        Command::Units { output_dir } => {
-            let units = job.units();
+        Command::Units { output_dir, before } => {
+            let mut options = adt_mounts::UnitOptions::default();
+            for unit in before {
+                if unit.is_empty() || unit.contains(|c: char| c.is_whitespace() || c.is_control() || c == '/') {
+                    return Err(Failure::new(exit::USAGE, format!("--before {unit:?}: give a unit name such as php8.2-fpm.service")));
+                }
+                if !options.before.contains(unit) {
+                    options.before.push(unit.clone());
+                }
+            }
+            options.timeout = Duration::from_secs(args.timeout);
+            let units = job.units(&options);
             if let Some(dir) = output_dir {
                 // Written as root into a directory someone else may control:
                 // never through a link planted at a unit's name.
