@@ -38,6 +38,7 @@
 mod backup;
 mod error;
 mod mount;
+mod online;
 mod owner;
 mod replicate;
 mod restore;
@@ -48,6 +49,7 @@ mod sync;
 pub use backup::{BackupBucket, BackupPlan, NumberedBucket, TemporaryArchive};
 pub use error::Error;
 pub use mount::{MountJob, MountSettings};
+pub use online::{OnlineReport, WEB_SERVER_USER};
 pub use owner::{Owner, web_server_owner};
 pub use replicate::{ReplicaTo, ReplicateJob};
 pub use restore::{RestoreAssets, RestoreFrom, RestoreOptions, RestoreReport};

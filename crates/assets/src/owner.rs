@@ -13,7 +13,7 @@ pub struct Owner {
 /// else this process's.
 pub fn web_server_owner() -> Owner {
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    user_in_passwd(&passwd, "www-data").unwrap_or_else(|| {
+    user_in_passwd(&passwd, crate::WEB_SERVER_USER).unwrap_or_else(|| {
         let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
         let field = |name: &str| {
             status

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+mod common;
+
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
@@ -79,10 +81,8 @@ fn assert_no_secret(text: &str) {
 fn every_rule_fixture_reports_its_rule() {
     let backup_dir = tempfile::tempdir().unwrap();
     let backup = joomla_backup(backup_dir.path());
-    // assets-already-stored needs a datastore: online_warns_when_a_fresh_build_finds_assets_already_stored.
-    let offline = adt_template::Rule::ALL
-        .iter()
-        .filter(|r| **r != adt_template::Rule::AssetsAlreadyStored);
+    // The online rules need a datastore or this machine: the online_* tests.
+    let offline = adt_template::Rule::ALL.iter().filter(|r| !r.is_online());
     for rule in offline {
         let fixture = format!("fixtures/templates/rules/{}.tmpl", rule.id());
         let out = run(&["--format", "json", "--backup", backup.to_str().unwrap(), &fixture]);
@@ -414,8 +414,11 @@ fn online_warns_when_a_fresh_build_finds_assets_already_stored() {
     );
 
     let hourly = write("hourly", &emulator.endpoint());
+    // The backup an hourly build restores from (else backup-bucket-missing).
+    rt.block_on(store.ensure_bucket(&adt_template::backup_bucket_name(&url, adt_template::Period::Hourly)))
+        .unwrap();
     let temporal = run(&["--online", "--format", "json", &hourly]);
-    assert_eq!(temporal.code, 0, "{}", temporal.stderr);
+    assert_eq!(temporal.code, 0, "{}{}", temporal.stdout, temporal.stderr);
     assert!(
         !temporal.stdout.contains("assets-already-stored"),
         "{}",
@@ -426,8 +429,248 @@ fn online_warns_when_a_fresh_build_finds_assets_already_stored() {
     let unreachable = run(&["--online", &dead]);
     assert_eq!(unreachable.code, 1, "{}{}", unreachable.stdout, unreachable.stderr);
     assert!(
-        unreachable.stderr.contains("--online") && unreachable.stderr.contains("datastore 1"),
+        unreachable.stdout.contains("error[datastore-unreachable]")
+            && unreachable.stdout.contains("datastore 1 (http://127.0.0.1:1)"),
         "{}",
-        unreachable.stderr
+        unreachable.stdout
+    );
+}
+
+/// A template for site `url` on `datastores` (endpoint, access key, secret
+/// key), `images` and `media` persisted, built from the hourly backup.
+fn online_template(dir: &Path, name: &str, url: &str, datastores: &[(&str, &str, &str)]) -> String {
+    let join = |i: usize| {
+        datastores
+            .iter()
+            .map(|d| [d.0, d.1, d.2][i])
+            .collect::<Vec<_>>()
+            .join("|")
+    };
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        format!(
+            "export WEBSITE_URL=\"{url}\"\nexport APPLICATION=\"joomla\"\nexport BUILD_ARCHIVE_CHOICE=\"hourly\"\n\
+             export PERSIST_ASSETS_TO_DATASTORE=\"1\"\nexport DIRECTORIES_TO_MOUNT=\"images:media\"\n\
+             export S3_HOST_BASE=\"{}\"\nexport S3_ACCESS_KEY=\"{}\"\nexport S3_SECRET_KEY=\"{}\"\n",
+            join(0),
+            join(1),
+            join(2),
+        ),
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+/// The findings of one JSON report: (rule, severity, message).
+fn findings(out: &Run) -> Vec<(String, String, String)> {
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
+    report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["rule"].as_str().unwrap().to_string(),
+                d["severity"].as_str().unwrap().to_string(),
+                d["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The rules about this machine: they depend on it, not on the datastore.
+const MACHINE_RULES: &[&str] = &[
+    "mount-tool-missing",
+    "mount-tool-version",
+    "fuse-device-missing",
+    "fuse-allow-other",
+    "web-user-missing",
+];
+
+/// `--online` on a live datastore with good keys: no error from any
+/// datastore rule; a missing asset bucket, and a missing backup bucket a
+/// temporal build restores from, are named; nothing is created.
+#[test]
+fn online_checks_every_datastore_and_names_missing_buckets() {
+    let emulator = adt_testkit::Emulator::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("{}.example.com", adt_testkit::unique_bucket("onl"));
+    let good = (
+        emulator.endpoint(),
+        adt_testkit::ACCESS_KEY.to_string(),
+        adt_testkit::SECRET_KEY.to_string(),
+    );
+    let good = (good.0.as_str(), good.1.as_str(), good.2.as_str());
+    // Two datastores, both the emulator.
+    let template = online_template(dir.path(), "site.tmpl", &url, &[good, good]);
+    let images = adt_template::derive_bucket_name(&url, "images");
+    let media = adt_template::derive_bucket_name(&url, "media");
+    let hourly = adt_template::backup_bucket_name(&url, adt_template::Period::Hourly);
+    emulator.create_bucket(&images).unwrap();
+
+    let out = run(&["--online", "--format", "json", &template]);
+    let found = findings(&out);
+    let datastore_errors: Vec<_> = found
+        .iter()
+        .filter(|(rule, severity, _)| severity == "error" && !MACHINE_RULES.contains(&rule.as_str()))
+        .collect();
+    assert_eq!(datastore_errors.len(), 1, "only the backup bucket: {found:?}");
+    let (rule, _, message) = datastore_errors[0];
+    assert_eq!(rule, "backup-bucket-missing");
+    assert!(
+        message.contains(&format!("`{hourly}`")) && message.contains("datastore 1"),
+        "{message}"
+    );
+    assert_eq!(out.code, 1, "{}", out.stdout);
+
+    emulator.create_bucket(&hourly).unwrap();
+    let out = run(&["--online", "--format", "json", &template]);
+    let found = findings(&out);
+    assert!(
+        !found
+            .iter()
+            .any(|(rule, severity, _)| severity == "error" && !MACHINE_RULES.contains(&rule.as_str())),
+        "{found:?}"
+    );
+    let missing: Vec<&str> = found
+        .iter()
+        .filter(|(rule, _, _)| rule == "bucket-missing")
+        .map(|(_, severity, message)| {
+            assert_eq!(severity, "warning");
+            message.as_str()
+        })
+        .collect();
+    assert_eq!(missing.len(), 1, "media only, on datastore 1: {found:?}");
+    assert!(
+        missing[0].contains(&format!("`{media}`")) && missing[0].contains("datastore 1"),
+        "{}",
+        missing[0]
+    );
+    assert!(
+        !found.iter().any(|(_, _, m)| m.contains(&format!("`{images}`"))),
+        "{found:?}"
+    );
+    let machine_errors = found
+        .iter()
+        .any(|(rule, severity, _)| severity == "error" && MACHINE_RULES.contains(&rule.as_str()));
+    assert_eq!(out.code, if machine_errors { 1 } else { 0 }, "{}", out.stdout);
+    assert_no_secret(&out.stdout);
+    assert!(!out.stdout.contains(adt_testkit::SECRET_KEY) && !out.stdout.contains(adt_testkit::ACCESS_KEY));
+
+    let human = run(&["--online", &template]);
+    assert!(human.stdout.contains("warning[bucket-missing]"), "{}", human.stdout);
+    assert!(!human.stdout.contains(adt_testkit::ACCESS_KEY), "{}", human.stdout);
+    // adt-check changed nothing.
+    let store = common::store(&emulator.endpoint());
+    assert!(!common::runtime().block_on(store.bucket_exists(&media)).unwrap());
+}
+
+/// A closed port: one clear line naming the datastore and endpoint, exit 1.
+#[test]
+fn online_names_a_dead_endpoint_in_one_line() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let template = online_template(
+        dir.path(),
+        "dead.tmpl",
+        "www.example.com",
+        &[(&endpoint, "FAKEACCESSKEYDEAD", "fakeSecretKeyDead")],
+    );
+    let out = run(&["--online", &template]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    // This machine's own findings (a missing tool) are not about the datastore.
+    let heads: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("error[") && !MACHINE_RULES.iter().any(|r| l.starts_with(&format!("error[{r}]"))))
+        .collect();
+    assert_eq!(heads.len(), 1, "{}", out.stdout);
+    assert!(
+        heads[0].starts_with("error[datastore-unreachable]: datastore 1 (")
+            && heads[0].contains(&endpoint)
+            && heads[0].contains("connection refused"),
+        "{}",
+        heads[0]
+    );
+    assert!(
+        !out.stdout.contains("bucket-missing"),
+        "no bucket look-ups: {}",
+        out.stdout
+    );
+    assert_no_secret(&out.stdout);
+    assert_no_secret(&out.stderr);
+}
+
+/// Wrong keys: rejected, naming the datastore and the key variable.
+#[test]
+fn online_says_which_key_a_datastore_rejects() {
+    let emulator = adt_testkit::Emulator::start().unwrap();
+    let endpoint = emulator.endpoint();
+    let dir = tempfile::tempdir().unwrap();
+    let good = (endpoint.as_str(), adt_testkit::ACCESS_KEY, adt_testkit::SECRET_KEY);
+    let cases = [
+        ("FAKEACCESSKEYWRONG", adt_testkit::SECRET_KEY, "S3_ACCESS_KEY"),
+        (adt_testkit::ACCESS_KEY, "fakeSecretKeyWrong0123456789", "S3_SECRET_KEY"),
+    ];
+    for (access, secret, variable) in cases {
+        // Datastore 1 is fine; datastore 2 has the wrong key.
+        let template = online_template(
+            dir.path(),
+            "keys.tmpl",
+            "www.example.com",
+            &[good, (&endpoint, access, secret)],
+        );
+        let out = run(&["--online", "--format", "json", &template]);
+        assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+        let rejected: Vec<_> = findings(&out)
+            .into_iter()
+            .filter(|(rule, _, _)| rule == "keys-rejected")
+            .collect();
+        assert_eq!(rejected.len(), 1, "{}", out.stdout);
+        let (_, severity, message) = &rejected[0];
+        assert_eq!(severity, "error");
+        assert!(
+            message.starts_with("keys rejected by datastore 2 (") && message.contains(variable),
+            "{message}"
+        );
+        assert_no_secret(&out.stdout);
+        assert!(!out.stdout.contains(adt_testkit::SECRET_KEY), "{}", out.stdout);
+        let human = run(&["--online", &template]);
+        assert!(human.stdout.contains("error[keys-rejected]"), "{}", human.stdout);
+        assert_no_secret(&human.stdout);
+    }
+}
+
+#[test]
+fn list_rules_and_explain() {
+    let list = run(&["--list-rules"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    assert_eq!(list.stdout.lines().count(), adt_template::Rule::ALL.len());
+    insta::assert_snapshot!("list_rules", list.stdout);
+    let json = run(&["--list-rules", "--format", "json"]);
+    let rules: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(rules.as_array().unwrap().len(), adt_template::Rule::ALL.len());
+
+    let explained = run(&["--explain", "keys-rejected"]);
+    assert_eq!(explained.code, 0, "{}", explained.stderr);
+    insta::assert_snapshot!("explain_keys_rejected", explained.stdout);
+
+    let unknown = run(&["--explain", "keys-rejceted"]);
+    assert_eq!(unknown.code, 2);
+    assert!(unknown.stdout.is_empty());
+    assert!(
+        unknown.stderr.contains("no rule `keys-rejceted`") && unknown.stderr.contains("did you mean `keys-rejected`?"),
+        "{}",
+        unknown.stderr
+    );
+    assert_eq!(
+        run(&["--explain", "syntax", "fixtures/templates/clean/joomla.tmpl"]).code,
+        2
     );
 }

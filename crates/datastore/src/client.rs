@@ -150,7 +150,7 @@ where
 
 /// An error and its causes in one line, without the SDK's debug dump:
 /// "dispatch failure: io error: ...: Connection refused (os error 111)".
-fn causes(err: &dyn std::error::Error) -> String {
+pub(crate) fn causes(err: &dyn std::error::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut next: Option<&dyn std::error::Error> = Some(err);
     while let Some(e) = next {
@@ -166,7 +166,7 @@ fn causes(err: &dyn std::error::Error) -> String {
 /// A connection failure that retrying cannot cure, read from the SDK's
 /// error text (the TLS and DNS errors arrive as opaque I/O errors), as one
 /// line with the fix.
-fn transport_problem(text: &str) -> Option<&'static str> {
+pub(crate) fn transport_problem(text: &str) -> Option<&'static str> {
     let has = |needle: &str| text.contains(needle);
     if has("InvalidCertificate") || has("invalid peer certificate") || has("UnknownIssuer") {
         Some(

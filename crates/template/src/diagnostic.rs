@@ -71,6 +71,43 @@ pub enum Rule {
     /// [`CheckOptions::stored`](crate::CheckOptions::stored); ADT's
     /// CheckForAssetsOverwrite).
     AssetsAlreadyStored,
+    /// `datastore-unreachable`: a datastore that does not answer (connection
+    /// refused, DNS, timeout) or answers with a server error (`--online`).
+    DatastoreUnreachable,
+    /// `tls-invalid`: an https endpoint whose certificate is not trusted or
+    /// not valid for its name, or that does not speak TLS (`--online`).
+    TlsInvalid,
+    /// `keys-rejected`: the datastore refuses the access key or the
+    /// signature made with the secret key (`--online`).
+    KeysRejected,
+    /// `clock-skew`: this machine's clock differs from the datastore's
+    /// (`--online`; an error past 15 minutes, where S3 signatures fail).
+    ClockSkew,
+    /// `bucket-missing`: an asset or backup bucket that is not there yet and
+    /// would be created (`--online`).
+    BucketMissing,
+    /// `backup-bucket-missing`: the backup bucket a temporal build restores
+    /// from is not on datastore 1 (`--online`).
+    BackupBucketMissing,
+    /// `bucket-forbidden`: a bucket these keys may not use, e.g. a name taken
+    /// by another account (`--online`).
+    BucketForbidden,
+    /// `mount-tool-missing`: a FUSE tool the mounts need is not on PATH or
+    /// does not run (`--online`, persistence on).
+    MountToolMissing,
+    /// `mount-tool-version`: which mount tools and versions were found
+    /// (`--online`, persistence on).
+    MountToolVersion,
+    /// `fuse-device-missing`: /dev/fuse is absent or not a character device
+    /// (`--online`, persistence on).
+    FuseDeviceMissing,
+    /// `fuse-allow-other`: /etc/fuse.conf lacks `user_allow_other`, which a
+    /// mount by a user other than root needs for `allow_other` (`--online`,
+    /// persistence on).
+    FuseAllowOther,
+    /// `web-user-missing`: the web server's user (www-data) does not exist
+    /// on this machine (`--online`, persistence on).
+    WebUserMissing,
 }
 
 impl Rule {
@@ -99,6 +136,18 @@ impl Rule {
         Rule::UnusualAssetDirectory,
         Rule::MountDirMissingInBackup,
         Rule::AssetsAlreadyStored,
+        Rule::DatastoreUnreachable,
+        Rule::TlsInvalid,
+        Rule::KeysRejected,
+        Rule::ClockSkew,
+        Rule::BucketMissing,
+        Rule::BackupBucketMissing,
+        Rule::BucketForbidden,
+        Rule::MountToolMissing,
+        Rule::MountToolVersion,
+        Rule::FuseDeviceMissing,
+        Rule::FuseAllowOther,
+        Rule::WebUserMissing,
     ];
 
     /// The rule's stable id (`duplicate-variable`), as printed and in JSON.
@@ -127,7 +176,64 @@ impl Rule {
             Rule::UnusualAssetDirectory => "unusual-asset-directory",
             Rule::MountDirMissingInBackup => "mount-dir-missing-in-backup",
             Rule::AssetsAlreadyStored => "assets-already-stored",
+            Rule::DatastoreUnreachable => "datastore-unreachable",
+            Rule::TlsInvalid => "tls-invalid",
+            Rule::KeysRejected => "keys-rejected",
+            Rule::ClockSkew => "clock-skew",
+            Rule::BucketMissing => "bucket-missing",
+            Rule::BackupBucketMissing => "backup-bucket-missing",
+            Rule::BucketForbidden => "bucket-forbidden",
+            Rule::MountToolMissing => "mount-tool-missing",
+            Rule::MountToolVersion => "mount-tool-version",
+            Rule::FuseDeviceMissing => "fuse-device-missing",
+            Rule::FuseAllowOther => "fuse-allow-other",
+            Rule::WebUserMissing => "web-user-missing",
         }
+    }
+
+    /// The rule whose [`Rule::id`] is `id`.
+    pub fn from_id(id: &str) -> Option<Rule> {
+        Rule::ALL.iter().copied().find(|r| r.id() == id)
+    }
+
+    /// The rule whose id is nearest to `text` (a typo, or a word of the
+    /// id), when one is near enough to suggest.
+    pub fn closest(text: &str) -> Option<Rule> {
+        let text = text.trim().to_ascii_lowercase();
+        if text.is_empty() {
+            return None;
+        }
+        Rule::ALL
+            .iter()
+            .map(|r| (crate::names::edit_distance(&text, r.id()), *r))
+            .filter(|(distance, r)| *distance <= (r.id().len() / 3).max(2))
+            .min_by_key(|(distance, _)| *distance)
+            .map(|(_, r)| r)
+            .or_else(|| Rule::ALL.iter().copied().find(|r| r.id().contains(&text)))
+    }
+
+    /// The most severe finding the rule makes (some rules make milder
+    /// ones too: [`Rule::explain`] says when).
+    pub fn severity(self) -> Severity {
+        crate::explain::doc(self).severity
+    }
+
+    /// What the rule finds, in one line (`adt-check --list-rules`).
+    pub fn summary(self) -> &'static str {
+        crate::explain::doc(self).summary
+    }
+
+    /// Whether the rule needs `adt-check --online` (a datastore or this
+    /// machine) rather than the template alone.
+    pub fn is_online(self) -> bool {
+        crate::explain::doc(self).online
+    }
+
+    /// The long help (`adt-check --explain RULE`): what the rule finds, an
+    /// example of the failure, and the fix. The same text as the rule's
+    /// section of docs/template-reference.md, which it is read from.
+    pub fn explain(self) -> &'static str {
+        crate::explain::section(self.id()).unwrap_or("")
     }
 }
 
@@ -221,6 +327,48 @@ impl Diagnostic {
             help: help.into(),
             snippet: None,
         }
+    }
+
+    /// A finding about the setting of the first of `names` that `template`
+    /// sets (its value underlined), else about the top of the file; for
+    /// findings made outside [`check`](crate::check) (adt-check `--online`).
+    /// The snippet is attached, secrets masked.
+    pub fn on_setting(
+        template: &crate::Template,
+        names: &[&str],
+        rule: Rule,
+        severity: Severity,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) -> Self {
+        let mut d = Diagnostic::new(rule, severity, crate::rules::anchor(template, names), message, help);
+        d.snippet = template.snippet(d.span());
+        d
+    }
+
+    /// A finding about datastore `number` (1-based) of the `|`-chained
+    /// setting `name`: its value for that datastore underlined (the whole
+    /// value when it has one for all), else as [`Diagnostic::on_setting`].
+    pub fn on_datastore_setting(
+        template: &crate::Template,
+        name: &str,
+        number: usize,
+        rule: Rule,
+        severity: Severity,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) -> Self {
+        let mut d = Diagnostic::on_setting(template, &[name], rule, severity, message, help);
+        if let Some(assignment) = template.get(name) {
+            let tokens: Vec<&str> = assignment.value.text.split('|').collect();
+            if tokens.len() > 1 && (1..=tokens.len()).contains(&number) {
+                let start: usize = tokens[..number - 1].iter().map(|t| t.chars().count() + 1).sum();
+                let span = assignment.value.sub_span(start, tokens[number - 1].chars().count());
+                (d.line, d.column, d.len) = (span.line.max(1), span.column.max(1), span.len.max(1));
+                d.snippet = template.snippet(d.span());
+            }
+        }
+        d
     }
 
     /// Where it points: line, column and length.

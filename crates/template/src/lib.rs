@@ -69,6 +69,7 @@ mod config;
 mod diagnostic;
 mod entry;
 mod error;
+mod explain;
 mod layout;
 mod names;
 mod parse;

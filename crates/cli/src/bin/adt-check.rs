@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use adt_cli::exit;
 use adt_cli::output::{OutputFormat, use_color};
 use adt_cli::render;
-use adt_template::{BackupListing, CheckOptions, Diagnostic, Severity, Template};
+use adt_template::{BackupListing, CheckOptions, Diagnostic, Rule, Severity, Template};
 use clap::Parser;
 
 /// Check the asset settings of ADT deployment templates.
@@ -19,7 +19,7 @@ use clap::Parser;
 ///
 /// Exit status: 0 no errors (warnings allowed), 1 errors found (or, with
 /// --online, a datastore that cannot be reached), 2 bad usage or a
-/// template or archive that cannot be read.
+/// template or archive that cannot be read (or an unknown --explain RULE).
 #[derive(Parser, Debug)]
 #[command(
     name = "adt-check",
@@ -49,15 +49,25 @@ struct Args {
     #[arg(long, value_name = "DIR", default_value = adt_template::DEFAULT_WEBROOT)]
     webroot: PathBuf,
 
-    /// Also reach datastore 1 with the template's own credentials and look
-    /// at what is stored there: a virgin or baseline build whose asset
-    /// buckets already hold objects gets assets-already-stored (ADT's
-    /// CheckForAssetsOverwrite; nothing is deleted). Only for a virgin or
-    /// baseline template without errors; a datastore that cannot be
-    /// reached is exit 1.
-    /// Honours AWS_CA_BUNDLE.
+    /// Also reach every datastore with the template's own keys, and look
+    /// at this machine, changing nothing: endpoint reachable, TLS valid,
+    /// keys accepted, clock skew, the asset and backup buckets there; when
+    /// assets are persisted, the mount tools and versions, /dev/fuse,
+    /// user_allow_other in /etc/fuse.conf and the web server's user. A
+    /// virgin or baseline build whose asset buckets already hold objects
+    /// gets assets-already-stored (ADT's CheckForAssetsOverwrite). Only for
+    /// a template without errors; a datastore that cannot be reached is an
+    /// error (exit 1). Honours AWS_CA_BUNDLE.
     #[arg(long)]
     online: bool,
+
+    /// List every rule: id, severity, what it finds.
+    #[arg(long, conflicts_with_all = ["explain", "online", "backup"])]
+    list_rules: bool,
+
+    /// Explain RULE: what it finds, an example, the fix.
+    #[arg(long, value_name = "RULE", conflicts_with_all = ["online", "backup"])]
+    explain: Option<String>,
 
     /// Output: human (rustc-style, colour on a terminal) or json (one
     /// object per template per line).
@@ -80,6 +90,16 @@ fn main() -> ExitCode {
         return ExitCode::from(failure.code);
     }
     let templates: Vec<PathBuf> = args.templates.iter().chain(&args.template_flags).cloned().collect();
+    if args.list_rules || args.explain.is_some() {
+        if !templates.is_empty() {
+            eprintln!("error: --list-rules and --explain take no TEMPLATE");
+            return ExitCode::from(exit::USAGE);
+        }
+        return match &args.explain {
+            Some(id) => explain(id, args.format),
+            None => list_rules(args.format),
+        };
+    }
     if templates.is_empty() {
         eprintln!(
             "error: no template given\n\nUsage: adt-check [OPTIONS] TEMPLATE...\n\nFor more information, try '--help'."
@@ -122,19 +142,25 @@ fn main() -> ExitCode {
         };
         let mut diagnostics = adt_template::check(&template, &options);
         let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
-        // Only a virgin or baseline build has anything to look up for now.
-        let fresh = adt_template::AssetConfig::from_template(&template)
-            .build_archive_choice
-            .is_some_and(|c| !c.is_temporal());
         let mut online_error = None;
-        if let Some(runtime) = runtime.as_ref().filter(|_| errors == 0 && fresh) {
-            match runtime.block_on(online(&template, &args.webroot)) {
-                Ok(stored) => {
-                    let mut with = options.clone();
-                    with.stored = Some(stored);
-                    diagnostics = adt_template::check(&template, &with);
+        if let Some(runtime) = runtime.as_ref() {
+            if errors == 0 {
+                let (found, stored) = runtime.block_on(online(&template, &args.webroot));
+                match stored {
+                    Ok(Some(stored)) => {
+                        let mut with = options.clone();
+                        with.stored = Some(stored);
+                        diagnostics = adt_template::check(&template, &with);
+                    }
+                    Ok(None) => {}
+                    Err(e) => online_error = Some(adt_cli::setup::Failure::from(e).message),
                 }
-                Err(e) => online_error = Some(adt_cli::setup::Failure::from(e).message),
+                diagnostics.extend(found);
+            } else {
+                eprintln!(
+                    "note: {}: --online checks skipped: the template has errors",
+                    template.name()
+                );
             }
         }
         let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
@@ -169,17 +195,100 @@ fn main() -> ExitCode {
     exit::worst(codes)
 }
 
-/// What `--online` looks up for one template: how many objects each asset
-/// bucket holds on datastore 1.
+/// What `--online` finds for one template: the online rules' findings
+/// (every datastore, this machine), and, for a virgin or baseline build
+/// whose datastore 1 answered, how many objects each asset bucket holds
+/// there.
 async fn online(
     template: &Template,
     webroot: &std::path::Path,
-) -> Result<std::collections::BTreeMap<String, u64>, adt_assets::Error> {
+) -> (
+    Vec<Diagnostic>,
+    Result<Option<std::collections::BTreeMap<String, u64>>, adt_assets::Error>,
+) {
     let config = adt_template::AssetConfig::from_template(template);
+    // Only a virgin or baseline build has stored assets to warn about.
+    let fresh = config.build_archive_choice.is_some_and(|c| !c.is_temporal());
     let site = adt_assets::Site::from_config(
         template.name(),
         config,
         adt_assets::SiteOptions::new(webroot).with_env(),
     );
-    site.stored_assets().await
+    let report = site
+        .check_online(template, &adt_assets::adt_mounts::Machine::system())
+        .await;
+    let stored = if fresh && report.primary_usable {
+        site.stored_assets().await.map(Some)
+    } else {
+        Ok(None)
+    };
+    (report.diagnostics, stored)
+}
+
+#[derive(serde::Serialize)]
+struct RuleLine {
+    id: &'static str,
+    severity: Severity,
+    online: bool,
+    summary: &'static str,
+}
+
+fn rule_line(rule: Rule) -> RuleLine {
+    RuleLine {
+        id: rule.id(),
+        severity: rule.severity(),
+        online: rule.is_online(),
+        summary: rule.summary(),
+    }
+}
+
+/// `--list-rules`: one rule a line (human), or one JSON array.
+fn list_rules(format: OutputFormat) -> ExitCode {
+    match format {
+        OutputFormat::Json => {
+            let all: Vec<RuleLine> = Rule::ALL.iter().map(|r| rule_line(*r)).collect();
+            println!("{}", serde_json::to_string(&all).expect("rules always serialize"));
+        }
+        OutputFormat::Human => {
+            for rule in Rule::ALL {
+                let online = if rule.is_online() { " (--online)" } else { "" };
+                println!(
+                    "{:<28} {:<8} {}{online}",
+                    rule.id(),
+                    rule.severity().as_str(),
+                    rule.summary()
+                );
+            }
+        }
+    }
+    ExitCode::from(exit::SUCCESS)
+}
+
+/// `--explain RULE`: the rule's long help; an unknown rule is bad usage.
+fn explain(id: &str, format: OutputFormat) -> ExitCode {
+    let Some(rule) = Rule::from_id(id.trim()) else {
+        let hint = match Rule::closest(id) {
+            Some(rule) => format!("; did you mean `{}`?", rule.id()),
+            None => String::new(),
+        };
+        eprintln!("error: no rule `{id}`{hint} (adt-check --list-rules lists them)");
+        return ExitCode::from(exit::USAGE);
+    };
+    match format {
+        OutputFormat::Json => {
+            #[derive(serde::Serialize)]
+            struct Explained {
+                #[serde(flatten)]
+                rule: RuleLine,
+                explain: &'static str,
+            }
+            let out = Explained {
+                rule: rule_line(rule),
+                explain: rule.explain(),
+            };
+            println!("{}", serde_json::to_string(&out).expect("a rule always serializes"));
+        }
+        OutputFormat::Human => println!("{}", rule.explain()),
+    }
+    ExitCode::from(exit::SUCCESS)
 }
