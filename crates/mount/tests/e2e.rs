@@ -313,7 +313,11 @@ async fn units_leave_a_healthy_mount_alone_and_wait_for_theirs(tool: Tool) {
         adt_mounts::status(&plan).unwrap()[0].state == adt_mounts::Mounted::Stale
     })
     .await;
-    assert_eq!(run_unit_line(unit, "ExecCondition="), 0, "a stale mount: the unit starts over it");
+    assert_eq!(
+        run_unit_line(unit, "ExecCondition="),
+        0,
+        "a stale mount: the unit starts over it"
+    );
     adt_mounts::unmount(&plan, Duration::from_secs(5)).unwrap();
 }
 

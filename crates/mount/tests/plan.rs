@@ -92,7 +92,11 @@ fn units_pass_systemd_analyze_verify() {
     let units = adt_mounts::units(&plan("merge.tmpl", Tool::S3fs), &resolve, &options);
     let mut paths = Vec::new();
     for u in &units {
-        assert!(u.text.contains("php8.2-fpm.service") && u.text.contains("httpd.service") && u.text.contains("my-app.service"));
+        assert!(
+            u.text.contains("php8.2-fpm.service")
+                && u.text.contains("httpd.service")
+                && u.text.contains("my-app.service")
+        );
         let path = dir.path().join(&u.name);
         std::fs::write(&path, &u.text).unwrap();
         paths.push(path);
