@@ -46,6 +46,26 @@ pub enum Error {
     /// The template names no datastore.
     #[error("the template names no datastore (S3_HOST_BASE is empty)")]
     NoDatastore,
+    /// No keys for a datastore anywhere they are looked for.
+    #[error(
+        "no keys for datastore {number}: the template's S3_ACCESS_KEY and S3_SECRET_KEY are empty for it{}{}",
+        if *.file { ", S3_CREDENTIALS_FILE has no section for it" } else { "" },
+        if *.number == 1 { ", and the environment has none (S3_ACCESS_KEY and S3_SECRET_KEY, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the shared credentials file)" } else { "" }
+    )]
+    NoKeys {
+        /// The datastore, from 1.
+        number: usize,
+        /// True when a credentials file was read.
+        file: bool,
+    },
+    /// The credentials file cannot be used.
+    #[error("credentials file {path}: {problem}")]
+    CredentialsFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong (never a key).
+        problem: String,
+    },
     /// Replication was asked of a template with one datastore and no other destination.
     #[error(
         "{template} names one datastore, so there is nowhere to replicate to: chain a second one with `|` in \
@@ -141,6 +161,7 @@ impl Error {
             Error::Path { problem, .. } => *problem != PATH_MISSING,
             Error::Sync(adt_webroot_sync::SyncError::NodeId(_) | adt_webroot_sync::SyncError::OtherNode { .. }) => true,
             Error::Mount(adt_mounts::MountError::OtherSite { .. }) => true,
+            Error::NoKeys { .. } | Error::CredentialsFile { .. } => true,
             Error::Backup(
                 adt_backups::BackupError::TargetNotEmpty(_)
                 | adt_backups::BackupError::BadTarget(_)

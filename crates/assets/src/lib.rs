@@ -36,6 +36,7 @@
 #![warn(missing_docs)]
 
 mod backup;
+mod credentials;
 mod error;
 mod mount;
 mod online;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use adt_datastore::{Connection, Endpoint, Secret, Store};
-use adt_template::{AssetConfig, Layout, Period};
+use adt_template::{AssetConfig, Keys, Layout, Period};
 
 use crate::error::Error;
 
@@ -27,6 +27,9 @@ pub struct SiteOptions {
     /// (say [`Store::in_memory`], or a `file://` store): seeding, backups
     /// and replication then work without S3.
     pub primary: Option<Store>,
+    /// Keys for datastore 1 when the template and its credentials file
+    /// give none ([`SiteOptions::with_env`] reads them from the environment).
+    pub fallback_keys: Option<Keys>,
 }
 
 impl Default for SiteOptions {
@@ -36,6 +39,7 @@ impl Default for SiteOptions {
             endpoint: None,
             ca_bundle: None,
             primary: None,
+            fallback_keys: None,
         }
     }
 }
@@ -62,12 +66,19 @@ impl SiteOptions {
     }
 
     /// Takes what the environment says where nothing was set in code:
-    /// `AWS_CA_BUNDLE` for the CA bundle.
+    /// `AWS_CA_BUNDLE` for the CA bundle; for datastore 1's keys when the
+    /// template has none, `S3_ACCESS_KEY` and `S3_SECRET_KEY`, else
+    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`, else the shared
+    /// credentials file (`AWS_SHARED_CREDENTIALS_FILE`, else
+    /// `~/.aws/credentials`; profile `AWS_PROFILE`, else `default`).
     pub fn with_env(mut self) -> SiteOptions {
         if self.ca_bundle.is_none() {
             self.ca_bundle = std::env::var_os("AWS_CA_BUNDLE")
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from);
+        }
+        if self.fallback_keys.is_none() {
+            self.fallback_keys = keys_from_env(&|name| std::env::var(name).ok().filter(|v| !v.is_empty()));
         }
         self
     }
@@ -204,13 +215,38 @@ impl Site {
         };
         let endpoint =
             Endpoint::parse(host, d.location.as_deref()).map_err(|source| Error::Endpoint { number, source })?;
+        let keys = self.keys(number, d)?;
         let mut c = Connection::new(
             endpoint,
-            Secret::new(d.access_key.expose()),
-            Secret::new(d.secret_key.expose()),
+            Secret::new(keys.access_key.expose()),
+            Secret::new(keys.secret_key.expose()),
         );
         c.ca_bundle = self.options.ca_bundle.clone();
         Ok(c)
+    }
+
+    /// Datastore `number`'s keys: the template's, else those of its
+    /// S3_CREDENTIALS_FILE (section `datastoreN`, or `default` for 1),
+    /// else for datastore 1 the options' fallback (the environment).
+    fn keys(&self, number: usize, d: &adt_template::Datastore) -> Result<Keys, Error> {
+        if !d.access_key.is_empty() && !d.secret_key.is_empty() {
+            return Ok(Keys {
+                access_key: d.access_key.clone(),
+                secret_key: d.secret_key.clone(),
+            });
+        }
+        if let Some(path) = &self.config.credentials_file
+            && let Some(keys) = crate::credentials::read(path)?.datastore(number)
+        {
+            return Ok(keys.clone());
+        }
+        match (&self.options.fallback_keys, number) {
+            (Some(keys), 1) => Ok(keys.clone()),
+            _ => Err(Error::NoKeys {
+                number,
+                file: self.config.credentials_file.is_some(),
+            }),
+        }
     }
 
     /// A client for datastore `number`.
@@ -229,6 +265,28 @@ impl Site {
         c.ca_bundle = self.options.ca_bundle.clone();
         c
     }
+}
+
+/// Datastore 1's keys from environment variables (`var` reads one):
+/// `S3_ACCESS_KEY`/`S3_SECRET_KEY`, else `AWS_ACCESS_KEY_ID`/
+/// `AWS_SECRET_ACCESS_KEY`, else the shared credentials file's profile.
+fn keys_from_env(var: &dyn Fn(&str) -> Option<String>) -> Option<Keys> {
+    let pair = |a: &str, s: &str| {
+        Some(Keys {
+            access_key: adt_template::Secret::new(var(a)?),
+            secret_key: adt_template::Secret::new(var(s)?),
+        })
+    };
+    pair("S3_ACCESS_KEY", "S3_SECRET_KEY")
+        .or_else(|| pair("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"))
+        .or_else(|| {
+            let file = var("AWS_SHARED_CREDENTIALS_FILE")
+                .map(PathBuf::from)
+                .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".aws/credentials")))?;
+            let profile = var("AWS_PROFILE").unwrap_or_else(|| "default".into());
+            let text = std::fs::read_to_string(file).ok()?;
+            adt_template::Credentials::parse(&text).ok()?.section(&profile).cloned()
+        })
 }
 
 #[cfg(test)]
@@ -258,6 +316,84 @@ mod tests {
         assert_eq!(first.access_key.expose(), "k1");
         assert!(matches!(s.connection(3), Err(Error::NoDatastore)));
         assert!(matches!(s.connection(0), Err(Error::NoDatastore)));
+    }
+
+    #[test]
+    fn keys_come_from_the_template_then_its_file_then_the_environment() {
+        use std::os::unix::fs::PermissionsExt;
+        let env = |pairs: &[(&str, String)]| {
+            let map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+            keys_from_env(&move |name: &str| map.get(name).cloned())
+        };
+        let v = |s: &str| s.to_string();
+        let s3 = env(&[
+            ("S3_ACCESS_KEY", v("a1")),
+            ("S3_SECRET_KEY", v("s1")),
+            ("AWS_ACCESS_KEY_ID", v("a2")),
+            ("AWS_SECRET_ACCESS_KEY", v("s2")),
+        ])
+        .unwrap();
+        assert_eq!(s3.access_key.expose(), "a1");
+        let aws = env(&[
+            ("AWS_ACCESS_KEY_ID", v("a2")),
+            ("AWS_SECRET_ACCESS_KEY", v("s2")),
+            ("S3_ACCESS_KEY", v("half")),
+        ])
+        .unwrap();
+        assert_eq!(aws.secret_key.expose(), "s2", "S3_* only as a pair");
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("credentials");
+        std::fs::write(
+            &shared,
+            "[default]\naws_access_key_id=d\naws_secret_access_key=ds\n[ci]\naws_access_key_id=c\naws_secret_access_key=cs\n",
+        )
+        .unwrap();
+        let file_var = ("AWS_SHARED_CREDENTIALS_FILE", shared.display().to_string());
+        assert_eq!(
+            env(&[file_var.clone(), ("AWS_PROFILE", v("ci"))])
+                .unwrap()
+                .access_key
+                .expose(),
+            "c"
+        );
+        assert_eq!(env(&[file_var]).unwrap().access_key.expose(), "d", "profile default");
+        assert!(env(&[("HOME", dir.path().join("nowhere").display().to_string())]).is_none());
+
+        // The template's own keys win; without them its file; then the fallback.
+        let file = dir.path().join("s3.credentials");
+        std::fs::write(&file, "[datastore2]\naws_access_key_id=f2\naws_secret_access_key=fs2\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let text = format!(
+            "S3_HOST_BASE=\"a.example.com|b.example.com\"\nS3_CREDENTIALS_FILE=\"{}\"\n",
+            file.display()
+        );
+        let mut options = SiteOptions::new("/var/www/html");
+        options.fallback_keys = Some(s3);
+        let s = site(&text, options.clone());
+        assert_eq!(
+            s.connection(1).unwrap().access_key.expose(),
+            "a1",
+            "datastore 1 from the fallback"
+        );
+        assert_eq!(
+            s.connection(2).unwrap().secret_key.expose(),
+            "fs2",
+            "datastore 2 from the file"
+        );
+        let bare = site(
+            "S3_HOST_BASE=\"a.example.com|b.example.com\"\n",
+            SiteOptions::new("/var/www/html"),
+        );
+        let e = bare.connection(1).unwrap_err();
+        assert!(
+            matches!(e, Error::NoKeys { number: 1, file: false }) && e.is_bad_input(),
+            "{e}"
+        );
+        let with_template = site(
+            "S3_ACCESS_KEY=\"t1\"\nS3_SECRET_KEY=\"ts1\"\nS3_HOST_BASE=\"a.example.com\"\n",
+            options,
+        );
+        assert_eq!(with_template.connection(1).unwrap().access_key.expose(), "t1");
     }
 
     #[test]

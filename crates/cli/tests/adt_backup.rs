@@ -506,3 +506,70 @@ fn an_upload_honours_adts_backup_running_lock() {
         "datastore 2 got it: {err}"
     );
 }
+
+#[test]
+fn keys_come_from_the_environment_or_a_private_file_when_the_template_has_none() {
+    use std::os::unix::fs::PermissionsExt;
+    let emulator = adt_testkit::Emulator::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("{}.example.com", adt_testkit::unique_bucket("keys"));
+    let body = format!(
+        "WEBSITE_URL=\"{url}\"\nS3_HOST_BASE=\"{}\"\nDIRECTORIES_TO_MOUNT=\"images\"\nPERSIST_ASSETS_TO_DATASTORE=\"1\"\nBUILD_ARCHIVE_CHOICE=\"hourly\"\n",
+        emulator.endpoint()
+    );
+    let bare = dir.path().join("bare.tmpl");
+    std::fs::write(&bare, &body).unwrap();
+    let list = |template: &Path, env: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_adt-backup"));
+        cmd.args(["list", "--template", template.to_str().unwrap()]);
+        for k in adt_assets::adt_mounts::KEY_VARIABLES
+            .iter()
+            .chain(&["AWS_SHARED_CREDENTIALS_FILE"])
+        {
+            cmd.env_remove(k);
+        }
+        cmd.env("HOME", dir.path());
+        cmd.envs(env.iter().copied());
+        common::output(&mut cmd)
+    };
+    let (code, out, err) = list(&bare, &[]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("no keys for datastore 1"), "{err}");
+    for env in [
+        [
+            ("S3_ACCESS_KEY", adt_testkit::ACCESS_KEY),
+            ("S3_SECRET_KEY", adt_testkit::SECRET_KEY),
+        ],
+        [
+            ("AWS_ACCESS_KEY_ID", adt_testkit::ACCESS_KEY),
+            ("AWS_SECRET_ACCESS_KEY", adt_testkit::SECRET_KEY),
+        ],
+    ] {
+        let (code, out, err) = list(&bare, &env);
+        assert_eq!(code, 0, "{env:?}: {out}{err}");
+        assert!(out.contains("-hourly: no bucket"), "{out}");
+        assert!(!out.contains(adt_testkit::SECRET_KEY) && !err.contains(adt_testkit::SECRET_KEY));
+    }
+
+    // A credentials file the template names, private to root.
+    let file = dir.path().join("s3.credentials");
+    std::fs::write(
+        &file,
+        format!(
+            "[datastore1]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            adt_testkit::ACCESS_KEY,
+            adt_testkit::SECRET_KEY
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let named = dir.path().join("named.tmpl");
+    std::fs::write(&named, format!("{body}S3_CREDENTIALS_FILE=\"{}\"\n", file.display())).unwrap();
+    let (code, out, err) = list(&named, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, out, err) = list(&named, &[]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("chmod 600"), "{err}");
+    assert!(!err.contains(adt_testkit::SECRET_KEY));
+}

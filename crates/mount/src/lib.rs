@@ -88,6 +88,8 @@ pub use plan::{MountOptions, Plan, PlannedEntry, PlannedMerge, PlannedMount, Tar
 pub use preflight::{FuseDevice, Machine, Needs, Preflight, ToolCheck, ToolState, allows_other, preflight, version_in};
 pub use record::{RecordedMount, load as recorded_mounts, remembered_tool};
 pub use retire::{Retired, find_unrecorded as find_unrecorded_retired, load as retired};
-pub use tool::{CommandLine, CredentialFiles, MountSpec, Tool, find_program, merge_command, mount_command};
+pub use tool::{
+    CommandLine, CredentialFiles, KEY_VARIABLES, MountSpec, Tool, find_program, merge_command, mount_command,
+};
 pub use units::{Unit, UnitOptions, systemd_quote, unit_name, units};
 pub use writeback::pending_uploads;

@@ -155,17 +155,34 @@ impl CommandLine {
     }
 
     /// A [`std::process::Command`] for it: the program, its arguments,
-    /// `env_remove` removed and `env` set. Nothing is started.
+    /// `env_remove` and every variable that may hold a key
+    /// ([`KEY_VARIABLES`]) removed, `env` set. Nothing is started.
     pub fn command(&self) -> std::process::Command {
         let mut c = std::process::Command::new(&self.program);
         c.args(&self.args);
-        for k in &self.env_remove {
+        for k in KEY_VARIABLES
+            .iter()
+            .copied()
+            .chain(self.env_remove.iter().map(String::as_str))
+        {
             c.env_remove(k);
         }
         c.envs(self.env.iter().map(|(k, v)| (k, v)));
         c
     }
 }
+
+/// Environment variables that may hold keys (the binaries read datastore
+/// 1's from them): never passed on to a mount tool, which reads its keys
+/// from the 0600 files adt-mount writes.
+pub const KEY_VARIABLES: &[&str] = &[
+    "S3_ACCESS_KEY",
+    "S3_SECRET_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+];
 
 fn quote(s: &str) -> String {
     if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c)) {
@@ -415,6 +432,29 @@ pub fn merge_command(branches: &[PathBuf], target: &Path) -> CommandLine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mount_tool_never_inherits_a_key_variable() {
+        let line = CommandLine {
+            program: "s3fs".into(),
+            args: vec!["bucket".into()],
+            env: vec![("AWS_SHARED_CREDENTIALS_FILE".into(), "/state/c".into())],
+            env_remove: vec!["AWS_CA_BUNDLE".into()],
+        };
+        let cmd = line.command();
+        let removed: Vec<String> = cmd
+            .get_envs()
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| k.to_string_lossy().into_owned())
+            .collect();
+        for k in KEY_VARIABLES.iter().chain(&["AWS_CA_BUNDLE"]) {
+            assert!(removed.iter().any(|r| r == k), "{k} not removed: {removed:?}");
+        }
+        assert!(
+            cmd.get_envs()
+                .any(|(k, v)| k == "AWS_SHARED_CREDENTIALS_FILE" && v.is_some())
+        );
+    }
 
     fn spec() -> MountSpec {
         MountSpec {

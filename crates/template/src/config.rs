@@ -171,6 +171,10 @@ pub struct AssetConfig {
     /// machine writes): names ADT's config bucket, where ADT's backup lock
     /// lives. None when unset or empty (a template has none).
     pub server_user: Option<String>,
+    /// S3_CREDENTIALS_FILE (this toolkit's, not ADT's): a private file
+    /// holding the datastores' keys, so the template need not (see
+    /// [`crate::Credentials`]). None when unset or empty.
+    pub credentials_file: Option<std::path::PathBuf>,
 }
 
 impl AssetConfig {
@@ -199,6 +203,7 @@ impl AssetConfig {
             exclude_from_backup: None,
             datastores: Vec::new(),
             server_user: None,
+            credentials_file: None,
         }
     }
 
@@ -228,6 +233,7 @@ impl AssetConfig {
             }),
             datastores: datastores(t),
             server_user: non_empty("SERVER_USER"),
+            credentials_file: non_empty("S3_CREDENTIALS_FILE").map(std::path::PathBuf::from),
         }
     }
 }

@@ -66,6 +66,7 @@ mod archive;
 mod backup_format;
 mod bucket;
 mod config;
+mod credentials;
 mod diagnostic;
 mod entry;
 mod error;
@@ -84,6 +85,7 @@ pub use backup_format::{
 };
 pub use bucket::{derive_bucket_name, sync_bucket_name, validate_bucket_name};
 pub use config::{Application, ArchiveChoice, AssetConfig, Datastore};
+pub use credentials::{Credentials, CredentialsError, Keys, MAX_CREDENTIALS_BYTES};
 pub use diagnostic::{Diagnostic, Rule, Severity, Snippet};
 pub use entry::{EntryError, MountEntry};
 pub use error::TemplateError;

@@ -67,6 +67,7 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "REVERSE_PROXY_WEBSERVER",
     "RP_SERVER_TYPE",
     "S3_ACCESS_KEY",
+    "S3_CREDENTIALS_FILE",
     "S3_HOST_BASE",
     "S3_LOCATION",
     "S3_SECRET_KEY",

@@ -62,21 +62,58 @@ pub(super) fn check(t: &Template, out: &mut Vec<Diagnostic>) {
         }
     }
 
+    // Keys may live outside the template: in the file S3_CREDENTIALS_FILE
+    // names (any datastore), or for datastore 1 in the environment (the
+    // binaries read S3_ACCESS_KEY/S3_SECRET_KEY, AWS_* and ~/.aws/credentials).
+    let credentials_file = !t.value("S3_CREDENTIALS_FILE").is_empty();
+    if let Some(a) = t.get("S3_CREDENTIALS_FILE").filter(|a| !a.value.text.is_empty())
+        && !a.value.text.starts_with('/')
+    {
+        out.push(Diagnostic::new(
+            Rule::MissingCredentials,
+            Severity::Error,
+            a.value.span(),
+            "S3_CREDENTIALS_FILE is not an absolute path",
+            "give the absolute path of the 0600 credentials file, e.g. /etc/adt/s3.credentials",
+        ));
+    }
     for name in REQUIRED {
+        let is_key = *name != "S3_HOST_BASE";
         let Some(a) = t.get(name).filter(|a| !a.value.text.is_empty()) else {
+            if is_key && credentials_file {
+                continue;
+            }
+            let chained = tokens(t.value("S3_HOST_BASE")).len() > 1;
+            let (severity, fix) = if is_key && !chained {
+                (
+                    Severity::Warning,
+                    format!(
+                        "the keys must then come from the environment (S3_ACCESS_KEY and S3_SECRET_KEY, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or ~/.aws/credentials); or set S3_CREDENTIALS_FILE to a 0600 file holding them, or set {name}"
+                    ),
+                )
+            } else if is_key {
+                (
+                    severity,
+                    format!(
+                        "set {name} for each datastore, or set S3_CREDENTIALS_FILE to a 0600 file holding the keys (the environment gives datastore 1's only)"
+                    ),
+                )
+            } else {
+                (severity, format!("set {name} for each datastore"))
+            };
             out.push(Diagnostic::new(
                 Rule::MissingCredentials,
                 severity,
                 anchor(t, &[name, "PERSIST_ASSETS_TO_DATASTORE"]),
-                format!("{name} is not set; the datastore cannot be reached"),
-                format!("set {name} for each datastore (values are never shown in adt's output)"),
+                format!("{name} is not set in the template"),
+                fix,
             ));
             continue;
         };
         let mut offset = 0;
         for (i, token) in tokens(&a.value.text).iter().enumerate() {
             let len = token.chars().count();
-            if token.trim().is_empty() {
+            if token.trim().is_empty() && !(credentials_file && *name != "S3_HOST_BASE") {
                 out.push(Diagnostic::new(
                     Rule::MissingCredentials,
                     severity,
