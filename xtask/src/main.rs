@@ -3,6 +3,7 @@
 
 mod bench;
 mod demo;
+mod dist;
 mod doctor;
 mod e2e;
 mod emulator;
@@ -75,6 +76,15 @@ enum Task {
         #[command(subcommand)]
         bench: bench::Bench,
     },
+    /// What a release ships, in target/dist/: the release binaries, man pages, shell completions
+    /// and a Debian package
+    ///
+    /// Builds adt-cli with the release profile; each binary writes its man pages (one per
+    /// subcommand too) and its bash, zsh and fish completions; then dpkg-deb packages them with
+    /// the README and docs as the `[package.metadata.deb]` table of crates/cli/Cargo.toml says
+    /// (Depends: fuse3, s3fs; Recommends: mergerfs, rclone). Install with `apt install
+    /// ./target/dist/adt-tools_VERSION_ARCH.deb`.
+    Dist,
     /// What is present and missing (/dev/fuse, fusermount3, s3fs, rclone, mergerfs, rsync, python3
     /// venv, moto_server), with the command that installs each
     ///
@@ -91,6 +101,7 @@ fn main() -> ExitCode {
         Task::E2e(args) => e2e::run(&args),
         Task::Emulator(args) => emulator::run(&args),
         Task::Doctor => doctor::run(),
+        Task::Dist => dist::run(),
         Task::Bench { bench } => bench::run(bench),
     };
     match result {

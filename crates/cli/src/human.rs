@@ -1,11 +1,31 @@
 //! Reports for people (`--format human`): one function per report, so
-//! the binaries only choose between this and JSON.
+//! the binaries only choose between this and JSON. A report's text goes
+//! to stdout, its warnings to stderr ([`Rendered::print`]).
 
-use adt_replication::{Destination, Report};
+use adt_replication::Destination;
 use adt_seeder::Summary;
 
+/// A report for people: its text, and its warnings apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// What goes to stdout.
+    pub text: String,
+    /// What goes to stderr, one `PROGRAM: warning: ...` line each.
+    pub warnings: Vec<String>,
+}
+
+impl Rendered {
+    /// Prints the text on stdout and each warning on stderr.
+    pub fn print(&self, program: &str) {
+        print!("{}", self.text);
+        for w in &self.warnings {
+            eprintln!("{program}: warning: {w}");
+        }
+    }
+}
+
 /// What a seed did (or would do, in a dry run).
-pub fn seed(s: &Summary, archive: &str) -> String {
+pub fn seed(s: &Summary, archive: &str) -> Rendered {
     let mut out = String::new();
     for (bucket, key, bytes) in &s.planned {
         out.push_str(&format!("would upload s3://{bucket}/{key} ({bytes} bytes)\n"));
@@ -37,14 +57,14 @@ pub fn seed(s: &Summary, archive: &str) -> String {
             }
         }
     }
-    for w in &s.warnings {
-        out.push_str(&format!("warning: {w}\n"));
+    Rendered {
+        text: out,
+        warnings: s.warnings.clone(),
     }
-    out
 }
 
 /// What a replication did (or would do, in a dry run).
-pub fn replicate(r: &Report, primary: &str, destinations: &[Destination]) -> String {
+pub fn replicate(r: &adt_replication::Report, primary: &str, destinations: &[Destination]) -> Rendered {
     let mut out = String::new();
     for b in &r.buckets {
         for key in &b.copy_keys {
@@ -84,10 +104,10 @@ pub fn replicate(r: &Report, primary: &str, destinations: &[Destination]) -> Str
     if r.buckets.iter().any(|b| b.preserved > 0) {
         out.push_str("  (kept: destination versions replaced or deleted, kept under .adt-replaced/)\n");
     }
-    for w in &r.warnings {
-        out.push_str(&format!("warning: {w}\n"));
+    Rendered {
+        text: out,
+        warnings: r.warnings.clone(),
     }
-    out
 }
 
 /// `s3://BUCKET/KEY` on S3, `URL/BUCKET/KEY` on another store.
@@ -101,8 +121,8 @@ pub fn location(store: &adt_datastore::Store, bucket: &str, key: &str) -> String
 }
 
 /// What went into a backup archive, and what was met on the way.
-pub fn created(output: &std::path::Path, report: &adt_backups::CreateReport) -> String {
-    let mut out = format!(
+pub fn created(output: &std::path::Path, report: &adt_backups::CreateReport) -> Rendered {
+    let out = format!(
         "{}: {} files ({} bytes), {} directories, {} symlinks; left out: {}\n",
         output.display(),
         report.files,
@@ -115,6 +135,7 @@ pub fn created(output: &std::path::Path, report: &adt_backups::CreateReport) -> 
             report.excluded.join(", ")
         }
     );
+    let mut warnings = Vec::new();
     for (what, list) in [
         ("changed while read", &report.changed),
         ("vanished during the walk", &report.vanished),
@@ -124,22 +145,22 @@ pub fn created(output: &std::path::Path, report: &adt_backups::CreateReport) -> 
         ("unreadable, left out", &report.unreadable),
     ] {
         if !list.is_empty() {
-            out.push_str(&format!("warning: {what}: {}\n", list.join(", ")));
+            warnings.push(format!("{what}: {}", list.join(", ")));
         }
     }
-    out
+    Rendered { text: out, warnings }
 }
 
-/// A mount run's actions, then its warnings.
-pub fn mount_report(report: &adt_mounts::Report) -> String {
+/// A mount run's actions; its warnings apart.
+pub fn mount_report(report: &adt_mounts::Report) -> Rendered {
     let mut out = String::new();
     for a in &report.actions {
         out.push_str(&format!("{a}\n"));
     }
-    for w in &report.warnings {
-        out.push_str(&format!("warning: {w}\n"));
+    Rendered {
+        text: out,
+        warnings: report.warnings.clone(),
     }
-    out
 }
 
 /// Each mount point's state, then the moved-aside directories, then those

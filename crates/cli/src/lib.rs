@@ -2,7 +2,7 @@
 //! `adt-replicate`) and their shared plumbing: argument parsers, opening
 //! the site through the front door (adt-assets), the one exit-code map and
 //! error wording, reports for people, JSON, Prometheus metrics files,
-//! progress bars, signals.
+//! progress bars, signals, and man pages and completions for packaging.
 //!
 //! What it does not do: any of the work, or decide any policy; both live
 //! in adt-assets and the crates below it. Embed adt-assets, not this.
@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod args;
+pub mod dist;
 pub mod exit;
 pub mod human;
 pub mod interrupt;

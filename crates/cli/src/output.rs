@@ -12,6 +12,25 @@ pub enum OutputFormat {
     Json,
 }
 
+/// `--format human|json` and its alias `--json`, the same on every binary
+/// (global: before or after a subcommand).
+#[derive(Clone, Copy, Debug, clap::Args)]
+pub struct FormatArgs {
+    /// human or json (one JSON object per line).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human, global = true)]
+    format: OutputFormat,
+    /// The same as --format json.
+    #[arg(long, global = true, conflicts_with = "format")]
+    json: bool,
+}
+
+impl FormatArgs {
+    /// The format asked for.
+    pub fn get(&self) -> OutputFormat {
+        if self.json { OutputFormat::Json } else { self.format }
+    }
+}
+
 /// Colour only when stdout is a terminal and NO_COLOR is unset.
 pub fn use_color() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())

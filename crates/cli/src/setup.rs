@@ -77,7 +77,7 @@ impl Failure {
                 }
                 message
             }
-            Error::NoArchiveChoice { .. } => format!("{e}: give --backup FILE or --from-period PERIOD"),
+            Error::NoArchiveChoice { .. } => format!("{e}: give --archive FILE or --from-period PERIOD"),
             Error::Backup(adt_backups::BackupError::TargetNotEmpty(_)) => {
                 e.to_string().replacen("or force it", "or give --force", 1)
             }
@@ -160,7 +160,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 
 /// An input file argument (an archive to read): one that does not exist
 /// or is not a regular file is input that cannot be read, exit 2, the
-/// same in every binary (adt-check --backup, adt-seed --backup,
+/// same in every binary (adt-check --archive, adt-seed --archive,
 /// adt-backup upload --archive).
 pub fn input_file(flag: &str, path: &Path) -> Result<(), Failure> {
     match std::fs::metadata(path) {

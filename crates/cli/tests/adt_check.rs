@@ -674,3 +674,21 @@ fn list_rules_and_explain() {
         2
     );
 }
+
+/// One naming of flags (docs/cli.md): `--json` is `--format json`, and the
+/// archive flag is `--archive`, its old name `--backup` still accepted.
+#[test]
+fn json_is_an_alias_and_archive_has_one_name() {
+    let template = "fixtures/templates/clean/wordpress.tmpl";
+    let long = run(&["--format", "json", template]);
+    let short = run(&["--json", template]);
+    assert_eq!((long.code, &long.stdout), (short.code, &short.stdout));
+    assert!(short.stdout.starts_with('{'), "{}", short.stdout);
+    assert_eq!(run(&["--json", "--format", "human", template]).code, 2, "contradictory");
+    let missing = "/nonexistent/applicationsourcecode.tar.gz";
+    for flag in ["--archive", "--backup"] {
+        let r = run(&[flag, missing, template]);
+        assert_eq!(r.code, 2, "{flag}: {}", r.stderr);
+        assert!(r.stderr.contains(missing), "{flag}: {}", r.stderr);
+    }
+}

@@ -117,13 +117,13 @@ fn a_local_file_with_other_content_of_the_same_size_is_never_purged() {
     let (code, out, err) = site.run("mount", &[]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
-        out.contains("differ from the bucket's copy") && out.contains("a.txt"),
-        "{out}"
+        err.contains("warning:") && err.contains("differ from the bucket's copy") && err.contains("a.txt"),
+        "warnings go to stderr: {err}"
     );
     site.run("unmount", &[]);
     let (code, out, err) = site.run("mount", &["--purge-retired"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("kept 1 file(s) not verified"), "{out}");
+    assert!(err.contains("kept 1 file(s) not verified"), "{err}");
     let retired = site.retired_dirs();
     assert_eq!(retired.len(), 1);
     assert_eq!(std::fs::read(retired[0].join("a.txt")).unwrap(), b"AAAA");
@@ -160,7 +160,7 @@ fn a_symlink_inside_an_asset_directory_is_not_followed() {
     std::os::unix::fs::symlink(&secret, site.images().join("leakdir")).unwrap();
     let (code, out, err) = site.run("mount", &[]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("leak.txt") && out.contains("leakdir"), "reported: {out}");
+    assert!(err.contains("leak.txt") && err.contains("leakdir"), "reported: {err}");
     let keys = site.keys();
     assert_eq!(keys, vec!["photo.jpg".to_string()], "only the real file went up");
 }
@@ -178,10 +178,10 @@ fn names_that_cannot_be_keys_stay_local_and_are_never_purged() {
     std::fs::write(site.images().join("ok.jpg"), b"fine").unwrap();
     let (code, out, err) = site.run("mount", &[]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("cannot be object keys"), "{out}");
+    assert!(err.contains("cannot be object keys"), "{err}");
     assert!(
-        out.contains("a\\xff") && out.contains("a\\xfe") && out.contains("up\\x01load.jpg"),
-        "{out}"
+        err.contains("a\\xff") && err.contains("a\\xfe") && err.contains("up\\x01load.jpg"),
+        "{err}"
     );
     assert_eq!(site.keys(), vec!["ok.jpg".to_string()]);
     site.run("unmount", &[]);
@@ -397,7 +397,7 @@ fn purge_leaves_a_directory_renamed_to_a_retired_name_alone() {
     std::fs::write(retired.join("a.jpg"), b"shared bytes").unwrap();
     let (code, out, err) = site.run("mount", &["--purge-retired"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("not the directory that was moved aside"), "{out}");
+    assert!(err.contains("not the directory that was moved aside"), "{err}");
     assert_eq!(std::fs::read(retired.join("a.jpg")).unwrap(), b"shared bytes");
 }
 

@@ -118,7 +118,7 @@ fn bad_usage_and_unreadable_input_exit_2() {
     let (code, _, err) = unset.run(&[]);
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains("BUILD_ARCHIVE_CHOICE") && err.contains("--backup"),
+        err.contains("BUILD_ARCHIVE_CHOICE") && err.contains("--archive"),
         "{err}"
     );
     assert_eq!(

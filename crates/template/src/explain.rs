@@ -78,7 +78,7 @@ pub(crate) fn doc(rule: Rule) -> RuleDoc {
         Rule::InvalidRegion => offline(Error, "an S3_LOCATION that is not a region name"),
         Rule::UnknownApplication => offline(Warning, "an APPLICATION this tool does not know"),
         Rule::UnusualAssetDirectory => offline(Warning, "an entry that is its code (info: not where it keeps assets)"),
-        Rule::MountDirMissingInBackup => offline(Error, "an entry the webroot backup has no directory for (--backup)"),
+        Rule::MountDirMissingInBackup => offline(Error, "an entry the webroot backup has no directory for (--archive)"),
         Rule::AssetsAlreadyStored => online(Warning, "a virgin or baseline build whose asset buckets hold objects"),
         Rule::DatastoreUnreachable => online(Error, "a datastore that does not answer, or answers with an error"),
         Rule::TlsInvalid => online(

@@ -70,7 +70,7 @@ pub(crate) fn run(args: Args) -> Result<(), String> {
         let mut c = Command::new(&adt_backup);
         c.args(["create", "--webroot"])
             .arg(&webroot)
-            .arg("--output")
+            .arg("--archive")
             .arg(out.join("adt.tar.gz"));
         ours.push(measure::run(&format!("adt-backup create ({round})"), c)?);
         requests_during_ours += proxy.requests().len() - before;

@@ -58,7 +58,7 @@ pub(crate) fn run(args: Args) -> Result<(), String> {
         let mut seed = Command::new(release.join("adt-seed"));
         seed.arg("--template")
             .arg(&template)
-            .arg("--backup")
+            .arg("--archive")
             .arg(&archive)
             .args(["--no-cache", "--format", "json"]);
         measure::run(&format!("adt-seed the primary ({})", round + 1), seed)?;

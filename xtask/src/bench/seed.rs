@@ -80,7 +80,7 @@ pub(crate) fn run(args: SeedArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
         let seed = |cache: bool| {
             let mut c = Command::new(&adt_seed);
-            c.arg("--template").arg(&template).arg("--backup").arg(&archive);
+            c.arg("--template").arg(&template).arg("--archive").arg(&archive);
             c.args(["--jobs", &config.jobs.to_string(), "--format", "json"]);
             if !cache {
                 c.arg("--no-cache");

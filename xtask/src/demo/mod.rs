@@ -300,7 +300,7 @@ impl Demo {
                 &Self::path(&before),
                 "--webroot",
                 &webroot,
-                "--output",
+                "--archive",
                 &backup,
             ],
         )?;
@@ -326,7 +326,7 @@ impl Demo {
         }
         let out = self.tool(
             "adt-check",
-            &["--backup", &Self::path(&self.backup), &Self::path(&self.template)],
+            &["--archive", &Self::path(&self.backup), &Self::path(&self.template)],
         )?;
         let config = adt_template::load(&self.template, &self.webroot).map_err(|e| e.to_string())?;
         let layout = Layout::new(&config, &self.webroot).map_err(|e| e.to_string())?;
@@ -365,7 +365,7 @@ impl Demo {
             &[
                 "--template",
                 &Self::path(&self.template),
-                "--backup",
+                "--archive",
                 &Self::path(&self.backup),
                 "--webroot",
                 &Self::path(&self.webroot),
@@ -501,7 +501,7 @@ impl Demo {
                 &template,
                 "--webroot",
                 &webroot,
-                "--output",
+                "--archive",
                 &Self::path(&next),
             ],
         )?;

@@ -57,6 +57,10 @@ struct Args {
     /// human, json, or rsync (exclusions only: an rsync filter file).
     #[arg(long, value_enum, default_value_t = Format::Human, global = true)]
     format: Format,
+
+    /// The same as --format json.
+    #[arg(long, global = true, conflicts_with = "format")]
+    json: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -67,9 +71,10 @@ enum Command {
     /// Write the backup archive (gzip tar, root = webroot, with the marker file).
     Create {
         /// Where to write it (outside the webroot); written to a temporary
-        /// file and renamed, never half-written under this name.
-        #[arg(long, value_name = "FILE")]
-        output: PathBuf,
+        /// file and renamed, never half-written under this name (--output
+        /// is an old name for it).
+        #[arg(long, value_name = "FILE", alias = "output")]
+        archive: PathBuf,
         /// gzip level, 1 (fastest) to 9 (smallest); ADT's tar czf uses 6.
         #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=9))]
         level: u32,
@@ -208,13 +213,23 @@ enum Format {
     Rsync,
 }
 
+impl Args {
+    /// --format, or json with --json.
+    fn format(&self) -> Format {
+        if self.json { Format::Json } else { self.format }
+    }
+}
+
 fn main() -> ExitCode {
+    if let Some(code) = adt_cli::dist::generate::<Args>() {
+        return code;
+    }
     let args = Args::parse();
     let result = recorder(&args.command).and_then(|mut recorder| {
         let result = run(&args, recorder.metrics());
         recorder.finish("adt-backup", result)
     });
-    adt_cli::setup::conclude("adt-backup", args.format == Format::Json, result)
+    adt_cli::setup::conclude("adt-backup", args.format() == Format::Json, result)
 }
 
 /// The metrics of this subcommand: `adt_backup_create_*`,
@@ -284,12 +299,12 @@ fn run(args: &Args, metrics: &mut Metrics) -> Result<u8, Failure> {
             e => Failure::from(e),
         })?;
     let exclusions = plan.exclusions();
-    if args.format == Format::Rsync && !matches!(args.command, Command::Exclusions) {
+    if args.format() == Format::Rsync && !matches!(args.command, Command::Exclusions) {
         return Err(Failure::new(exit::USAGE, "--format rsync is for `exclusions` only"));
     }
-    let json = args.format == Format::Json;
+    let json = args.format() == Format::Json;
     match &args.command {
-        Command::Exclusions => match args.format {
+        Command::Exclusions => match args.format() {
             Format::Json => print_json(exclusions)?,
             Format::Rsync => {
                 use std::io::Write;
@@ -306,7 +321,9 @@ fn run(args: &Args, metrics: &mut Metrics) -> Result<u8, Failure> {
                 }
             }
         },
-        Command::Create { output, level, .. } => {
+        Command::Create {
+            archive: output, level, ..
+        } => {
             let runtime = runtime()?;
             let interrupt = Interrupt::install(&runtime);
             let made = plan.create(output, *level, interrupt.flag());
@@ -337,7 +354,7 @@ fn run(args: &Args, metrics: &mut Metrics) -> Result<u8, Failure> {
             if json {
                 print_json(&report)?;
             } else {
-                print!("{}", adt_cli::human::created(output, &report));
+                adt_cli::human::created(output, &report).print("adt-backup");
             }
         }
         Command::Upload {

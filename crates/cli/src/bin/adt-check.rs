@@ -40,9 +40,9 @@ struct Args {
 
     /// Also check that every DIRECTORIES_TO_MOUNT directory exists in this
     /// webroot backup (a gzip tar whose root is the webroot, e.g.
-    /// applicationsourcecode.tar.gz).
-    #[arg(long, value_name = "ARCHIVE")]
-    backup: Option<PathBuf>,
+    /// applicationsourcecode.tar.gz; --backup is an old name for it).
+    #[arg(long, value_name = "FILE", alias = "backup")]
+    archive: Option<PathBuf>,
 
     /// The webroot that relative entries are mounted under; merge branches
     /// live in its parent.
@@ -62,17 +62,28 @@ struct Args {
     online: bool,
 
     /// List every rule: id, severity, what it finds.
-    #[arg(long, conflicts_with_all = ["explain", "online", "backup"])]
+    #[arg(long, conflicts_with_all = ["explain", "online", "archive"])]
     list_rules: bool,
 
     /// Explain RULE: what it finds, an example, the fix.
-    #[arg(long, value_name = "RULE", conflicts_with_all = ["online", "backup"])]
+    #[arg(long, value_name = "RULE", conflicts_with_all = ["online", "archive"])]
     explain: Option<String>,
 
     /// Output: human (rustc-style, colour on a terminal) or json (one
     /// object per template per line).
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     format: OutputFormat,
+
+    /// The same as --format json.
+    #[arg(long, conflicts_with = "format")]
+    json: bool,
+}
+
+impl Args {
+    /// --format, or json with --json.
+    fn output_format(&self) -> OutputFormat {
+        if self.json { OutputFormat::Json } else { self.format }
+    }
 }
 
 #[derive(serde::Serialize)]
@@ -84,6 +95,9 @@ struct Report<'a> {
 }
 
 fn main() -> ExitCode {
+    if let Some(code) = adt_cli::dist::generate::<Args>() {
+        return code;
+    }
     let args = Args::parse();
     if let Err(failure) = args.log.start() {
         eprintln!("adt-check: {}", failure.message);
@@ -96,8 +110,8 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::USAGE);
         }
         return match &args.explain {
-            Some(id) => explain(id, args.format),
-            None => list_rules(args.format),
+            Some(id) => explain(id, args.output_format()),
+            None => list_rules(args.output_format()),
         };
     }
     if templates.is_empty() {
@@ -113,7 +127,7 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(exit::USAGE);
     }
-    let backup = match args.backup.as_deref().map(BackupListing::read).transpose() {
+    let backup = match args.archive.as_deref().map(BackupListing::read).transpose() {
         Ok(listing) => listing,
         Err(e) => {
             eprintln!("error: {e}");
@@ -166,7 +180,7 @@ fn main() -> ExitCode {
         let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
         let warnings = diagnostics.iter().filter(|d| d.severity == Severity::Warning).count();
         let file = template.name();
-        match args.format {
+        match args.output_format() {
             OutputFormat::Json => {
                 let report = Report {
                     file,

@@ -71,9 +71,8 @@ struct Args {
     #[arg(long, value_name = "SECONDS", default_value_t = 30, global = true)]
     timeout: u64,
 
-    /// human or json.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Human, global = true)]
-    format: OutputFormat,
+    #[command(flatten)]
+    output: adt_cli::output::FormatArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -154,6 +153,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    if let Some(code) = adt_cli::dist::generate::<Args>() {
+        return code;
+    }
     let args = Args::parse();
     let path = match &args.command {
         Command::Status { metrics_file } => metrics_file.as_deref(),
@@ -163,7 +165,7 @@ fn main() -> ExitCode {
         let result = run(&args, recorder.metrics());
         recorder.finish("adt-mount", result)
     });
-    adt_cli::setup::conclude("adt-mount", args.format == OutputFormat::Json, result)
+    adt_cli::setup::conclude("adt-mount", args.output.get() == OutputFormat::Json, result)
 }
 
 fn run(args: &Args, metrics: &mut Metrics) -> Result<u8, Failure> {
@@ -190,7 +192,7 @@ fn run(args: &Args, metrics: &mut Metrics) -> Result<u8, Failure> {
     settings.gid = args.gid;
     settings.timeout = Duration::from_secs(args.timeout);
     let job = site.mounts(&settings)?;
-    let json = args.format == OutputFormat::Json;
+    let json = args.output.get() == OutputFormat::Json;
     match &args.command {
         Command::Plan => {
             if json {
@@ -253,7 +255,10 @@ fn run(args: &Args, metrics: &mut Metrics) -> Result<u8, Failure> {
             let mut options = adt_mounts::UnitOptions::default();
             for unit in before {
                 if unit.is_empty() || unit.contains(|c: char| c.is_whitespace() || c.is_control() || c == '/') {
-                    return Err(Failure::new(exit::USAGE, format!("--before {unit:?}: give a unit name such as php8.2-fpm.service")));
+                    return Err(Failure::new(
+                        exit::USAGE,
+                        format!("--before {unit:?}: give a unit name such as php8.2-fpm.service"),
+                    ));
                 }
                 if !options.before.contains(unit) {
                     options.before.push(unit.clone());
@@ -329,6 +334,6 @@ fn print_report(report: &adt_mounts::Report, json: bool) -> Result<(), Failure> 
     if json {
         return print_json(report);
     }
-    print!("{}", adt_cli::human::mount_report(report));
+    adt_cli::human::mount_report(report).print("adt-mount");
     Ok(())
 }

@@ -105,9 +105,8 @@ struct Args {
     #[arg(long, value_name = "DIR", default_value = adt_template::DEFAULT_WEBROOT)]
     webroot: PathBuf,
 
-    /// human (a table; a progress bar on a terminal) or json (one object).
-    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
-    format: OutputFormat,
+    #[command(flatten)]
+    output: adt_cli::output::FormatArgs,
 
     /// Also write the run's metrics here, in Prometheus's text format, on
     /// success and on failure (for the node exporter's textfile collector;
@@ -117,12 +116,15 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    if let Some(code) = adt_cli::dist::generate::<Args>() {
+        return code;
+    }
     let args = Args::parse();
     let result = Recorder::start("replicate", &[], args.metrics_file.as_deref()).and_then(|mut recorder| {
         let result = run(&args, recorder.metrics());
         recorder.finish("adt-replicate", result)
     });
-    adt_cli::setup::conclude("adt-replicate", args.format == OutputFormat::Json, result)
+    adt_cli::setup::conclude("adt-replicate", args.output.get() == OutputFormat::Json, result)
 }
 
 fn run(args: &Args, metrics: &mut Metrics) -> Result<u8, Failure> {
@@ -138,7 +140,7 @@ fn run(args: &Args, metrics: &mut Metrics) -> Result<u8, Failure> {
     options.keep_replaced =
         (args.keep_replaced > 0).then(|| std::time::Duration::from_secs(u64::from(args.keep_replaced) * 24 * 3600));
     let runtime = runtime()?;
-    let bar = Arc::new(Bar::new(args.format == OutputFormat::Human));
+    let bar = Arc::new(Bar::new(args.output.get() == OutputFormat::Human));
     let interrupt = Interrupt::install(&runtime);
     let result = runtime.block_on(interrupt.run(job.run(&options, bar.clone())));
     bar.finish();
@@ -154,13 +156,11 @@ fn run(args: &Args, metrics: &mut Metrics) -> Result<u8, Failure> {
     };
     let report = result?;
     record(metrics, &report, job.destinations());
-    match args.format {
+    match args.output.get() {
         OutputFormat::Json => print_json(&report)?,
         OutputFormat::Human => {
-            print!(
-                "{}",
-                adt_cli::human::replicate(&report, job.primary().endpoint().url(), job.destinations())
-            );
+            adt_cli::human::replicate(&report, job.primary().endpoint().url(), job.destinations())
+                .print("adt-replicate");
             for f in &report.failed_destinations {
                 let what = f
                     .bucket

@@ -33,7 +33,7 @@ use clap::Parser;
 /// 2 bad usage or unreadable input.
 #[derive(Parser, Debug)]
 #[command(name = "adt-seed", version)]
-#[command(group(clap::ArgGroup::new("source").args(["backup", "from_period"])))]
+#[command(group(clap::ArgGroup::new("source").args(["archive", "from_period"])))]
 struct Args {
     #[command(flatten)]
     log: adt_cli::setup::LogArgs,
@@ -43,15 +43,15 @@ struct Args {
     template: PathBuf,
 
     /// A local backup archive: applicationsourcecode.tar.gz, a gzip tar
-    /// whose root is the webroot.
-    #[arg(long, value_name = "FILE")]
-    backup: Option<PathBuf>,
+    /// whose root is the webroot (--backup is an old name for it).
+    #[arg(long, value_name = "FILE", alias = "backup")]
+    archive: Option<PathBuf>,
 
     /// Read the backup from the datastore instead: object
     /// applicationsourcecode.tar.gz in bucket ${WEBSITE_URL}-PERIOD (any
-    /// case). Without --backup or --from-period, the period is the
+    /// case). Without --archive or --from-period, the period is the
     /// template's BUILD_ARCHIVE_CHOICE, as in ADT's deploy.
-    #[arg(long, value_name = "PERIOD", ignore_case = true, value_parser = adt_cli::args::period())]
+    #[arg(long, value_name = "PERIOD", ignore_case = true, value_parser = adt_cli::args::period(), alias = "period")]
     from_period: Option<adt_template::Period>,
 
     /// Uploads in flight at once.
@@ -84,9 +84,8 @@ struct Args {
     #[arg(long)]
     no_cache: bool,
 
-    /// human (a table; a progress bar on a terminal) or json (one object).
-    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
-    format: OutputFormat,
+    #[command(flatten)]
+    output: adt_cli::output::FormatArgs,
 
     /// Also write the run's metrics here, in Prometheus's text format, on
     /// success and on failure (for the node exporter's textfile collector;
@@ -96,20 +95,23 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    if let Some(code) = adt_cli::dist::generate::<Args>() {
+        return code;
+    }
     let args = Args::parse();
     let result = Recorder::start("seed", &[], args.metrics_file.as_deref()).and_then(|mut recorder| {
         let result = run(&args, recorder.metrics());
         recorder.finish("adt-seed", result)
     });
-    adt_cli::setup::conclude("adt-seed", args.format == OutputFormat::Json, result)
+    adt_cli::setup::conclude("adt-seed", args.output.get() == OutputFormat::Json, result)
 }
 
 fn run(args: &Args, metrics: &mut Metrics) -> Result<u8, Failure> {
     args.log.start()?;
     let site = open_site(&args.template, &args.webroot, args.endpoint.as_deref())?;
-    let from = match (&args.backup, args.from_period) {
+    let from = match (&args.archive, args.from_period) {
         (Some(file), _) => {
-            adt_cli::setup::input_file("--backup", file)?;
+            adt_cli::setup::input_file("--archive", file)?;
             SeedFrom::File(file.clone())
         }
         (None, Some(period)) => SeedFrom::Period(period),
@@ -126,7 +128,7 @@ fn run(args: &Args, metrics: &mut Metrics) -> Result<u8, Failure> {
         args.cache_dir.clone().or_else(adt_assets::seed_cache_dir)
     };
     let runtime = runtime()?;
-    let bar = Arc::new(Bar::new(args.format == OutputFormat::Human));
+    let bar = Arc::new(Bar::new(args.output.get() == OutputFormat::Human));
     let interrupt = Interrupt::install(&runtime);
     let result = runtime.block_on(interrupt.run(job.run(&options, bar.clone())));
     bar.finish();
@@ -141,9 +143,9 @@ fn run(args: &Args, metrics: &mut Metrics) -> Result<u8, Failure> {
     };
     let summary = result?;
     record(metrics, &summary);
-    match args.format {
+    match args.output.get() {
         OutputFormat::Json => print_json(&summary)?,
-        OutputFormat::Human => print!("{}", adt_cli::human::seed(&summary, &job.source_name())),
+        OutputFormat::Human => adt_cli::human::seed(&summary, &job.source_name()).print("adt-seed"),
     }
     if std::env::var_os("ADT_REPORT_PEAK_RSS").is_some() {
         report_peak_rss();

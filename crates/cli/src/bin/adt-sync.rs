@@ -51,6 +51,10 @@ struct Args {
     /// human or json.
     #[arg(long, value_enum, default_value_t = Format::Human, global = true)]
     format: Format,
+
+    /// The same as --format json.
+    #[arg(long, global = true, conflicts_with = "format")]
+    json: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -154,7 +158,17 @@ enum Command {
     },
 }
 
+impl Args {
+    /// --format, or json with --json.
+    fn format(&self) -> Format {
+        if self.json { Format::Json } else { self.format }
+    }
+}
+
 fn main() -> ExitCode {
+    if let Some(code) = adt_cli::dist::generate::<Args>() {
+        return code;
+    }
     let args = Args::parse();
     let path = match &args.command {
         Command::Run { metrics_file, .. } => metrics_file.as_deref(),
@@ -164,7 +178,7 @@ fn main() -> ExitCode {
         let result = run(&args, recorder.metrics());
         recorder.finish("adt-sync", result)
     });
-    adt_cli::setup::conclude("adt-sync", args.format == Format::Json, result)
+    adt_cli::setup::conclude("adt-sync", args.format() == Format::Json, result)
 }
 
 /// What one cycle did, as counts.
@@ -229,7 +243,7 @@ fn run(args: &Args, metrics: &mut Metrics) -> Result<u8, Failure> {
         .ok_or_else(|| Failure::new(exit::USAGE, "--template PATH is required"))?;
     let webroot = resolve_dir("--webroot", &args.webroot, true)?;
     let site = open_site(template, &webroot, args.endpoint.as_deref())?;
-    let json = args.format == Format::Json;
+    let json = args.format() == Format::Json;
     match &args.command {
         Command::Run { cycle, .. } => {
             let job = site.sync(cycle.settings(), &cycle.exclude)?;
