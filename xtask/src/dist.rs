@@ -35,7 +35,8 @@ pub(crate) fn run() -> Result<(), String> {
         let built = target.join("release").join(name);
         std::fs::copy(&built, bin.join(name)).map_err(|e| format!("{}: {e}", built.display()))?;
         let status = Command::new(&built)
-            .env("ADT_DIST_DIR", &dist)
+            .arg("--generate-dist-files")
+            .arg(&dist)
             .status()
             .map_err(|e| format!("{name}: {e}"))?;
         if !status.success() {
@@ -149,8 +150,12 @@ fn package_deb(package: &Value, target: &Path, dist: &Path) -> Result<PathBuf, S
             if line.trim().is_empty() { "." } else { line.trim() }
         ));
     }
+    // Directories 0755 whatever the umask (dpkg-deb refuses others for
+    // DEBIAN, and the package must not create writable ones).
+    chmod_dirs(&stage)?;
     let debian = stage.join("DEBIAN");
     std::fs::create_dir_all(&debian).map_err(|e| format!("{}: {e}", debian.display()))?;
+    set_mode(&debian, 0o755)?;
     std::fs::write(debian.join("control"), control).map_err(|e| format!("control: {e}"))?;
     let deb_path = dist.join(format!("{name}_{version}_{arch}.deb"));
     let status = Command::new("dpkg-deb")
@@ -202,5 +207,26 @@ fn output(program: &str, args: &[&str]) -> Result<String, String> {
         .args(args)
         .output()
         .map_err(|e| format!("{program}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{program} {} failed ({})", args.join(" "), out.status));
+    }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Every directory under `root` (and it) 0755.
+fn chmod_dirs(root: &Path) -> Result<(), String> {
+    set_mode(root, 0o755)?;
+    for entry in std::fs::read_dir(root).map_err(|e| format!("{}: {e}", root.display()))? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path.is_dir() && !path.is_symlink() {
+            chmod_dirs(&path)?;
+        }
+    }
+    Ok(())
 }

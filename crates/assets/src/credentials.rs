@@ -45,6 +45,28 @@ pub(crate) fn read(path: &Path) -> Result<Credentials, Error> {
     Credentials::parse(&text).map_err(|e| problem(e.to_string()))
 }
 
+/// The shared credentials file (`~/.aws/credentials`), read only if it
+/// is a regular file (never blocking on a FIFO), at most 64 KiB; None when
+/// it is missing or unusable (the keys are then looked for nowhere else,
+/// and the error for missing keys says where they were looked for).
+pub(crate) fn read_shared(path: &Path) -> Option<Credentials> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let flags = (rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY).bits() as i32;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags)
+        .open(path)
+        .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut text = String::new();
+    file.take(MAX_CREDENTIALS_BYTES as u64 + 1)
+        .read_to_string(&mut text)
+        .ok()?;
+    Credentials::parse(&text).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;

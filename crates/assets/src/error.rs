@@ -164,6 +164,8 @@ impl Error {
             Error::NoKeys { .. } | Error::CredentialsFile { .. } => true,
             Error::Backup(
                 adt_backups::BackupError::TargetNotEmpty(_)
+                | adt_backups::BackupError::OtherRestore { .. }
+                | adt_backups::BackupError::TargetThroughLink { .. }
                 | adt_backups::BackupError::BadTarget(_)
                 | adt_backups::BackupError::IntoMount(_),
             ) => true,

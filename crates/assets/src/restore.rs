@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use adt_backups::{DownloadReport, DownloadTarget, ExtractOptions, ExtractReport};
-use adt_localfs::{Dir, MountTable};
+use adt_localfs::MountTable;
 use adt_template::Period;
 use serde::Serialize;
 
@@ -52,8 +52,9 @@ pub enum RestoreAssets {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct RestoreOptions {
-    /// Restore into a target that already holds files (see
-    /// [`ExtractOptions::force`]): nothing in it is deleted.
+    /// Restore into a target that already holds files (not an unfinished
+    /// restore of the same backup): every file the backup holds is
+    /// written again, nothing else in it is touched or deleted.
     pub force: bool,
     /// Where the asset directories' files come from.
     pub assets: RestoreAssets,
@@ -111,7 +112,6 @@ impl Site {
             None
         };
         let mut extract = ExtractOptions::default();
-        extract.force = options.force;
         for entry in layout.iter().flat_map(|l| &l.entries) {
             match &entry.backup_dir {
                 Some(dir) => extract.leave_out.push(dir.as_bytes().to_vec()),
@@ -126,9 +126,12 @@ impl Site {
             what: "/proc/self/mountinfo".into(),
             source,
         })?;
-        let downloaded;
-        let (archive, source) = match from {
-            RestoreFrom::Archive(path) => (path.clone(), path.display().to_string()),
+        // The archive: a local file opened once (never a FIFO), or the
+        // period's backup downloaded into an unnamed temporary file beside
+        // the target (nobody can swap it); checked whole before the target
+        // is touched, then read through the same handle.
+        let (mut archive, source) = match from {
+            RestoreFrom::Archive(path) => (adt_backups::open_archive(path)?, path.display().to_string()),
             RestoreFrom::Period { period, previous } => {
                 let bucket = self.backup_bucket(*period)?;
                 let key = if *previous {
@@ -137,17 +140,18 @@ impl Site {
                     adt_template::ARCHIVE_KEY
                 };
                 let store = self.store(1)?;
-                // Beside the target, on its filesystem; removed when done.
                 let parent = target.parent().unwrap_or(Path::new("/"));
-                let parent = Dir::open(&adt_localfs::canonical_dir(parent)?)?;
-                downloaded = adt_backups::fetch(&store, &bucket, key, &parent).await?;
-                (
-                    downloaded.path(),
-                    format!("s3://{bucket}/{key} at {}", store.endpoint()),
-                )
+                let mut file = tempfile::tempfile_in(parent).map_err(|source| Error::Io {
+                    what: format!("a temporary file in {}", parent.display()),
+                    source,
+                })?;
+                adt_backups::fetch(&store, &bucket, key, &mut file).await?;
+                (file, format!("s3://{bucket}/{key} at {}", store.endpoint()))
             }
         };
-        let archive_report = blocking(|| adt_backups::extract(&archive, target, &table, &extract, stop))?;
+        let mut restore =
+            blocking(|| adt_backups::Restore::begin(&mut archive, &source, target, &table, options.force))?;
+        let archive_report = blocking(|| restore.extract(&mut archive, &extract, stop))?;
 
         let mut report = RestoreReport {
             source,
@@ -157,32 +161,27 @@ impl Site {
             warnings,
         };
         let Some(layout) = layout else {
+            restore.finish()?;
             return Ok(report);
         };
         match &options.assets {
             RestoreAssets::Leave => {}
-            RestoreAssets::Mount(settings) => {
-                let job = restored.mounts(settings)?;
-                let store = job.store()?;
-                let mounted = job.mount(&store, stop).await?;
-                report.mounted = mounted.actions;
-                report.warnings.extend(mounted.warnings);
-            }
+            RestoreAssets::Mount(_) => {}
             RestoreAssets::Download => {
                 let store = self.store(1)?;
-                let root = Dir::open(&report.archive.target)?;
                 let owner = web_server_owner();
                 for entry in &layout.entries {
                     let Some(rel) = &entry.backup_dir else { continue };
                     let parts: Vec<&[u8]> = rel.as_bytes().split(|b| *b == b'/').filter(|p| !p.is_empty()).collect();
                     let dir_owned;
                     let dir = if parts.is_empty() {
-                        &root
+                        restore.dir()
                     } else {
-                        dir_owned = root.open_dirs(&parts, true, 0o755)?;
+                        dir_owned = restore.dir().open_dirs(&parts, true, 0o755)?;
                         &dir_owned
                     };
-                    let into = DownloadTarget::new(dir, (owner.uid, owner.gid));
+                    let mut into = DownloadTarget::new(dir, (owner.uid, owner.gid));
+                    into.keep_unchanged = restore.trusted();
                     let mut seen = HashSet::new();
                     let merge = entry.mounts.len() > 1;
                     for m in &entry.mounts {
@@ -193,6 +192,16 @@ impl Site {
                     }
                 }
             }
+        }
+        // Done: the target gets its owner and mode, then (the normal case)
+        // the buckets are mounted in it as adt-mount does.
+        restore.finish()?;
+        if let RestoreAssets::Mount(settings) = &options.assets {
+            let job = restored.mounts(settings)?;
+            let store = job.store()?;
+            let mounted = job.mount(&store, stop).await?;
+            report.mounted = mounted.actions;
+            report.warnings.extend(mounted.warnings);
         }
         Ok(report)
     }

@@ -284,8 +284,7 @@ fn keys_from_env(var: &dyn Fn(&str) -> Option<String>) -> Option<Keys> {
                 .map(PathBuf::from)
                 .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".aws/credentials")))?;
             let profile = var("AWS_PROFILE").unwrap_or_else(|| "default".into());
-            let text = std::fs::read_to_string(file).ok()?;
-            adt_template::Credentials::parse(&text).ok()?.section(&profile).cloned()
+            crate::credentials::read_shared(&file)?.section(&profile).cloned()
         })
 }
 

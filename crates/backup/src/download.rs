@@ -8,10 +8,13 @@
 //! and reported, never written. Directories are made through handles,
 //! never through a link, never into another filesystem. Each file is
 //! written under a temporary name and renamed into place; one already
-//! there with the object's size and time is kept, so a second run only
-//! fetches what is missing.
+//! there with the object's size and time is kept when nobody else could
+//! have written it (a resumed restore), so such a run fetches only what is
+//! missing. Modes lose their set-id bits; an object whose metadata calls
+//! it a link (as s3fs stores one) becomes a link, any other type is
+//! refused.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsStr;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
@@ -42,6 +45,8 @@ pub struct DownloadReport {
     pub unchanged: u64,
     /// Directory objects.
     pub directories: u64,
+    /// Symbolic links (objects s3fs stores for them).
+    pub symlinks: u64,
     /// Keys an earlier branch of the same merge already gave.
     pub shadowed: u64,
     /// Keys refused (see the module doc), counted.
@@ -56,27 +61,44 @@ pub struct DownloadReport {
 pub struct DownloadTarget<'a> {
     /// The directory the bucket's root becomes.
     pub dir: &'a Dir,
-    /// Owner and group of files whose metadata names none.
+    /// Owner and group of files and directories whose metadata names none.
     pub owner: (u32, u32),
     /// Objects fetched at once.
     pub concurrency: usize,
+    /// Keep a file already there with the object's size and time (only
+    /// when nobody else could have written it: [`crate::Restore::trusted`]);
+    /// otherwise every object is written again.
+    pub keep_unchanged: bool,
+    /// Directories (with or without an object) remembered for the end.
+    pub max_directories: usize,
 }
 
 impl<'a> DownloadTarget<'a> {
-    /// Into `dir`, files without metadata owned by `owner`, 16 at once.
+    /// Into `dir`, files without metadata owned by `owner`, 16 at once,
+    /// every object written.
     pub fn new(dir: &'a Dir, owner: (u32, u32)) -> DownloadTarget<'a> {
         DownloadTarget {
             dir,
             owner,
             concurrency: 16,
+            keep_unchanged: false,
+            max_directories: 1_000_000,
         }
     }
 }
 
+/// The longest link target read from a symbolic link's object.
+const MAX_LINK: u64 = 4096;
+
+const S_IFMT: u32 = 0o170_000;
+const S_IFREG: u32 = 0o100_000;
+const S_IFLNK: u32 = 0o120_000;
+
 /// Writes every object of `bucket` below `target.dir`. `seen` holds the
 /// keys earlier branches of a merge gave (they win, as the merged view
-/// shows the first branch's copy); this bucket's keys are added. Stops
-/// with [`BackupError::Interrupted`] once `stop` is set.
+/// shows the first branch's copy); this bucket's keys are added.
+/// Directories that have no object of their own get the owner's 0755.
+/// Stops with [`BackupError::Interrupted`] once `stop` is set.
 pub async fn download_bucket(
     store: &Store,
     bucket: &str,
@@ -89,7 +111,9 @@ pub async fn download_bucket(
         bucket: bucket.to_string(),
         ..DownloadReport::default()
     });
-    let mut dirs: Vec<(String, Attributes)> = Vec::new();
+    // Every directory below the root: its attributes from its object, or
+    // the default (None). Bounded by `max_directories`.
+    let mut dirs: BTreeMap<String, Option<(Attributes, u64)>> = BTreeMap::new();
     let mut seen = seen;
     let mut token = None;
     loop {
@@ -101,11 +125,7 @@ pub async fn download_bucket(
         for object in page {
             let key = object.key.trim_end_matches('/');
             if let Err(why) = adt_datastore::object_key(key.as_bytes()) {
-                let mut r = report.lock().expect("not poisoned");
-                r.refused += 1;
-                if r.refused_keys.len() < MAX_LISTED {
-                    r.refused_keys.push(format!("{:?}: {why}", object.key));
-                }
+                refuse(&report, &object.key, &why.to_string());
                 continue;
             }
             if let Some(seen) = seen.as_deref_mut()
@@ -114,59 +134,97 @@ pub async fn download_bucket(
                 report.lock().expect("not poisoned").shadowed += 1;
                 continue;
             }
+            // Every parent is a directory to give attributes to at the end.
+            let mut parent = key;
+            while let Some((p, _)) = parent.rsplit_once('/') {
+                dirs.entry(p.to_string()).or_insert(None);
+                parent = p;
+            }
+            if dirs.len() > target.max_directories {
+                return Err(BackupError::Corrupt {
+                    what: format!("bucket `{bucket}`"),
+                    detail: format!("more than {} directories", target.max_directories),
+                });
+            }
             work.push(object);
         }
-        let fetched: Vec<Option<(String, Attributes)>> = futures::stream::iter(work)
-            .map(|object| {
-                fetch_one(
-                    store,
-                    bucket,
-                    object.key,
-                    object.last_modified.unwrap_or(0),
-                    target,
-                    &report,
-                )
-            })
+        let fetched: Vec<Option<(String, Attributes, u64)>> = futures::stream::iter(work)
+            .map(|object| fetch_one(store, bucket, object, target, &report))
             .buffer_unordered(target.concurrency.max(1))
             .try_collect()
             .await?;
-        dirs.extend(fetched.into_iter().flatten());
+        for (key, attrs, ino) in fetched.into_iter().flatten() {
+            dirs.insert(key, Some((attrs, ino)));
+        }
         match next {
             Some(t) => token = Some(t),
             None => break,
         }
     }
-    // Deepest first: writing into a directory moves its time.
-    dirs.sort_by(|a, b| b.0.cmp(&a.0));
-    for (key, attrs) in &dirs {
+    // Deepest first (writing into a directory moves its time), each only
+    // if it is still the directory made.
+    let default = Attributes {
+        uid: target.owner.0,
+        gid: target.owner.1,
+        mode: 0o755,
+        mtime: now(),
+    };
+    for (key, found) in dirs.iter().rev() {
         let parts: Vec<&[u8]> = key.as_bytes().split(|b| *b == b'/').collect();
-        target.dir.open_dirs(&parts, false, 0o700)?.set_attributes(attrs)?;
+        let dir = target.dir.open_dirs(&parts, false, 0o700)?;
+        let attrs = match found {
+            Some((attrs, ino)) if dir.stat().ino == *ino => attrs,
+            Some(_) => {
+                return Err(adt_localfs::LocalError::Changed {
+                    path: dir.path().to_path_buf(),
+                }
+                .into());
+            }
+            None => &default,
+        };
+        dir.set_attributes(attrs)?;
     }
     Ok(report.into_inner().expect("not poisoned"))
 }
 
-/// One object: a directory is made (its attributes returned, to apply
-/// last); a file is written unless already there.
+fn refuse(report: &Mutex<DownloadReport>, key: &str, why: &str) {
+    let mut r = report.lock().expect("not poisoned");
+    r.refused += 1;
+    if r.refused_keys.len() < MAX_LISTED {
+        r.refused_keys.push(format!("{key:?}: {why}"));
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// One object: a directory is made (its attributes and inode returned,
+/// to apply last); a file or a link (as s3fs stores one) is written.
 async fn fetch_one(
     store: &Store,
     bucket: &str,
-    key: String,
-    listed_mtime: i64,
+    object: adt_datastore::ObjectInfo,
     target: &DownloadTarget<'_>,
     report: &Mutex<DownloadReport>,
-) -> Result<Option<(String, Attributes)>, BackupError> {
+) -> Result<Option<(String, Attributes, u64)>, BackupError> {
+    let key = object.key;
+    let listed_mtime = object.last_modified.unwrap_or(0);
     let (uid, gid) = (u64::from(target.owner.0), u64::from(target.owner.1));
     let trimmed = key.trim_end_matches('/');
     let parts: Vec<&[u8]> = trimmed.as_bytes().split(|b| *b == b'/').collect();
     if key.ends_with('/') {
-        target.dir.open_dirs(&parts, true, 0o700)?;
+        let dir = target.dir.open_dirs(&parts, true, 0o700)?;
         let meta = store.head(bucket, &key).await?.unwrap_or_default();
         let attrs = PosixAttributes::from_metadata(
             &meta.metadata,
             PosixAttributes::directory(0o755, uid, gid, listed_mtime),
         );
         report.lock().expect("not poisoned").directories += 1;
-        return Ok(Some((trimmed.to_string(), local(&attrs))));
+        return Ok(Some((trimmed.to_string(), local(&attrs, true), dir.stat().ino)));
     }
     let (last, dirs) = parts.split_last().expect("a key has a segment");
     let name = OsStr::from_bytes(last);
@@ -177,30 +235,62 @@ async fn fetch_one(
         dir_owned = target.dir.open_dirs(dirs, true, 0o700)?;
         &dir_owned
     };
-    let (meta, mut body) = store.get(bucket, &key).await?;
-    let attrs = local(&PosixAttributes::from_metadata(
-        &meta.metadata,
-        PosixAttributes::file(0o644, uid, gid, listed_mtime),
-    ));
-    match dir.stat_at(name)? {
-        Some(s) if s.kind == Kind::Dir => {
-            return Err(BackupError::Conflict {
-                path: dir.child_path(name),
-                what: "a directory",
-            });
-        }
-        Some(s) if s.kind == Kind::File && s.size == meta.size && s.mtime == attrs.mtime => {
+    let defaults = PosixAttributes::file(0o644, uid, gid, listed_mtime);
+    let existing = dir.stat_at(name)?;
+    if existing.is_some_and(|s| s.kind == Kind::Dir) {
+        return Err(BackupError::Conflict {
+            path: dir.child_path(name),
+            what: "a directory",
+        });
+    }
+    if target.keep_unchanged
+        && let Some(s) = existing.filter(|s| s.kind == Kind::File && s.size == object.size)
+    {
+        let meta = store.head(bucket, &key).await?.unwrap_or_default();
+        let attrs = PosixAttributes::from_metadata(&meta.metadata, defaults);
+        if s.mtime == attrs.mtime() {
             report.lock().expect("not poisoned").unchanged += 1;
             return Ok(None);
         }
-        _ => {}
     }
+    let (meta, mut body) = store.get(bucket, &key).await?;
+    let stored = PosixAttributes::from_metadata(&meta.metadata, defaults);
+    match stored.mode() & S_IFMT {
+        S_IFREG => {}
+        S_IFLNK if meta.size <= MAX_LINK => {
+            let mut link = Vec::new();
+            while let Some(chunk) = body.next_chunk().await {
+                link.extend_from_slice(&chunk.map_err(|e| io(&dir.child_path(name), e))?);
+                if link.len() as u64 > MAX_LINK {
+                    break;
+                }
+            }
+            if link.is_empty() || link.len() as u64 > MAX_LINK || link.contains(&0) {
+                refuse(report, &key, "a symbolic link with an unusable target");
+                return Ok(None);
+            }
+            dir.replace_with_symlink(name, &link, &local(&stored, false))?;
+            report.lock().expect("not poisoned").symlinks += 1;
+            return Ok(None);
+        }
+        _ => {
+            refuse(report, &key, "its metadata says it is neither a file nor a link");
+            return Ok(None);
+        }
+    }
+    let attrs = local(&stored, false);
     let mut out = dir.create_private(OsStr::new("adt-restore"))?;
     let path = out.path();
     let mut bytes = 0u64;
     while let Some(chunk) = body.next_chunk().await {
         let chunk = chunk.map_err(|e| io(&path, e))?;
         bytes += chunk.len() as u64;
+        if bytes > meta.size {
+            return Err(io(
+                &path,
+                format!("s3://{bucket}/{key} sent more than its {} bytes", meta.size),
+            ));
+        }
         out.file().write_all(&chunk).map_err(|e| io(&path, e))?;
     }
     if bytes != meta.size {
@@ -217,14 +307,76 @@ async fn fetch_one(
     Ok(None)
 }
 
-/// Object attributes as local ones: permission bits without set-id bits,
-/// ids that do not fit given to nobody.
-fn local(a: &PosixAttributes) -> Attributes {
-    let keep = if a.is_directory() { 0o3777 } else { 0o1777 };
+/// Object attributes as local ones: permission bits only (never a
+/// set-user or set-group id; the sticky bit on directories), ids that do
+/// not fit given to nobody.
+fn local(a: &PosixAttributes, directory: bool) -> Attributes {
     Attributes {
         uid: u32::try_from(a.uid()).unwrap_or(65534),
         gid: u32::try_from(a.gid()).unwrap_or(65534),
-        mode: a.mode() & keep,
+        mode: a.mode() & if directory { 0o1777 } else { 0o777 },
         mtime: a.mtime(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    use adt_datastore::PutOptions;
+    use bytes::Bytes;
+
+    use super::*;
+
+    fn meta(mode: u32, mtime: i64) -> PutOptions {
+        let mut metadata = BTreeMap::new();
+        metadata.insert("mode".to_string(), mode.to_string());
+        metadata.insert("mtime".to_string(), mtime.to_string());
+        metadata.insert("uid".to_string(), "0".to_string());
+        metadata.insert("gid".to_string(), "6".to_string());
+        PutOptions {
+            content_type: None,
+            metadata,
+        }
+    }
+
+    #[tokio::test]
+    async fn hostile_metadata_never_gives_a_set_id_bit_and_links_stay_links() {
+        let store = Store::in_memory();
+        store.ensure_bucket("b").await.unwrap();
+        let put = |key: &'static str, body: &'static [u8], opts: PutOptions| {
+            let store = store.clone();
+            async move { store.put("b", key, Bytes::from_static(body), &opts).await.unwrap() }
+        };
+        // A regular file whose mode carries the directory type and set-gid.
+        put("x.php", b"<?php", meta(0o042_755, 1_700_000_000)).await;
+        put("plain/y.txt", b"y", meta(0o104_755, 1_700_000_000)).await;
+        put("link.php", b"x.php", meta(0o120_777, 1_700_000_000)).await;
+        put("dev", b"", meta(0o020_644, 1_700_000_000)).await;
+        let base = tempfile::tempdir().unwrap();
+        let dir = Dir::open(&adt_localfs::canonical_dir(base.path()).unwrap()).unwrap();
+        let target = DownloadTarget::new(&dir, (33, 33));
+        let r = download_bucket(&store, "b", &target, None, &AtomicBool::new(false))
+            .await
+            .unwrap();
+        assert_eq!((r.files, r.symlinks, r.refused), (1, 1, 2), "{r:?}");
+        let y = std::fs::metadata(base.path().join("plain/y.txt")).unwrap();
+        assert_eq!(y.permissions().mode() & 0o7777, 0o755, "no set-user id");
+        assert_eq!(y.mtime(), 1_700_000_000);
+        assert!(
+            !base.path().join("x.php").exists(),
+            "a file whose metadata says directory is refused"
+        );
+        assert_eq!(
+            std::fs::read_link(base.path().join("link.php")).unwrap(),
+            std::path::Path::new("x.php")
+        );
+        // A directory without an object of its own: the owner's 0755.
+        let plain = std::fs::metadata(base.path().join("plain")).unwrap();
+        assert_eq!(plain.permissions().mode() & 0o7777, 0o755);
+        if rustix::process::geteuid().is_root() {
+            assert_eq!((plain.uid(), y.gid()), (33, 6));
+        }
     }
 }

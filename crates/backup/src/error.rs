@@ -91,6 +91,26 @@ pub enum BackupError {
         "restore target {0} already holds files; restore into a new directory, or force it (files the backup holds are replaced, nothing is deleted)"
     )]
     TargetNotEmpty(PathBuf),
+    /// The restore target holds an unfinished restore of another backup.
+    #[error(
+        "restore target {target} holds an unfinished restore of {other}; run that again to finish it, restore into a new directory, or force this one"
+    )]
+    OtherRestore {
+        /// The target.
+        target: PathBuf,
+        /// What the unfinished restore was restoring.
+        other: String,
+    },
+    /// The restore target's parent was given through a link or with `..`.
+    #[error(
+        "restore target's parent {given} must be given as its canonical path {canonical} (no link, no `..`), so nobody who can write along the way redirects the restore"
+    )]
+    TargetThroughLink {
+        /// As given.
+        given: PathBuf,
+        /// What it resolves to.
+        canonical: PathBuf,
+    },
     /// The restore would write into a mount (a bucket) or onto a mount point.
     #[error("{0} is a mount point or inside a FUSE mount; a restore never writes into a mount")]
     IntoMount(PathBuf),

@@ -1,17 +1,22 @@
 //! Restoring a backup archive into a directory: the archive is checked
 //! whole (complete gzip tar, marker present) before anything is written,
-//! then read again and each entry placed below the target through
-//! directory handles, never following a link, never writing into another
-//! filesystem (a mount), never outside the target.
+//! then read again through the same handle and each entry placed below
+//! the target through directory handles, never following a link, never
+//! writing into another filesystem (a mount), never outside the target.
 //!
-//! A restore is resumable: until it has finished, the target holds
-//! [`JOURNAL`], and a run that finds it carries on (files already there
-//! with the archive's size and time are kept). A target that holds
-//! anything else is refused unless `force` is given; even then nothing in
-//! it is deleted: files the archive holds are replaced, the rest stay.
+//! A restore is a [`Restore`]: [`Restore::begin`] takes the target (made
+//! private to root, 0700, until [`Restore::finish`] gives it the
+//! archive's owner and mode), [`Restore::extract`] places an archive,
+//! and the caller may fill in more (the asset buckets) before finishing.
+//! Until then the target holds [`JOURNAL`], a root-owned 0600 file naming
+//! the source; a run that finds it, for the same source, carries on. A
+//! target that holds anything else is refused unless `force`; even then
+//! nothing in it is deleted: files the archive holds are replaced, the
+//! rest stay.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
+use std::io::{Read, Seek};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,23 +34,31 @@ pub const JOURNAL: &str = ".adt-restore-unfinished";
 /// Names of entries not restored are listed up to this many (then counted).
 const MAX_LISTED: usize = 100;
 
-/// How [`extract`] treats the target and the archive.
-#[derive(Clone, Debug, Default)]
+/// How [`Restore::extract`] treats the archive.
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ExtractOptions {
-    /// Restore into a target that already holds files (not an unfinished
-    /// restore): files the archive holds are replaced when their size or
-    /// time differ; nothing else is touched.
-    pub force: bool,
     /// Directories, relative to the archive's root (`/`-separated bytes),
     /// whose contents are left out (asset directories, restored from their
-    /// buckets instead). The directory itself is still made.
+    /// buckets instead). The directory itself is still made when missing.
     pub leave_out: Vec<Vec<u8>>,
     /// What a hostile archive may not exceed.
     pub limits: Limits,
+    /// Directories whose attributes are kept for the end (bounded memory).
+    pub max_directories: usize,
 }
 
-/// What [`extract`] did.
+impl Default for ExtractOptions {
+    fn default() -> Self {
+        ExtractOptions {
+            leave_out: Vec::new(),
+            limits: Limits::default(),
+            max_directories: 1_000_000,
+        }
+    }
+}
+
+/// What [`Restore::extract`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct ExtractReport {
@@ -57,7 +70,7 @@ pub struct ExtractReport {
     pub files: u64,
     /// Their bytes.
     pub bytes: u64,
-    /// Files already there with the archive's size and time, kept.
+    /// Files an interrupted run of this restore already wrote, kept.
     pub unchanged: u64,
     /// Directories (the target's root not counted).
     pub directories: u64,
@@ -67,184 +80,378 @@ pub struct ExtractReport {
     pub hard_links: u64,
     /// Entries inside a left-out directory.
     pub left_out: u64,
-    /// Entries that are not restored (FIFOs, devices, unknown types),
-    /// counted.
+    /// Entries that are not restored (FIFOs, devices, unknown types, hard
+    /// links to what was not restored), counted.
     pub not_restored: u64,
     /// Their names (the first 100).
     pub not_restored_names: Vec<String>,
 }
 
-/// Restores `archive` (a backup: gzip tar whose root is the webroot) into
-/// `target`, made 0700 when missing (the archive's root entry gives it its
-/// final owner and mode at the end). The target's parent must exist.
-/// Refused: a target at or below a FUSE mount in `table`, or a mount point
-/// itself; a non-empty target without `options.force` (an unfinished
-/// restore excepted); any entry whose name is absolute, holds `..`, or
-/// passes through a link or a file. Once `stop` is set, returns
-/// [`BackupError::Interrupted`], leaving the journal for a later run.
+/// A restore under way: the target, private to root until [`Restore::finish`].
+#[derive(Debug)]
+pub struct Restore {
+    root: Dir,
+    target: PathBuf,
+    source: String,
+    resumed: bool,
+    trusted: bool,
+    root_attrs: Attributes,
+}
+
+/// Opens an archive for reading: not a FIFO or device (never blocking),
+/// a regular file.
+pub fn open_archive(path: &Path) -> Result<File, BackupError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc_flags())
+        .open(path)
+        .map_err(|e| io(path, e))?;
+    let stat = Stat::of_open(&file).map_err(|e| io(path, e))?;
+    if stat.kind != adt_localfs::Kind::File {
+        return Err(io(
+            path,
+            format!("it is a {}, not a regular file", stat.kind.describe()),
+        ));
+    }
+    Ok(file)
+}
+
+/// `O_NONBLOCK | O_NOCTTY`, so opening a FIFO or terminal never blocks.
+fn libc_flags() -> i32 {
+    (rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY).bits() as i32
+}
+
+impl Restore {
+    /// Checks `archive` whole from its start (a complete gzip tar holding the marker;
+    /// `source` names it in messages and in the journal) and rewinds it,
+    /// then takes `target` (absolute; its parent must exist and be given
+    /// without links) for it: nothing is written for an archive that is
+    /// not a complete backup. Refused: a target at or below a FUSE mount
+    /// in `table`, or a mount point itself; a target holding anything but
+    /// an unfinished restore of the same source, unless `force`.
+    pub fn begin(
+        archive: &mut File,
+        source: &str,
+        target: &Path,
+        table: &MountTable,
+        force: bool,
+    ) -> Result<Restore, BackupError> {
+        archive.rewind().map_err(|e| corrupt(source, e))?;
+        check_archive(&mut *archive, source)?;
+        archive.rewind().map_err(|e| corrupt(source, e))?;
+        let target = resolve_target(target)?;
+        refuse_mounts(&target, table)?;
+        let parent = Dir::open(target.parent().unwrap_or(Path::new("/")))?;
+        let name = target.file_name().unwrap_or_default();
+        let root = match parent.stat_at(name)? {
+            None => parent.create_dir(name, 0o700)?,
+            Some(_) => parent.open_dir(name)?,
+        };
+        let before = *root.stat();
+        let journal = format!("restoring {source}\n");
+        let me = rustix::process::geteuid().as_raw();
+        let resumed = match read_journal(&root)? {
+            Some(text) if text == journal => true,
+            Some(other) if !force => {
+                return Err(BackupError::OtherRestore {
+                    target,
+                    other: other.trim().trim_start_matches("restoring ").to_string(),
+                });
+            }
+            _ if !force && !first_names(&root)?.is_empty() => return Err(BackupError::TargetNotEmpty(target)),
+            _ => false,
+        };
+        // Only this process's user may enter until the end: nobody can
+        // swap a name inside while it is being restored.
+        root.set_owner_mode(me, rustix::process::getegid().as_raw(), 0o700)?;
+        write_private(&root, OsStr::new(JOURNAL), journal.as_bytes())?;
+        // Files an interrupted run wrote are kept only when nobody else
+        // could have entered since (the root was private all along).
+        let trusted = resumed && before.uid == me && before.permissions() & 0o077 == 0;
+        tracing::info!(target = %target.display(), source, resumed, "restoring a backup");
+        Ok(Restore {
+            root,
+            target,
+            source: source.to_string(),
+            resumed,
+            trusted,
+            root_attrs: Attributes {
+                uid: before.uid,
+                gid: before.gid,
+                mode: if before.uid == me && before.permissions() == 0o700 && !resumed {
+                    0o755
+                } else {
+                    before.permissions() & 0o1777
+                },
+                mtime: before.mtime,
+            },
+        })
+    }
+
+    /// The target's root.
+    pub fn dir(&self) -> &Dir {
+        &self.root
+    }
+
+    /// The target, canonical.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// True when what an interrupted run of this restore wrote may be
+    /// kept (the target stayed private to root since): otherwise every
+    /// file is written again.
+    pub fn trusted(&self) -> bool {
+        self.trusted
+    }
+
+    /// Places the archive [`Restore::begin`] checked (`archive`, read
+    /// from where `begin` left it) below the target. Refused: an entry
+    /// whose name is absolute, holds `..`, passes through a link or a
+    /// file, or is the journal's. Once `stop` is set, returns
+    /// [`BackupError::Interrupted`] (run again to carry on).
+    pub fn extract(
+        &mut self,
+        archive: &mut File,
+        options: &ExtractOptions,
+        stop: &AtomicBool,
+    ) -> Result<ExtractReport, BackupError> {
+        let what = self.source.clone();
+        let what = what.as_str();
+        let mut report = ExtractReport {
+            target: self.target.clone(),
+            resumed: self.resumed,
+            ..ExtractReport::default()
+        };
+        let trusted = self.trusted;
+        let mut placer = Placer {
+            root: &self.root,
+            parent: None,
+        };
+        let mut dirs: Vec<(Vec<u8>, Attributes, u64)> = Vec::new();
+        let mut reader = Reader::new(&mut *archive, options.limits);
+        while let Some(mut entry) = reader.next_entry().map_err(|e| corrupt(what, e))? {
+            if stop.load(Ordering::Relaxed) {
+                return Err(BackupError::Interrupted);
+            }
+            let h = entry.header.clone();
+            let shown = display_name(&h.name);
+            let parts = components(&h.name).map_err(|reason| BackupError::UnsafeEntry {
+                name: shown.clone(),
+                reason: reason.to_string(),
+            })?;
+            if parts.first() == Some(&JOURNAL.as_bytes()) {
+                return Err(BackupError::UnsafeEntry {
+                    name: shown,
+                    reason: "has the name a restore keeps its journal under".into(),
+                });
+            }
+            if left_out(&parts, &options.leave_out) {
+                report.left_out += 1;
+                continue;
+            }
+            let attrs = Attributes {
+                uid: u32::try_from(h.uid).unwrap_or(NOBODY),
+                gid: u32::try_from(h.gid).unwrap_or(NOBODY),
+                // Never a set-user or set-group id from an archive.
+                mode: if h.kind == Kind::Dir {
+                    h.mode & 0o1777
+                } else {
+                    h.mode & 0o777
+                },
+                mtime: i64::try_from(h.mtime).unwrap_or(i64::MAX),
+            };
+            let Some((last, dirs_to)) = parts.split_last() else {
+                if h.kind == Kind::Dir {
+                    self.root_attrs = attrs;
+                }
+                continue;
+            };
+            let last = OsStr::from_bytes(last);
+            match h.kind {
+                Kind::Dir => {
+                    // An asset directory already there (mounted, say) is
+                    // left as it is.
+                    if is_left_out_root(&parts, &options.leave_out) {
+                        let parent = placer.dir(dirs_to, true, &shown)?;
+                        if parent.stat_at(last)?.is_some() {
+                            report.left_out += 1;
+                            continue;
+                        }
+                    }
+                    let dir = placer.walk(&parts, true, &shown)?;
+                    if dirs.len() >= options.max_directories {
+                        return Err(BackupError::Corrupt {
+                            what: what.to_string(),
+                            detail: format!("more than {} directories", options.max_directories),
+                        });
+                    }
+                    dirs.push((parts.join(&b'/'), attrs, dir.stat().ino));
+                    report.directories += 1;
+                }
+                Kind::File => {
+                    let dir = placer.dir(dirs_to, true, &shown)?;
+                    match dir.stat_at(last)? {
+                        Some(s) if s.kind == adt_localfs::Kind::Dir => return Err(conflict(dir, last, "a directory")),
+                        Some(s) if trusted && same_content(&s, h.size, attrs.mtime) => {
+                            std::io::copy(&mut entry, &mut std::io::sink()).map_err(|e| corrupt(what, e))?;
+                            report.unchanged += 1;
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    let mut out = dir.create_private(OsStr::new("adt-restore"))?;
+                    let path = out.path();
+                    std::io::copy(&mut entry, out.file()).map_err(|e| io(&path, e))?;
+                    out.set_attributes(&attrs)?;
+                    out.persist(last)?;
+                    report.files += 1;
+                    report.bytes += h.size;
+                }
+                Kind::Symlink => {
+                    let dir = placer.dir(dirs_to, true, &shown)?;
+                    match dir.stat_at(last)? {
+                        Some(s) if s.kind == adt_localfs::Kind::Dir => return Err(conflict(dir, last, "a directory")),
+                        _ => dir.replace_with_symlink(last, &h.link, &attrs)?,
+                    }
+                    report.symlinks += 1;
+                }
+                Kind::HardLink => {
+                    let from = components(&h.link).map_err(|reason| BackupError::UnsafeEntry {
+                        name: format!("{shown} (a link to {})", display_name(&h.link)),
+                        reason: reason.to_string(),
+                    })?;
+                    let Some((from_last, from_dirs)) = from.split_last() else {
+                        return Err(BackupError::UnsafeEntry {
+                            name: shown,
+                            reason: "is a hard link to the archive's root".into(),
+                        });
+                    };
+                    let from_name = OsStr::from_bytes(from_last);
+                    // A link to what was not restored (left out, a FIFO)
+                    // is not restored either.
+                    let from_dir = if from_dirs.is_empty() {
+                        Ok(None)
+                    } else {
+                        placer.open_fresh(from_dirs, &shown).map(Some)
+                    };
+                    let from_dir = match from_dir {
+                        Ok(d) => d,
+                        Err(BackupError::Local(LocalError::Missing { .. })) => {
+                            not_restored(&mut report, shown);
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    };
+                    let from_ref = from_dir.as_ref().unwrap_or(placer.root);
+                    if !from_ref
+                        .stat_at(from_name)?
+                        .is_some_and(|s| s.kind == adt_localfs::Kind::File)
+                    {
+                        not_restored(&mut report, shown);
+                        continue;
+                    }
+                    let dir = placer.dir(dirs_to, true, &shown)?;
+                    if dir.stat_at(last)?.is_some_and(|s| s.kind == adt_localfs::Kind::Dir) {
+                        return Err(conflict(dir, last, "a directory"));
+                    }
+                    dir.replace_with_hard_link(last, from_dir.as_ref().unwrap_or(&self.root), from_name)?;
+                    report.hard_links += 1;
+                }
+                _ => not_restored(&mut report, shown),
+            }
+        }
+        // Directories last, deepest first (writing into one moves its
+        // time), each only if it is still the directory made or opened.
+        for (path, attrs, ino) in dirs.iter().rev() {
+            let parts: Vec<&[u8]> = path.split(|b| *b == b'/').collect();
+            let dir = placer.open_fresh(&parts, &display_name(path))?;
+            if dir.stat().ino != *ino {
+                return Err(LocalError::Changed {
+                    path: dir.path().to_path_buf(),
+                }
+                .into());
+            }
+            dir.set_attributes(attrs)?;
+        }
+        Ok(report)
+    }
+
+    /// Ends the restore: the target's root gets the archive's owner, mode
+    /// and time (else what it had, else root's 0755) and the journal goes.
+    pub fn finish(self) -> Result<PathBuf, BackupError> {
+        if let Some(seen) = self.root.stat_at(OsStr::new(JOURNAL))? {
+            self.root.remove_file_if(OsStr::new(JOURNAL), &seen)?;
+        }
+        self.root.set_attributes(&self.root_attrs)?;
+        Ok(self.target)
+    }
+}
+
+/// Restores the archive at `archive` into `target` in one call:
+/// [`open_archive`], [`Restore::begin`], [`Restore::extract`],
+/// [`Restore::finish`].
 pub fn extract(
     archive: &Path,
     target: &Path,
     table: &MountTable,
+    force: bool,
     options: &ExtractOptions,
     stop: &AtomicBool,
 ) -> Result<ExtractReport, BackupError> {
     let what = archive.display().to_string();
-    let file = File::open(archive).map_err(|e| io(archive, e))?;
-    check_archive(file, &what)?;
-
-    let target = resolve_target(target)?;
-    refuse_mounts(&target, table)?;
-    let parent = Dir::open(target.parent().unwrap_or(Path::new("/")))?;
-    let name = target.file_name().unwrap_or_default();
-    let root = match parent.stat_at(name)? {
-        None => parent.create_dir(name, 0o700)?,
-        Some(_) => parent.open_dir(name)?,
-    };
-    let names = root.names()?;
-    let resumed = names.iter().any(|n| n == JOURNAL);
-    if !resumed && !names.is_empty() && !options.force {
-        return Err(BackupError::TargetNotEmpty(target));
-    }
-    if !resumed {
-        write_private(&root, OsStr::new(JOURNAL), format!("restoring {what}\n").as_bytes())?;
-    }
-    tracing::info!(archive = %what, target = %target.display(), resumed, "restoring a backup");
-
-    let mut report = ExtractReport {
-        target: target.clone(),
-        resumed,
-        ..ExtractReport::default()
-    };
-    let mut placer = Placer {
-        root: &root,
-        parent: None,
-    };
-    let mut dirs: Vec<(Vec<u8>, Attributes)> = Vec::new();
-    let mut root_attrs = None;
-    let file = File::open(archive).map_err(|e| io(archive, e))?;
-    let mut reader = Reader::new(file, options.limits);
-    while let Some(mut entry) = reader.next_entry().map_err(|e| corrupt(&what, e))? {
-        if stop.load(Ordering::Relaxed) {
-            return Err(BackupError::Interrupted);
-        }
-        let h = entry.header.clone();
-        let shown = display_name(&h.name);
-        let parts = components(&h.name).map_err(|reason| BackupError::UnsafeEntry {
-            name: shown.clone(),
-            reason: reason.to_string(),
-        })?;
-        if left_out(&parts, &options.leave_out) {
-            report.left_out += 1;
-            continue;
-        }
-        let attrs = Attributes {
-            uid: u32::try_from(h.uid).unwrap_or(NOBODY),
-            gid: u32::try_from(h.gid).unwrap_or(NOBODY),
-            // Never a set-user or set-group id file from an archive.
-            mode: if h.kind == Kind::Dir {
-                h.mode & 0o3777
-            } else {
-                h.mode & 0o1777
-            },
-            mtime: i64::try_from(h.mtime).unwrap_or(i64::MAX),
-        };
-        let Some((last, dirs_to)) = parts.split_last() else {
-            if h.kind == Kind::Dir {
-                root_attrs = Some(attrs);
-            }
-            continue;
-        };
-        let last = OsStr::from_bytes(last);
-        match h.kind {
-            Kind::Dir => {
-                placer.dir(&parts, true, &shown)?;
-                dirs.push((parts.join(&b'/'), attrs));
-                report.directories += 1;
-            }
-            Kind::File => {
-                let dir = placer.dir(dirs_to, true, &shown)?;
-                match dir.stat_at(last)? {
-                    Some(s) if s.kind == adt_localfs::Kind::Dir => return Err(conflict(dir, last, "a directory")),
-                    Some(s) if same_content(&s, h.size, attrs.mtime) => {
-                        std::io::copy(&mut entry, &mut std::io::sink()).map_err(|e| corrupt(&what, e))?;
-                        report.unchanged += 1;
-                        continue;
-                    }
-                    _ => {}
-                }
-                let mut out = dir.create_private(OsStr::new("adt-restore"))?;
-                let path = out.path();
-                std::io::copy(&mut entry, out.file()).map_err(|e| io(&path, e))?;
-                out.set_attributes(&attrs)?;
-                out.persist(last)?;
-                report.files += 1;
-                report.bytes += h.size;
-            }
-            Kind::Symlink => {
-                let dir = placer.dir(dirs_to, true, &shown)?;
-                match dir.stat_at(last)? {
-                    Some(s) if s.kind == adt_localfs::Kind::Dir => return Err(conflict(dir, last, "a directory")),
-                    Some(s) if s.kind == adt_localfs::Kind::Symlink && dir.read_link(last)? == h.link => {}
-                    _ => dir.replace_with_symlink(last, &h.link, &attrs)?,
-                }
-                report.symlinks += 1;
-            }
-            Kind::HardLink => {
-                let from = components(&h.link).map_err(|reason| BackupError::UnsafeEntry {
-                    name: format!("{shown} (a link to {})", display_name(&h.link)),
-                    reason: reason.to_string(),
-                })?;
-                let Some((from_last, from_dirs)) = from.split_last() else {
-                    return Err(BackupError::UnsafeEntry {
-                        name: shown,
-                        reason: "is a hard link to the archive's root".into(),
-                    });
-                };
-                let from_owned;
-                let from_dir: &Dir = if from_dirs.is_empty() {
-                    placer.root
-                } else {
-                    from_owned = placer.open_fresh(from_dirs, &shown)?;
-                    &from_owned
-                };
-                let dir = placer.dir(dirs_to, true, &shown)?;
-                if dir.stat_at(last)?.is_some_and(|s| s.kind == adt_localfs::Kind::Dir) {
-                    return Err(conflict(dir, last, "a directory"));
-                }
-                dir.replace_with_hard_link(last, from_dir, OsStr::from_bytes(from_last))?;
-                report.hard_links += 1;
-            }
-            _ => {
-                report.not_restored += 1;
-                if report.not_restored_names.len() < MAX_LISTED {
-                    report.not_restored_names.push(shown);
-                }
-            }
-        }
-    }
-    // Directories last, deepest first: writing into one moves its time.
-    for (path, attrs) in dirs.iter().rev() {
-        let parts: Vec<&[u8]> = path.split(|b| *b == b'/').collect();
-        placer.open_fresh(&parts, &display_name(path))?.set_attributes(attrs)?;
-    }
-    if let Some(seen) = root.stat_at(OsStr::new(JOURNAL))? {
-        root.remove_file_if(OsStr::new(JOURNAL), &seen)?;
-    }
-    root.set_attributes(&root_attrs.unwrap_or(Attributes {
-        uid: 0,
-        gid: 0,
-        mode: 0o755,
-        mtime: root.stat().mtime,
-    }))?;
+    let mut file = open_archive(archive)?;
+    let mut restore = Restore::begin(&mut file, &what, target, table, force)?;
+    let report = restore.extract(&mut file, options, stop)?;
+    restore.finish()?;
     Ok(report)
+}
+
+fn not_restored(report: &mut ExtractReport, name: String) {
+    report.not_restored += 1;
+    if report.not_restored_names.len() < MAX_LISTED {
+        report.not_restored_names.push(name);
+    }
+}
+
+/// The journal's text, when it is a regular file this process's user
+/// owns, 0600, at most 64 KiB; None when there is none. Anything else at
+/// that name is refused.
+fn read_journal(root: &Dir) -> Result<Option<String>, BackupError> {
+    if root.stat_at(OsStr::new(JOURNAL))?.is_none() {
+        return Ok(None);
+    }
+    let not_ours = || BackupError::Conflict {
+        path: root.child_path(OsStr::new(JOURNAL)),
+        what: "not a journal a restore wrote (not a 0600 file of this user)",
+    };
+    let mut opened = root.open_file(OsStr::new(JOURNAL), None).map_err(|e| match e {
+        LocalError::Symlink { .. } | LocalError::NotRegular { .. } => not_ours(),
+        e => e.into(),
+    })?;
+    let me = rustix::process::geteuid().as_raw();
+    if opened.stat.uid != me || opened.stat.permissions() != 0o600 {
+        return Err(not_ours());
+    }
+    let mut text = String::new();
+    (&mut opened.file)
+        .take(64 * 1024)
+        .read_to_string(&mut text)
+        .map_err(|e| io(&root.child_path(OsStr::new(JOURNAL)), e))?;
+    Ok(Some(text))
+}
+
+/// Up to two names in `dir` (enough to tell empty from not).
+fn first_names(dir: &Dir) -> Result<Vec<OsString>, BackupError> {
+    Ok(dir.first_names(2)?)
 }
 
 /// The owner given to an id too large for this system.
 const NOBODY: u32 = 65534;
 
-/// The target's parent made canonical once (it may pass through links);
-/// the target's own name must be a plain name.
+/// The target: its parent given without links or `..` (so nobody who can
+/// write somewhere along it redirects the restore), its own name a plain name.
 fn resolve_target(target: &Path) -> Result<PathBuf, BackupError> {
     let bad = || BackupError::BadTarget(target.to_path_buf());
     let name = target.file_name().ok_or_else(bad)?;
@@ -252,7 +459,14 @@ fn resolve_target(target: &Path) -> Result<PathBuf, BackupError> {
         return Err(bad());
     }
     let parent = target.parent().ok_or_else(bad)?;
-    Ok(canonical_dir(parent)?.join(name))
+    let canonical = canonical_dir(parent)?;
+    if canonical != parent {
+        return Err(BackupError::TargetThroughLink {
+            given: parent.to_path_buf(),
+            canonical,
+        });
+    }
+    Ok(canonical.join(name))
 }
 
 /// A restore never writes into a FUSE mount (a bucket) nor onto a mount point.
@@ -270,6 +484,14 @@ fn left_out(parts: &[&[u8]], leave_out: &[Vec<u8>]) -> bool {
     leave_out.iter().any(|dir| {
         let dir: Vec<&[u8]> = dir.split(|b| *b == b'/').filter(|s| !s.is_empty()).collect();
         parts.len() > dir.len() && parts[..dir.len()] == dir[..]
+    })
+}
+
+/// True when `parts` is one of the left-out directories itself.
+fn is_left_out_root(parts: &[&[u8]], leave_out: &[Vec<u8>]) -> bool {
+    leave_out.iter().any(|dir| {
+        let dir: Vec<&[u8]> = dir.split(|b| *b == b'/').filter(|s| !s.is_empty()).collect();
+        !dir.is_empty() && parts == &dir[..]
     })
 }
 
@@ -292,9 +514,10 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> BackupError {
 }
 
 /// Opens directories below the root by their segments, making missing
-/// ones (0700 until the archive's own entry gives them their mode at the
-/// end); keeps the last one opened, since entries come directory by
-/// directory.
+/// ones (0755, this process's user: the root stays private until the end,
+/// and the archive's own entry, when there is one, gives each its owner
+/// and mode then); keeps the last one opened, since entries come
+/// directory by directory.
 struct Placer<'a> {
     root: &'a Dir,
     parent: Option<(Vec<Vec<u8>>, Dir)>,
@@ -320,7 +543,7 @@ impl Placer<'_> {
     }
 
     fn walk(&self, parts: &[&[u8]], create: bool, entry: &str) -> Result<Dir, BackupError> {
-        self.root.open_dirs(parts, create, 0o700).map_err(|e| match e {
+        self.root.open_dirs(parts, create, 0o755).map_err(|e| match e {
             LocalError::Symlink { path } | LocalError::NotADirectory { path } => BackupError::UnsafeEntry {
                 name: entry.to_string(),
                 reason: format!("passes through {}, which is not a directory", path.display()),
@@ -383,6 +606,16 @@ mod tests {
         path
     }
 
+    fn set_mtime(path: &Path, secs: u64) {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(t)
+            .unwrap();
+    }
+
     fn fastrand_name() -> u64 {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -395,6 +628,18 @@ mod tests {
             archive,
             target,
             &MountTable::default(),
+            false,
+            options,
+            &AtomicBool::new(false),
+        )
+    }
+
+    fn run_forced(archive: &Path, target: &Path, options: &ExtractOptions) -> Result<ExtractReport, BackupError> {
+        extract(
+            archive,
+            target,
+            &MountTable::default(),
+            true,
             options,
             &AtomicBool::new(false),
         )
@@ -447,20 +692,31 @@ mod tests {
         assert!(!target.join(JOURNAL).exists());
         assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o755);
 
-        // Again: refused, as the target holds files; forced, nothing rewritten.
+        // Again: refused, as the target holds files.
         assert!(matches!(
             run(&a, &target, &ExtractOptions::default()),
             Err(BackupError::TargetNotEmpty(_))
         ));
         std::fs::write(target.join("mine.txt"), b"kept").unwrap();
-        let mut force = options.clone();
-        force.force = true;
-        let r = run(&a, &target, &force).unwrap();
-        assert_eq!((r.files, r.unchanged), (0, 3), "{r:?}");
+        // A file someone changed, keeping its size and time: forced, every
+        // file is written again (nothing is trusted in a target others use).
+        std::fs::write(target.join("index.php"), b"<?ph!").unwrap();
+        set_mtime(&target.join("index.php"), 1_600_000_000);
+        let r = run_forced(&a, &target, &options).unwrap();
+        assert_eq!((r.files, r.unchanged), (3, 0), "{r:?}");
+        assert_eq!(std::fs::read(target.join("index.php")).unwrap(), b"<?php");
         assert_eq!(
             std::fs::read(target.join("mine.txt")).unwrap(),
             b"kept",
             "nothing deleted"
+        );
+        let names: Vec<String> = std::fs::read_dir(&target)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            !names.iter().any(|n| n.starts_with(".adt-tmp") || n == JOURNAL),
+            "{names:?}"
         );
     }
 
@@ -504,9 +760,25 @@ mod tests {
         let a = archive(base.path(), &[E::File("./index.php", 0o644, b"x")], true);
         let target = base.path().join("t");
         let stop = AtomicBool::new(true);
-        let e = extract(&a, &target, &MountTable::default(), &ExtractOptions::default(), &stop).unwrap_err();
+        let e = extract(
+            &a,
+            &target,
+            &MountTable::default(),
+            false,
+            &ExtractOptions::default(),
+            &stop,
+        )
+        .unwrap_err();
         assert!(matches!(e, BackupError::Interrupted));
         assert!(target.join(JOURNAL).exists());
+        let private = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+        assert_eq!(private, 0o700, "private until the restore ends");
+        // Another backup into the unfinished restore: refused.
+        let other = archive(base.path(), &[E::File("./other.php", 0o644, b"y")], true);
+        assert!(matches!(
+            run(&other, &target, &ExtractOptions::default()),
+            Err(BackupError::OtherRestore { .. })
+        ));
         let r = run(&a, &target, &ExtractOptions::default()).unwrap();
         assert!(r.resumed);
         assert_eq!(std::fs::read(target.join("index.php")).unwrap(), b"x");
@@ -527,11 +799,77 @@ mod tests {
             &a,
             &root.join("bucket/site"),
             &table,
+            false,
             &ExtractOptions::default(),
             &AtomicBool::new(false),
         )
         .unwrap_err();
         assert!(matches!(e, BackupError::IntoMount(_)), "{e}");
         assert!(!root.join("bucket/site").exists());
+    }
+
+    #[test]
+    fn the_journal_is_trusted_only_when_this_user_wrote_it_and_never_restored() {
+        let base = tempfile::tempdir().unwrap();
+        let a = archive(base.path(), &[E::File("./index.php", 0o644, b"x")], true);
+        // A journal planted by someone else (here: mode 0644) is refused.
+        let target = base.path().join("t");
+        std::fs::create_dir(&target).unwrap();
+        std::fs::write(target.join(JOURNAL), format!("restoring {}\n", a.display())).unwrap();
+        std::fs::set_permissions(target.join(JOURNAL), std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = run(&a, &target, &ExtractOptions::default()).unwrap_err();
+        assert!(matches!(e, BackupError::Conflict { .. }), "{e}");
+        // An archive entry with the journal's name is refused.
+        let planted = archive(
+            base.path(),
+            &[E::File("./.adt-restore-unfinished", 0o600, b"restoring x\n")],
+            true,
+        );
+        let e = run(&planted, &base.path().join("t2"), &ExtractOptions::default()).unwrap_err();
+        assert!(matches!(e, BackupError::UnsafeEntry { .. }), "{e}");
+    }
+
+    #[test]
+    fn a_parent_given_through_a_link_is_refused() {
+        let base = tempfile::tempdir().unwrap();
+        let a = archive(base.path(), &[], true);
+        std::fs::create_dir(base.path().join("real")).unwrap();
+        std::os::unix::fs::symlink(base.path().join("real"), base.path().join("via")).unwrap();
+        let root = adt_localfs::canonical_dir(base.path()).unwrap();
+        let e = run(&a, &root.join("via/site"), &ExtractOptions::default()).unwrap_err();
+        assert!(matches!(e, BackupError::TargetThroughLink { .. }), "{e}");
+        assert!(!root.join("real/site").exists());
+    }
+
+    #[test]
+    fn hard_links_to_what_was_not_restored_are_counted_and_repeat_runs_leave_no_temporary_names() {
+        let base = tempfile::tempdir().unwrap();
+        let a = archive(
+            base.path(),
+            &[
+                E::File("./a.txt", 0o644, b"a"),
+                E::Hard("./b.txt", "./a.txt"),
+                E::Fifo("./pipe"),
+                E::Hard("./c", "./pipe"),
+                E::File("./images/x.png", 0o644, b"x"),
+                E::Hard("./d.png", "./images/x.png"),
+            ],
+            true,
+        );
+        let target = base.path().join("t");
+        let options = ExtractOptions {
+            leave_out: vec![b"images".to_vec()],
+            ..ExtractOptions::default()
+        };
+        let r = run(&a, &target, &options).unwrap();
+        assert_eq!((r.hard_links, r.not_restored), (1, 3), "{r:?}");
+        let r = run_forced(&a, &target, &options).unwrap();
+        assert_eq!(r.hard_links, 1);
+        let names: Vec<String> = std::fs::read_dir(&target)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(!names.iter().any(|n| n.starts_with(".adt-tmp")), "{names:?}");
+        assert_eq!(std::fs::read(target.join("b.txt")).unwrap(), b"a");
     }
 }

@@ -364,32 +364,35 @@ pub async fn verify(store: &Store, bucket: &str, key: &str) -> Result<VerifyRepo
     })
 }
 
-/// Downloads the backup `key` of `bucket` into a private file in `into`
-/// (removed when the returned file is dropped), checking its length.
-pub async fn fetch(
-    store: &Store,
-    bucket: &str,
-    key: &str,
-    into: &adt_localfs::Dir,
-) -> Result<adt_localfs::PrivateFile, BackupError> {
+/// Downloads the backup `key` of `bucket` into `into` (an anonymous
+/// temporary file, say), checking its length; returns its size.
+pub async fn fetch(store: &Store, bucket: &str, key: &str, into: &mut std::fs::File) -> Result<u64, BackupError> {
     use std::io::Write;
+    let what = || format!("s3://{bucket}/{key} at {}", store.endpoint());
     let (meta, mut body) = store.get(bucket, key).await?;
-    let mut out = into.create_private(std::ffi::OsStr::new("adt-restore-archive"))?;
-    let path = out.path();
     let mut bytes = 0u64;
     while let Some(chunk) = body.next_chunk().await {
-        let chunk = chunk.map_err(|e| crate::error::io(&path, e))?;
+        let chunk = chunk.map_err(|e| BackupError::Corrupt {
+            what: what(),
+            detail: format!("the download failed: {e}"),
+        })?;
         bytes += chunk.len() as u64;
-        out.file().write_all(&chunk).map_err(|e| crate::error::io(&path, e))?;
+        if bytes > meta.size {
+            return Err(BackupError::Corrupt {
+                what: what(),
+                detail: format!("the store sent more than its {} bytes", meta.size),
+            });
+        }
+        into.write_all(&chunk)
+            .map_err(|e| crate::error::io(Path::new("(temporary file)"), e))?;
     }
     if bytes != meta.size {
         return Err(BackupError::Corrupt {
-            what: format!("s3://{bucket}/{key} at {}", store.endpoint()),
+            what: what(),
             detail: format!("the download ended after {bytes} of {} bytes", meta.size),
         });
     }
-    out.file().flush().map_err(|e| crate::error::io(&path, e))?;
-    Ok(out)
+    Ok(bytes)
 }
 
 /// Entries in a complete backup archive, or why it is not one (the reader

@@ -81,6 +81,9 @@ impl Failure {
             Error::Backup(adt_backups::BackupError::TargetNotEmpty(_)) => {
                 e.to_string().replacen("or force it", "or give --force", 1)
             }
+            Error::Backup(adt_backups::BackupError::OtherRestore { .. }) => {
+                e.to_string().replacen("or force this one", "or give --force", 1)
+            }
             Error::NoReplica { .. } => {
                 format!("{e} (give --to-endpoint URL, keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
             }

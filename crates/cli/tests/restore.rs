@@ -296,18 +296,26 @@ fn a_site_is_rebuilt_from_its_backup_and_its_bucket() {
     assert_eq!(a_png.mode() & 0o7777, 0o644, "the mode a.png had before persistence");
     same(&strip(images), &strip(site_images.clone()), "the assets, downloaded");
 
-    // Once more: refused without --force (exit 2); with it, nothing is
-    // fetched again and nothing is deleted.
+    // Once more: refused without --force (exit 2); with it, every file is
+    // written again (nothing is trusted in a target others may have
+    // written to) and nothing else is deleted.
     let (code, _, err) = restore_local(&[]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("already holds files"), "{err}");
+    assert!(err.contains("already holds files") && err.contains("--force"), "{err}");
     std::fs::write(local_root.join("mine.txt"), b"kept").unwrap();
+    std::fs::write(local_root.join("index.php"), b"<?php evil;!").unwrap();
     let (code, out, err) = restore_local(&["--force", "--format", "json"]);
     assert_eq!(code, 0, "{out}{err}");
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(report["archive"]["files"], 0, "{report}");
-    assert_eq!(report["downloaded"][0]["files"], 0, "{report}");
+    assert_eq!(report["archive"]["unchanged"], 0, "{report}");
+    assert_eq!(report["downloaded"][0]["files"], 3, "every object again: {report}");
     assert_eq!(std::fs::read(local_root.join("mine.txt")).unwrap(), b"kept");
+    assert_eq!(std::fs::read(local_root.join("index.php")).unwrap(), b"<?php echo 1;");
+    let (files, _) = split(tree(&local_root, true));
+    let mut files = files;
+    files.remove(&b"images"[..]);
+    files.remove(&b"mine.txt"[..]);
+    same(&files, &site_code, "the code after a forced restore");
 
     // A local archive restores too; a missing one is bad input.
     let (code, _, err) = run(

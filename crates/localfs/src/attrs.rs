@@ -91,9 +91,9 @@ impl Dir {
             match rustix::fs::linkat(from_dir.fd(), from, self.fd(), &tmp, AtFlags::empty()) {
                 Ok(()) => {
                     let done = self.rename(&tmp, name);
-                    if done.is_err() {
-                        let _ = rustix::fs::unlinkat(self.fd(), &tmp, AtFlags::empty());
-                    }
+                    // A rename onto another link to the same file does
+                    // nothing and leaves `tmp`: remove it in every case.
+                    let _ = rustix::fs::unlinkat(self.fd(), &tmp, AtFlags::empty());
                     return done;
                 }
                 Err(Errno::EXIST) => last = Errno::EXIST,

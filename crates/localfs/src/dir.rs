@@ -140,6 +140,26 @@ impl Dir {
         Ok(names)
     }
 
+    /// At most `max` names in this directory (without `.` and `..`), in
+    /// the order the directory gives them: enough to tell an empty one
+    /// without reading a large one whole.
+    pub fn first_names(&self, max: usize) -> Result<Vec<OsString>, LocalError> {
+        let list = |e: Errno| LocalError::io(&self.path, "read directory", e);
+        let reader = rustix::fs::Dir::read_from(&self.fd).map_err(list)?;
+        let mut names = Vec::new();
+        for entry in reader {
+            if names.len() >= max {
+                break;
+            }
+            let entry = entry.map_err(list)?;
+            let bytes = entry.file_name().to_bytes();
+            if bytes != b"." && bytes != b".." {
+                names.push(OsString::from_vec(bytes.to_vec()));
+            }
+        }
+        Ok(names)
+    }
+
     /// Opens the regular file `name` for reading without following a link
     /// or blocking on a FIFO. With `seen`, it must still be that file.
     pub fn open_file(&self, name: &OsStr, seen: Option<&Stat>) -> Result<Opened, LocalError> {

@@ -262,13 +262,15 @@ async fn local_files_end_up_in_the_bucket_and_nothing_is_lost(tool: Tool) {
 }
 
 /// Runs a unit's `KEY=` command line (the first) through /bin/sh, as
-/// systemd would run it (`$$` is systemd's escape for `$`): its exit code.
+/// systemd would run it (`$$` and `%%` are systemd's escapes for `$` and
+/// `%`): its exit code.
 fn run_unit_line(unit: &str, key: &str) -> i32 {
     let line = unit
         .lines()
         .find_map(|l| l.strip_prefix(key))
         .unwrap_or_else(|| panic!("no {key} in\n{unit}"))
-        .replace("$$", "$");
+        .replace("$$", "$")
+        .replace("%%", "%");
     std::process::Command::new("/bin/sh")
         .args(["-c", &line])
         .status()
