@@ -132,6 +132,22 @@ pub(crate) fn cargo(step: &str, args: &[&str], env: &[(&str, &str)]) -> Result<(
     }
 }
 
+/// Where cargo builds: `cargo metadata`'s target directory, which honours
+/// CARGO_TARGET_DIR and `build.target-dir` in any .cargo/config.toml
+/// (else `target/` in the workspace).
+pub(crate) fn target_dir() -> std::path::PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    std::process::Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .current_dir(workspace_root())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| serde_json::from_slice::<serde_json::Value>(&o.stdout).ok())
+        .and_then(|m| m["target_directory"].as_str().map(std::path::PathBuf::from))
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
 pub(crate) fn workspace_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()

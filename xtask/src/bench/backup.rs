@@ -26,7 +26,7 @@ pub(crate) fn run(args: Args) -> Result<(), String> {
     }
     super::build_release(&["adt-backup"])?;
     let root = crate::workspace_root();
-    let adt_backup = root.join("target/release/adt-backup");
+    let adt_backup = crate::target_dir().join("release/adt-backup");
     let work = root.join(format!("target/bench/backup-{files}"));
     let webroot = work.join("webroot");
     if !webroot.join("index.php").exists() {

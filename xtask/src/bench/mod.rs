@@ -77,5 +77,5 @@ fn build_release(bins: &[&str]) -> Result<std::path::PathBuf, String> {
         args.extend(["--bin", bin]);
     }
     crate::cargo(&format!("build {} (release)", bins.join(", ")), &args, &[])?;
-    Ok(crate::workspace_root().join("target/release"))
+    Ok(crate::target_dir().join("release"))
 }

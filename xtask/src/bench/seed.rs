@@ -44,7 +44,7 @@ pub(crate) fn run(args: SeedArgs) -> Result<(), String> {
     let config = Config::new(args.files, args.videos, args.jobs)?;
     super::build_release(&["adt-seed"])?;
     let root = crate::workspace_root();
-    let adt_seed = root.join("target/release/adt-seed");
+    let adt_seed = crate::target_dir().join("release/adt-seed");
     let work = root.join(format!("target/bench/seed-{}-{}", config.files, config.videos));
     let archive = prepare(&work, &config)?;
     let archive_mib = std::fs::metadata(&archive).map_err(|e| e.to_string())?.len() as f64 / 1048576.0;
@@ -54,7 +54,7 @@ pub(crate) fn run(args: SeedArgs) -> Result<(), String> {
     // build or a full emulator with the other. First runs are timed three
     // times and the median kept: two shared cores make single runs vary
     // by about 10%.
-    let xtask = root.join("target/release/xtask");
+    let xtask = crate::target_dir().join("release/xtask");
     let mut adt_runs = Vec::new();
     let mut adt_again = None;
     let mut adt_reread = None;

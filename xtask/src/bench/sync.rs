@@ -29,7 +29,7 @@ pub(crate) fn run(args: Args) -> Result<(), String> {
     }
     super::build_release(&["adt-sync"])?;
     let root = crate::workspace_root();
-    let adt_sync = root.join("target/release/adt-sync");
+    let adt_sync = crate::target_dir().join("release/adt-sync");
     let generated = root.join(format!("target/bench/sync-{files}"));
     if !generated.join("index.php").exists() {
         super::backup::generate(&generated, files)?;

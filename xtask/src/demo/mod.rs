@@ -56,7 +56,7 @@ pub(crate) fn run(opts: &Args) -> Result<(), String> {
         &["build", "--locked", "-p", "adt-cli", "--bins"],
         &[],
     )?;
-    let bin = target_dir().join("debug");
+    let bin = crate::target_dir().join("debug");
 
     let dir = std::env::temp_dir().join(format!("adt-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
@@ -109,12 +109,6 @@ fn finish(cleanup: &Cleanup) {
     for line in cleanup.run() {
         println!("  {line}");
     }
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| crate::workspace_root().join("target"))
 }
 
 struct Step {
