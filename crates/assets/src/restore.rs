@@ -5,6 +5,7 @@
 //! S3, or move to another provider).
 
 use std::collections::HashSet;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
@@ -131,7 +132,11 @@ impl Site {
         // the target (nobody can swap it); checked whole before the target
         // is touched, then read through the same handle.
         let (mut archive, source) = match from {
-            RestoreFrom::Archive(path) => (adt_backups::open_archive(path)?, path.display().to_string()),
+            RestoreFrom::Archive(path) => {
+                let file = adt_backups::open_archive(path)?;
+                let identity = adt_backups::archive_identity(path, &file)?;
+                (file, identity)
+            }
             RestoreFrom::Period { period, previous } => {
                 let bucket = self.backup_bucket(*period)?;
                 let key = if *previous {
@@ -145,8 +150,14 @@ impl Site {
                     what: format!("a temporary file in {}", parent.display()),
                     source,
                 })?;
-                adt_backups::fetch(&store, &bucket, key, &mut file).await?;
-                (file, format!("s3://{bucket}/{key} at {}", store.endpoint()))
+                let (bytes, etag) = adt_backups::fetch(&store, &bucket, key, &mut file).await?;
+                (
+                    file,
+                    format!(
+                        "s3://{bucket}/{key} at {} ({bytes} bytes, ETag {etag})",
+                        store.endpoint()
+                    ),
+                )
             }
         };
         let mut restore =
@@ -177,7 +188,26 @@ impl Site {
                     let dir = if parts.is_empty() {
                         restore.dir()
                     } else {
+                        // Backups never hold a mount point: one made here
+                        // belongs to the web server, as its mount would.
+                        let (name, above) = parts.split_last().expect("not empty");
+                        let name = std::ffi::OsStr::from_bytes(name);
+                        let parent = if above.is_empty() {
+                            None
+                        } else {
+                            Some(restore.dir().open_dirs(above, true, 0o755)?)
+                        };
+                        let parent = parent.as_ref().unwrap_or(restore.dir());
+                        let made = parent.stat_at(name)?.is_none();
                         dir_owned = restore.dir().open_dirs(&parts, true, 0o755)?;
+                        if made {
+                            dir_owned.set_attributes(&adt_localfs::Attributes {
+                                uid: owner.uid,
+                                gid: owner.gid,
+                                mode: 0o755,
+                                mtime: dir_owned.stat().mtime,
+                            })?;
+                        }
                         &dir_owned
                     };
                     let mut into = DownloadTarget::new(dir, (owner.uid, owner.gid));

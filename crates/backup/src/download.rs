@@ -128,6 +128,14 @@ pub async fn download_bucket(
                 refuse(&report, &object.key, &why.to_string());
                 continue;
             }
+            if key == crate::JOURNAL {
+                refuse(
+                    &report,
+                    &object.key,
+                    "it has the name a restore keeps its journal under",
+                );
+                continue;
+            }
             if let Some(seen) = seen.as_deref_mut()
                 && !seen.insert(object.key.clone())
             {
@@ -170,6 +178,13 @@ pub async fn download_bucket(
         mtime: now(),
     };
     for (key, found) in dirs.iter().rev() {
+        // In a merge, a directory an earlier branch gave is left as it gave it.
+        if found.is_none()
+            && let Some(seen) = seen.as_deref_mut()
+            && !seen.insert(format!("{key}/"))
+        {
+            continue;
+        }
         let parts: Vec<&[u8]> = key.as_bytes().split(|b| *b == b'/').collect();
         let dir = target.dir.open_dirs(&parts, false, 0o700)?;
         let attrs = match found {
@@ -354,13 +369,14 @@ mod tests {
         put("plain/y.txt", b"y", meta(0o104_755, 1_700_000_000)).await;
         put("link.php", b"x.php", meta(0o120_777, 1_700_000_000)).await;
         put("dev", b"", meta(0o020_644, 1_700_000_000)).await;
+        put(".adt-restore-unfinished", b"restoring x", meta(0o100_600, 1)).await;
         let base = tempfile::tempdir().unwrap();
         let dir = Dir::open(&adt_localfs::canonical_dir(base.path()).unwrap()).unwrap();
         let target = DownloadTarget::new(&dir, (33, 33));
         let r = download_bucket(&store, "b", &target, None, &AtomicBool::new(false))
             .await
             .unwrap();
-        assert_eq!((r.files, r.symlinks, r.refused), (1, 1, 2), "{r:?}");
+        assert_eq!((r.files, r.symlinks, r.refused), (1, 1, 3), "{r:?}");
         let y = std::fs::metadata(base.path().join("plain/y.txt")).unwrap();
         assert_eq!(y.permissions().mode() & 0o7777, 0o755, "no set-user id");
         assert_eq!(y.mtime(), 1_700_000_000);
@@ -378,5 +394,38 @@ mod tests {
         if rustix::process::geteuid().is_root() {
             assert_eq!((plain.uid(), y.gid()), (33, 6));
         }
+    }
+
+    #[tokio::test]
+    async fn in_a_merge_a_directory_the_first_branch_gave_keeps_its_attributes() {
+        let store = Store::in_memory();
+        for b in ["b1", "b2"] {
+            store.ensure_bucket(b).await.unwrap();
+        }
+        store
+            .put("b1", "a/", Bytes::new(), &meta(0o040_750, 1_600_000_000))
+            .await
+            .unwrap();
+        store
+            .put("b1", "a/x", Bytes::from_static(b"x"), &meta(0o100_644, 1_600_000_000))
+            .await
+            .unwrap();
+        store
+            .put("b2", "a/y", Bytes::from_static(b"y"), &meta(0o100_644, 1_600_000_000))
+            .await
+            .unwrap();
+        let base = tempfile::tempdir().unwrap();
+        let dir = Dir::open(&adt_localfs::canonical_dir(base.path()).unwrap()).unwrap();
+        let target = DownloadTarget::new(&dir, (33, 33));
+        let mut seen = HashSet::new();
+        for b in ["b1", "b2"] {
+            download_bucket(&store, b, &target, Some(&mut seen), &AtomicBool::new(false))
+                .await
+                .unwrap();
+        }
+        // Its mode (the second branch writing into it moves its time).
+        let a = std::fs::metadata(base.path().join("a")).unwrap();
+        assert_eq!(a.permissions().mode() & 0o777, 0o750);
+        assert!(base.path().join("a/y").exists());
     }
 }

@@ -117,6 +117,20 @@ pub fn open_archive(path: &Path) -> Result<File, BackupError> {
     Ok(file)
 }
 
+/// How a local archive is named in the journal and in messages: its path,
+/// size and modification time, so a file replaced under the same name is
+/// another backup.
+pub fn archive_identity(path: &Path, file: &File) -> Result<String, BackupError> {
+    let stat = Stat::of_open(file).map_err(|e| io(path, e))?;
+    Ok(format!(
+        "{} ({} bytes, modified {}.{:09})",
+        path.display(),
+        stat.size,
+        stat.mtime,
+        stat.mtime_nsec
+    ))
+}
+
 /// `O_NONBLOCK | O_NOCTTY`, so opening a FIFO or terminal never blocks.
 fn libc_flags() -> i32 {
     (rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY).bits() as i32
@@ -144,48 +158,81 @@ impl Restore {
         refuse_mounts(&target, table)?;
         let parent = Dir::open(target.parent().unwrap_or(Path::new("/")))?;
         let name = target.file_name().unwrap_or_default();
-        let root = match parent.stat_at(name)? {
-            None => parent.create_dir(name, 0o700)?,
-            Some(_) => parent.open_dir(name)?,
+        let created = parent.stat_at(name)?.is_none();
+        let root = if created {
+            parent.create_dir(name, 0o700)?
+        } else {
+            parent.open_dir(name)?
         };
         let before = *root.stat();
-        let journal = format!("restoring {source}\n");
+        let head = format!("restoring {source}\n");
         let me = rustix::process::geteuid().as_raw();
-        let resumed = match read_journal(&root)? {
-            Some(text) if text == journal => true,
-            Some(other) if !force => {
-                return Err(BackupError::OtherRestore {
-                    target,
-                    other: other.trim().trim_start_matches("restoring ").to_string(),
-                });
+        let (resumed, recorded) = match read_journal(&root)? {
+            Some(text) => {
+                let (first, rest) = text.split_at(text.find('\n').map_or(text.len(), |i| i + 1));
+                if first == head {
+                    (true, Origin::parse(rest))
+                } else if force {
+                    // Another backup over an unfinished restore: the
+                    // target's own attributes are still the recorded ones.
+                    (false, Origin::parse(rest))
+                } else {
+                    return Err(BackupError::OtherRestore {
+                        target,
+                        other: first.trim().trim_start_matches("restoring ").to_string(),
+                    });
+                }
             }
-            _ if !force && !first_names(&root)?.is_empty() => return Err(BackupError::TargetNotEmpty(target)),
-            _ => false,
+            None if !force && !created && !first_names(&root)?.is_empty() => {
+                return Err(BackupError::TargetNotEmpty(target));
+            }
+            None => (false, None),
         };
+        let origin = recorded.unwrap_or(if created {
+            Origin::Fresh
+        } else {
+            Origin::Existing(Attributes {
+                uid: before.uid,
+                gid: before.gid,
+                mode: before.permissions() & 0o1777,
+                mtime: before.mtime,
+            })
+        });
         // Only this process's user may enter until the end: nobody can
         // swap a name inside while it is being restored.
         root.set_owner_mode(me, rustix::process::getegid().as_raw(), 0o700)?;
-        write_private(&root, OsStr::new(JOURNAL), journal.as_bytes())?;
-        // Files an interrupted run wrote are kept only when nobody else
-        // could have entered since (the root was private all along).
-        let trusted = resumed && before.uid == me && before.permissions() & 0o077 == 0;
+        if !force && !resumed && !created && !first_names(&root)?.is_empty() {
+            // Something arrived between the look and the chmod.
+            if let Origin::Existing(a) = &origin {
+                root.set_attributes(a)?;
+            }
+            return Err(BackupError::TargetNotEmpty(target));
+        }
+        write_private(
+            &root,
+            OsStr::new(JOURNAL),
+            format!("{head}{}\n", origin.line()).as_bytes(),
+        )?;
+        // Files an interrupted run wrote are kept only in a target this
+        // restore made: nobody else could ever enter it.
+        let trusted = resumed && origin == Origin::Fresh;
         tracing::info!(target = %target.display(), source, resumed, "restoring a backup");
+        let root_attrs = match origin {
+            Origin::Fresh => Attributes {
+                uid: me,
+                gid: rustix::process::getegid().as_raw(),
+                mode: 0o755,
+                mtime: before.mtime,
+            },
+            Origin::Existing(a) => a,
+        };
         Ok(Restore {
             root,
             target,
             source: source.to_string(),
             resumed,
             trusted,
-            root_attrs: Attributes {
-                uid: before.uid,
-                gid: before.gid,
-                mode: if before.uid == me && before.permissions() == 0o700 && !resumed {
-                    0o755
-                } else {
-                    before.permissions() & 0o1777
-                },
-                mtime: before.mtime,
-            },
+            root_attrs,
         })
     }
 
@@ -329,6 +376,12 @@ impl Restore {
                         });
                     };
                     let from_name = OsStr::from_bytes(from_last);
+                    // Only what this archive restores: not a file in a
+                    // left-out directory, nor the journal.
+                    if left_out(&from, &options.leave_out) || from == [JOURNAL.as_bytes()] {
+                        not_restored(&mut report, shown);
+                        continue;
+                    }
                     // A link to what was not restored (left out, a FIFO)
                     // is not restored either.
                     let from_dir = if from_dirs.is_empty() {
@@ -381,10 +434,12 @@ impl Restore {
     /// Ends the restore: the target's root gets the archive's owner, mode
     /// and time (else what it had, else root's 0755) and the journal goes.
     pub fn finish(self) -> Result<PathBuf, BackupError> {
+        // The attributes first: should that fail, the journal still says
+        // what they were.
+        self.root.set_attributes(&self.root_attrs)?;
         if let Some(seen) = self.root.stat_at(OsStr::new(JOURNAL))? {
             self.root.remove_file_if(OsStr::new(JOURNAL), &seen)?;
         }
-        self.root.set_attributes(&self.root_attrs)?;
         Ok(self.target)
     }
 }
@@ -400,12 +455,45 @@ pub fn extract(
     options: &ExtractOptions,
     stop: &AtomicBool,
 ) -> Result<ExtractReport, BackupError> {
-    let what = archive.display().to_string();
     let mut file = open_archive(archive)?;
+    let what = archive_identity(archive, &file)?;
     let mut restore = Restore::begin(&mut file, &what, target, table, force)?;
     let report = restore.extract(&mut file, options, stop)?;
     restore.finish()?;
     Ok(report)
+}
+
+/// Where the target came from, kept in the journal: made by this
+/// restore, or there before with these attributes (given back at the end
+/// unless the archive has its own for the root).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Origin {
+    Fresh,
+    Existing(Attributes),
+}
+
+impl Origin {
+    fn line(&self) -> String {
+        match self {
+            Origin::Fresh => "fresh".into(),
+            Origin::Existing(a) => format!("existing {} {} {:o} {}", a.uid, a.gid, a.mode, a.mtime),
+        }
+    }
+
+    /// The journal's second line; None when it says nothing usable.
+    fn parse(text: &str) -> Option<Origin> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        match words[..] {
+            ["fresh"] => Some(Origin::Fresh),
+            ["existing", uid, gid, mode, mtime] => Some(Origin::Existing(Attributes {
+                uid: uid.parse().ok()?,
+                gid: gid.parse().ok()?,
+                mode: u32::from_str_radix(mode, 8).ok()? & 0o1777,
+                mtime: mtime.parse().ok()?,
+            })),
+            _ => None,
+        }
+    }
 }
 
 fn not_restored(report: &mut ExtractReport, name: String) {
@@ -571,6 +659,11 @@ mod tests {
 
     /// A gzip tar of `entries` (with the marker unless `marker` is false).
     fn archive(dir: &Path, entries: &[E<'_>], marker: bool) -> PathBuf {
+        archive_with(dir, entries, marker, true)
+    }
+
+    /// As [`archive`], with or without an entry for the root (`./`).
+    fn archive_with(dir: &Path, entries: &[E<'_>], marker: bool, root: bool) -> PathBuf {
         let mut tar = tar::Builder::new(Vec::new());
         let mut add = |kind: tar::EntryType, name: &str, mode: u32, body: &[u8], link: Option<&str>| {
             let mut h = tar::Header::new_gnu();
@@ -586,7 +679,9 @@ mod tests {
             h.set_cksum();
             tar.append(&h, body).unwrap();
         };
-        add(tar::EntryType::Directory, "./", 0o755, b"", None);
+        if root {
+            add(tar::EntryType::Directory, "./", 0o755, b"", None);
+        }
         if marker {
             add(tar::EntryType::Regular, "./XXXXXX-DO_NOT_REMOVE", 0o644, b"", None);
         }
@@ -871,5 +966,62 @@ mod tests {
             .collect();
         assert!(!names.iter().any(|n| n.starts_with(".adt-tmp")), "{names:?}");
         assert_eq!(std::fs::read(target.join("b.txt")).unwrap(), b"a");
+    }
+
+    #[test]
+    fn an_existing_target_gets_its_own_attributes_back_even_after_an_interruption() {
+        let base = tempfile::tempdir().unwrap();
+        let a = archive_with(base.path(), &[E::File("./index.php", 0o644, b"x")], true, false);
+        let target = base.path().join("t");
+        std::fs::create_dir(&target).unwrap();
+        std::fs::write(target.join("old.txt"), b"old").unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o751)).unwrap();
+        let stop = AtomicBool::new(true);
+        let e = extract(
+            &a,
+            &target,
+            &MountTable::default(),
+            true,
+            &ExtractOptions::default(),
+            &stop,
+        )
+        .unwrap_err();
+        assert!(matches!(e, BackupError::Interrupted));
+        assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o700);
+        // Carried on: not trusted (the target was there before), and its
+        // mode, recorded in the journal, given back at the end.
+        let r = run(&a, &target, &ExtractOptions::default()).unwrap();
+        assert!(r.resumed);
+        assert_eq!(
+            (r.files, r.unchanged),
+            (2, 0),
+            "index.php and the marker, both written again"
+        );
+        assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o751);
+        assert_eq!(std::fs::read(target.join("old.txt")).unwrap(), b"old");
+    }
+
+    #[test]
+    fn a_hard_link_to_the_journal_or_a_left_out_file_is_not_restored() {
+        let base = tempfile::tempdir().unwrap();
+        let a = archive(
+            base.path(),
+            &[
+                E::Hard("./j", "./.adt-restore-unfinished"),
+                E::Dir("./images/", 0o755),
+                E::Hard("./x", "./images/kept.png"),
+            ],
+            true,
+        );
+        let target = base.path().join("t");
+        std::fs::create_dir_all(target.join("images")).unwrap();
+        std::fs::write(target.join("images/kept.png"), b"live asset").unwrap();
+        let options = ExtractOptions {
+            leave_out: vec![b"images".to_vec()],
+            ..ExtractOptions::default()
+        };
+        let r = run_forced(&a, &target, &options).unwrap();
+        assert_eq!((r.hard_links, r.not_restored), (0, 2), "{r:?}");
+        assert!(!target.join("j").exists() && !target.join("x").exists());
     }
 }

@@ -74,6 +74,6 @@ pub use create::{CreateReport, create, create_until};
 pub use download::{DownloadReport, DownloadTarget, download_bucket};
 pub use error::BackupError;
 pub use exclude::{Excluded, Exclusions, Reason};
-pub use extract::{ExtractOptions, ExtractReport, JOURNAL, Restore, extract, open_archive};
+pub use extract::{ExtractOptions, ExtractReport, JOURNAL, Restore, archive_identity, extract, open_archive};
 pub use list::{StoredBackups, StoredObject, list_backups};
 pub use store::{UploadOptions, UploadReport, VerifyReport, check_archive, clean_interrupted, fetch, upload, verify};

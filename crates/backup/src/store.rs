@@ -365,8 +365,14 @@ pub async fn verify(store: &Store, bucket: &str, key: &str) -> Result<VerifyRepo
 }
 
 /// Downloads the backup `key` of `bucket` into `into` (an anonymous
-/// temporary file, say), checking its length; returns its size.
-pub async fn fetch(store: &Store, bucket: &str, key: &str, into: &mut std::fs::File) -> Result<u64, BackupError> {
+/// temporary file, say), checking its length; returns its size and ETag
+/// (which tell this backup from the next one under the same key).
+pub async fn fetch(
+    store: &Store,
+    bucket: &str,
+    key: &str,
+    into: &mut std::fs::File,
+) -> Result<(u64, String), BackupError> {
     use std::io::Write;
     let what = || format!("s3://{bucket}/{key} at {}", store.endpoint());
     let (meta, mut body) = store.get(bucket, key).await?;
@@ -392,7 +398,7 @@ pub async fn fetch(store: &Store, bucket: &str, key: &str, into: &mut std::fs::F
             detail: format!("the download ended after {bytes} of {} bytes", meta.size),
         });
     }
-    Ok(bytes)
+    Ok((bytes, meta.etag))
 }
 
 /// Entries in a complete backup archive, or why it is not one (the reader

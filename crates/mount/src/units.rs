@@ -130,7 +130,12 @@ fn service(
     }
     let mut env = String::new();
     for (k, v) in &command.env {
-        env.push_str(&format!("Environment={}\n", systemd_quote(&format!("{k}={v}"))));
+        // Environment= expands specifiers but not variables: `%` doubled,
+        // `$` as it is.
+        env.push_str(&format!(
+            "Environment={}\n",
+            systemd_quote(&format!("{k}={v}")).replace("$$", "$")
+        ));
     }
     for k in &command.env_remove {
         env.push_str(&format!("UnsetEnvironment={k}\n"));
