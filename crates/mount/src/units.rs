@@ -165,6 +165,9 @@ fn service(
          # A mount that already answers (made by hand) is left alone: the\n\
          # unit is skipped, never detaching it.\n\
          ExecCondition={sh} -c '! {answers}' sh {mp}\n\
+         # Never a mount through a link planted at the mount point (the\n\
+         # web server's user may own the directory above it).\n\
+         ExecStartPre={sh} -c 'test ! -L \"$$1\" || {{ echo \"$$1 is a symbolic link; not mounting over it\" >&2; exit 1; }}' sh {mp}\n\
          # A stale one (its tool gone) is cleared first.\n\
          ExecStartPre=-{fusermount} -uz {mp}\n\
          ExecStartPre=/bin/mkdir -p {mp}\n\

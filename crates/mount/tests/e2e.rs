@@ -296,6 +296,23 @@ async fn units_leave_a_healthy_mount_alone_and_wait_for_theirs(tool: Tool) {
     };
     let units = adt_mounts::units(&plan, &resolve, &adt_mounts::UnitOptions::default());
     let unit = &units[0].text;
+    // A link planted at the mount point: the unit refuses to start.
+    let aside = site.webroot().join("elsewhere");
+    fs::create_dir_all(&aside).unwrap();
+    if images.exists() {
+        fs::rename(&images, site.webroot().join("images.real")).unwrap();
+    }
+    std::os::unix::fs::symlink(&aside, &images).unwrap();
+    assert_eq!(
+        run_unit_line(unit, "ExecStartPre="),
+        1,
+        "a link at the mount point: refused"
+    );
+    fs::remove_file(&images).unwrap();
+    if site.webroot().join("images.real").exists() {
+        fs::rename(site.webroot().join("images.real"), &images).unwrap();
+    }
+    assert_eq!(run_unit_line(unit, "ExecStartPre="), 0, "a directory");
     assert_eq!(run_unit_line(unit, "ExecCondition="), 0, "not mounted: the unit starts");
     site.mount(&plan).await.unwrap();
     assert_eq!(
