@@ -50,16 +50,7 @@ pub(crate) fn read(path: &Path) -> Result<Credentials, Error> {
 /// it is missing or unusable (the keys are then looked for nowhere else,
 /// and the error for missing keys says where they were looked for).
 pub(crate) fn read_shared(path: &Path) -> Option<Credentials> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let flags = (rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY).bits() as i32;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(flags)
-        .open(path)
-        .ok()?;
-    if !file.metadata().ok()?.is_file() {
-        return None;
-    }
+    let file = adt_localfs::open_regular_file(path).ok()?;
     let mut text = String::new();
     file.take(MAX_CREDENTIALS_BYTES as u64 + 1)
         .read_to_string(&mut text)

@@ -16,7 +16,6 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsStr;
-use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -296,24 +295,10 @@ async fn fetch_one(
     let attrs = local(&stored, false);
     let mut out = dir.create_private(OsStr::new("adt-restore"))?;
     let path = out.path();
-    let mut bytes = 0u64;
-    while let Some(chunk) = body.next_chunk().await {
-        let chunk = chunk.map_err(|e| io(&path, e))?;
-        bytes += chunk.len() as u64;
-        if bytes > meta.size {
-            return Err(io(
-                &path,
-                format!("s3://{bucket}/{key} sent more than its {} bytes", meta.size),
-            ));
-        }
-        out.file().write_all(&chunk).map_err(|e| io(&path, e))?;
-    }
-    if bytes != meta.size {
-        return Err(io(
-            &path,
-            format!("s3://{bucket}/{key} ended after {bytes} of {} bytes", meta.size),
-        ));
-    }
+    body.write_exactly(out.file(), meta.size)
+        .await
+        .map_err(|e| io(&path, format!("s3://{bucket}/{key}: {e}")))?;
+    let bytes = meta.size;
     out.set_attributes(&attrs)?;
     out.persist(name)?;
     let mut r = report.lock().expect("not poisoned");
@@ -322,16 +307,9 @@ async fn fetch_one(
     Ok(None)
 }
 
-/// Object attributes as local ones: permission bits only (never a
-/// set-user or set-group id; the sticky bit on directories), ids that do
-/// not fit given to nobody.
+/// Object attributes as local ones ([`Attributes::untrusted`]).
 fn local(a: &PosixAttributes, directory: bool) -> Attributes {
-    Attributes {
-        uid: u32::try_from(a.uid()).unwrap_or(65534),
-        gid: u32::try_from(a.gid()).unwrap_or(65534),
-        mode: a.mode() & if directory { 0o1777 } else { 0o777 },
-        mtime: a.mtime(),
-    }
+    Attributes::untrusted(a.uid(), a.gid(), a.mode(), a.mtime(), directory)
 }
 
 #[cfg(test)]

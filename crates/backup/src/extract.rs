@@ -14,7 +14,7 @@
 //! nothing in it is deleted: files the archive holds are replaced, the
 //! rest stay.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{Read, Seek};
 use std::os::unix::ffi::OsStrExt;
@@ -101,20 +101,7 @@ pub struct Restore {
 /// Opens an archive for reading: not a FIFO or device (never blocking),
 /// a regular file.
 pub fn open_archive(path: &Path) -> Result<File, BackupError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc_flags())
-        .open(path)
-        .map_err(|e| io(path, e))?;
-    let stat = Stat::of_open(&file).map_err(|e| io(path, e))?;
-    if stat.kind != adt_localfs::Kind::File {
-        return Err(io(
-            path,
-            format!("it is a {}, not a regular file", stat.kind.describe()),
-        ));
-    }
-    Ok(file)
+    Ok(adt_localfs::open_regular_file(path)?)
 }
 
 /// How a local archive is named in the journal and in messages: its path,
@@ -129,11 +116,6 @@ pub fn archive_identity(path: &Path, file: &File) -> Result<String, BackupError>
         stat.mtime,
         stat.mtime_nsec
     ))
-}
-
-/// `O_NONBLOCK | O_NOCTTY`, so opening a FIFO or terminal never blocks.
-fn libc_flags() -> i32 {
-    (rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY).bits() as i32
 }
 
 impl Restore {
@@ -183,7 +165,7 @@ impl Restore {
                     });
                 }
             }
-            None if !force && !created && !first_names(&root)?.is_empty() => {
+            None if !force && !created && !root.first_names(1)?.is_empty() => {
                 return Err(BackupError::TargetNotEmpty(target));
             }
             None => (false, None),
@@ -201,7 +183,7 @@ impl Restore {
         // Only this process's user may enter until the end: nobody can
         // swap a name inside while it is being restored.
         root.set_owner_mode(me, rustix::process::getegid().as_raw(), 0o700)?;
-        if !force && !resumed && !created && !first_names(&root)?.is_empty() {
+        if !force && !resumed && !created && !root.first_names(1)?.is_empty() {
             // Something arrived between the look and the chmod.
             if let Origin::Existing(a) = &origin {
                 root.set_attributes(a)?;
@@ -298,17 +280,13 @@ impl Restore {
                 report.left_out += 1;
                 continue;
             }
-            let attrs = Attributes {
-                uid: u32::try_from(h.uid).unwrap_or(NOBODY),
-                gid: u32::try_from(h.gid).unwrap_or(NOBODY),
-                // Never a set-user or set-group id from an archive.
-                mode: if h.kind == Kind::Dir {
-                    h.mode & 0o1777
-                } else {
-                    h.mode & 0o777
-                },
-                mtime: i64::try_from(h.mtime).unwrap_or(i64::MAX),
-            };
+            let attrs = Attributes::untrusted(
+                h.uid,
+                h.gid,
+                h.mode,
+                i64::try_from(h.mtime).unwrap_or(i64::MAX),
+                h.kind == Kind::Dir,
+            );
             let Some((last, dirs_to)) = parts.split_last() else {
                 if h.kind == Kind::Dir {
                     self.root_attrs = attrs;
@@ -529,14 +507,6 @@ fn read_journal(root: &Dir) -> Result<Option<String>, BackupError> {
         .map_err(|e| io(&root.child_path(OsStr::new(JOURNAL)), e))?;
     Ok(Some(text))
 }
-
-/// Up to two names in `dir` (enough to tell empty from not).
-fn first_names(dir: &Dir) -> Result<Vec<OsString>, BackupError> {
-    Ok(dir.first_names(2)?)
-}
-
-/// The owner given to an id too large for this system.
-const NOBODY: u32 = 65534;
 
 /// The target: its parent given without links or `..` (so nobody who can
 /// write somewhere along it redirects the restore), its own name a plain name.

@@ -373,32 +373,15 @@ pub async fn fetch(
     key: &str,
     into: &mut std::fs::File,
 ) -> Result<(u64, String), BackupError> {
-    use std::io::Write;
-    let what = || format!("s3://{bucket}/{key} at {}", store.endpoint());
-    let (meta, mut body) = store.get(bucket, key).await?;
-    let mut bytes = 0u64;
-    while let Some(chunk) = body.next_chunk().await {
-        let chunk = chunk.map_err(|e| BackupError::Corrupt {
-            what: what(),
-            detail: format!("the download failed: {e}"),
-        })?;
-        bytes += chunk.len() as u64;
-        if bytes > meta.size {
-            return Err(BackupError::Corrupt {
-                what: what(),
-                detail: format!("the store sent more than its {} bytes", meta.size),
-            });
-        }
-        into.write_all(&chunk)
-            .map_err(|e| crate::error::io(Path::new("(temporary file)"), e))?;
-    }
-    if bytes != meta.size {
-        return Err(BackupError::Corrupt {
-            what: what(),
-            detail: format!("the download ended after {bytes} of {} bytes", meta.size),
-        });
-    }
-    Ok((bytes, meta.etag))
+    let (meta, body) = store.get(bucket, key).await?;
+    body.write_exactly(into, meta.size).await.map_err(|e| match e {
+        adt_datastore::BodyError::Write(e) => crate::error::io(Path::new("(temporary file)"), e),
+        e => BackupError::Corrupt {
+            what: format!("s3://{bucket}/{key} at {}", store.endpoint()),
+            detail: e.to_string(),
+        },
+    })?;
+    Ok((meta.size, meta.etag))
 }
 
 /// Entries in a complete backup archive, or why it is not one (the reader

@@ -103,4 +103,4 @@ pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use store::{BucketState, ObjectInfo, ObjectMeta, PutOptions, PutOutcome, Store};
 
-pub use body::ObjectBody;
+pub use body::{BodyError, ObjectBody};

@@ -24,6 +24,24 @@ pub struct Attributes {
     pub mtime: i64,
 }
 
+/// The owner given to an id too large for this system (`nobody`).
+pub const NOBODY: u32 = 65534;
+
+impl Attributes {
+    /// Attributes from an untrusted source (an archive, object metadata),
+    /// made safe to give a restored file: permission bits only, never a
+    /// set-user or set-group id (a directory keeps its sticky bit), ids
+    /// too large for this system given to [`NOBODY`].
+    pub fn untrusted(uid: u64, gid: u64, mode: u32, mtime: i64, directory: bool) -> Attributes {
+        Attributes {
+            uid: u32::try_from(uid).unwrap_or(NOBODY),
+            gid: u32::try_from(gid).unwrap_or(NOBODY),
+            mode: mode & if directory { 0o1777 } else { 0o777 },
+            mtime,
+        }
+    }
+}
+
 fn times(mtime: i64) -> Timestamps {
     let t = Timespec {
         tv_sec: mtime,
@@ -132,4 +150,17 @@ impl PrivateFile {
 /// `.adt-tmp.RANDOM`: short, so any name's temporary fits NAME_MAX.
 fn temporary_name() -> OsString {
     OsString::from(format!(".adt-tmp.{:016x}", fastrand::u64(..)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn untrusted_attributes_never_carry_a_set_id_bit() {
+        let f = Attributes::untrusted(33, 1 << 40, 0o6755, 5, false);
+        assert_eq!((f.uid, f.gid, f.mode, f.mtime), (33, NOBODY, 0o755, 5));
+        let d = Attributes::untrusted(0, 0, 0o43777, 5, true);
+        assert_eq!(d.mode, 0o1777);
+    }
 }

@@ -19,6 +19,30 @@ const DIR_FLAGS: OFlags = OFlags::RDONLY
     .union(OFlags::CLOEXEC)
     .union(OFlags::NOCTTY);
 
+/// Opens the regular file at `path` for reading (links followed: for a
+/// path an operator gave), never blocking on a FIFO or taking a terminal;
+/// anything but a regular file is refused (`NotRegular`).
+pub fn open_regular_file(path: &Path) -> Result<File, LocalError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let flags = (OFlags::NONBLOCK | OFlags::NOCTTY).bits() as i32;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => LocalError::Missing { path: path.into() },
+            _ => LocalError::io(path, "open", e),
+        })?;
+    let stat = Stat::of_open(&file).map_err(|e| LocalError::io(path, "fstat", e))?;
+    if stat.kind != Kind::File {
+        return Err(LocalError::NotRegular {
+            path: path.into(),
+            kind: stat.kind.describe(),
+        });
+    }
+    Ok(file)
+}
+
 /// An open directory, and the path it was opened by (for messages only:
 /// nothing is ever opened by that path again).
 #[derive(Debug)]

@@ -97,8 +97,8 @@ mod private;
 mod stat;
 mod walk;
 
-pub use attrs::Attributes;
-pub use dir::{Dir, Opened};
+pub use attrs::{Attributes, NOBODY};
+pub use dir::{Dir, Opened, open_regular_file};
 pub use error::LocalError;
 pub use mounttable::{MountInfo, MountTable};
 pub use name::{display_name, join_rel};
