@@ -164,8 +164,8 @@ enum Command {
     /// Run again after a failure or an interruption, it carries on where
     /// it stopped (the target holds .adt-restore-unfinished until done).
     /// A target holding anything else is refused unless --force: then
-    /// files the backup holds are replaced when their size or time
-    /// differ, and nothing in the target is deleted.
+    /// every file the backup holds is written again, and nothing else in
+    /// the target is touched or deleted (stop the web server first).
     ///
     /// Exit status: 0 restored, 1 failed (run it again to carry on), 2
     /// bad usage or input (a target in use, a missing archive).
