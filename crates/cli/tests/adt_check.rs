@@ -569,12 +569,7 @@ fn online_checks_every_datastore_and_names_missing_buckets() {
 /// A closed port: one clear line naming the datastore and endpoint, exit 1.
 #[test]
 fn online_names_a_dead_endpoint_in_one_line() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let endpoint = format!("http://127.0.0.1:{port}");
+    let endpoint = adt_testkit::closed_endpoint();
     let dir = tempfile::tempdir().unwrap();
     let template = online_template(
         dir.path(),

@@ -196,9 +196,7 @@ fn deletions_are_guarded_and_dry_runs_change_nothing() {
 #[test]
 fn a_destination_that_is_down_fails_alone() {
     let (one, three) = (Emulator::start().unwrap(), Emulator::start().unwrap());
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let down = format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port());
-    drop(closed);
+    let down = adt_testkit::closed_endpoint();
     let site = Site::new(&[&one.endpoint(), &down, &three.endpoint()], "1");
     let rt = runtime();
     fill(&rt, &store(&one.endpoint()), &site, 3);

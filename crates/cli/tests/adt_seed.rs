@@ -145,12 +145,7 @@ fn an_unreachable_datastore_fails_quickly_and_says_where() {
     let emulator = Emulator::start().unwrap();
     let site = Site::new(&emulator.endpoint(), "1", "hourly", "images");
     let archive = small_archive(site.dir.path());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let nowhere = format!("http://127.0.0.1:{port}");
+    let nowhere = adt_testkit::closed_endpoint();
     let started = Instant::now();
     let (code, out, err) = site.run(&[
         "--backup",

@@ -71,12 +71,6 @@ fn run(program: &str, args: &[&dyn AsRef<std::ffi::OsStr>]) -> (i32, String, Str
     (code, out, err)
 }
 
-/// An endpoint where nothing listens.
-fn closed_endpoint() -> String {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port())
-}
-
 /// The five per-run samples agree with a run that succeeded (`ok`) or
 /// not, and `failures` failures so far.
 fn assert_run(s: &Scrape, job: &str, labels: &[(&str, &str)], ok: bool, failures: f64) {
@@ -139,7 +133,7 @@ fn adt_seed_writes_counts_per_bucket_and_a_failed_run_keeps_the_last_success() {
         0o644
     );
 
-    let down = closed_endpoint();
+    let down = adt_testkit::closed_endpoint();
     let (code, out, err) = seed(&["--endpoint", &down]);
     assert_eq!(code, 1, "{out}{err}");
     let failed = Scrape::read(&metrics);
@@ -294,7 +288,7 @@ fn adt_backup_upload_and_verify_write_per_period_and_datastore() {
     let one = [("period", "hourly"), ("datastore", "1")];
     assert_eq!(first.value("adt_backup_upload_datastore_success", &one), 1.0);
 
-    let down = closed_endpoint();
+    let down = adt_testkit::closed_endpoint();
     let (code, out, err) = upload(&["--endpoint", &down, "--lock-wait", "1"]);
     assert_eq!(code, 1, "{out}{err}");
     let failed = Scrape::read(&metrics);
@@ -378,7 +372,7 @@ fn adt_replicate_writes_what_it_copied_and_its_lag() {
     let again = Scrape::read(&metrics);
     assert_eq!(again.value("adt_replicate_lag_objects", &labels), 0.0);
 
-    let down = closed_endpoint();
+    let down = adt_testkit::closed_endpoint();
     let (code, out, err) = replicate(&["--endpoint", &down]);
     assert_eq!(code, 1, "{out}{err}");
     let failed = Scrape::read(&metrics);

@@ -203,12 +203,7 @@ async fn wrong_credentials_are_reported_clearly_and_quickly() {
 
 #[tokio::test]
 async fn an_unreachable_endpoint_fails_in_seconds() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let endpoint = format!("http://127.0.0.1:{port}");
+    let endpoint = adt_testkit::closed_endpoint();
     let s = store(&endpoint);
     let started = Instant::now();
     let err = s.ensure_bucket("adt-nowhere").await.unwrap_err();

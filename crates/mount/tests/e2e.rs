@@ -373,12 +373,7 @@ async fn an_unreachable_endpoint_fails_in_time_and_leaves_local_files(tool: Tool
     site.buckets().await;
     // The upload of local files reaches the datastore; the mount tool is
     // pointed at a port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let plan = site.plan_on(&format!("http://127.0.0.1:{port}"), 8);
+    let plan = site.plan_on(&adt_testkit::closed_endpoint(), 8);
     let started = Instant::now();
     let err = site.mount(&plan).await.unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());

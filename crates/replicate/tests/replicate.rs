@@ -372,10 +372,9 @@ fn one_destination_down_does_not_stop_another() {
     let primary = store(&p);
     let up = store(&d);
     // A port nothing listens on.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
-    let down = store_at(&format!("http://127.0.0.1:{port}"), &d);
+    let down_endpoint = adt_testkit::closed_endpoint();
+    let port = down_endpoint.rsplit(':').next().unwrap().to_string();
+    let down = store_at(&down_endpoint, &d);
     let rt = runtime();
     let bucket = unique_bucket("images");
     rt.block_on(async {
@@ -408,7 +407,7 @@ fn one_destination_down_does_not_stop_another() {
         let failed = &report.failed_destinations[0];
         assert_eq!((failed.destination, failed.bucket.as_deref()), (2, None));
         assert!(
-            failed.endpoint.contains(&port.to_string()) && failed.error.contains("cannot reach"),
+            failed.endpoint.contains(&port) && failed.error.contains("cannot reach"),
             "{failed:?}"
         );
         assert_eq!(report.buckets.len(), 1);

@@ -28,6 +28,13 @@ pub use prereq::{require_tools, which};
 pub use proxy::{Fault, FaultProxy};
 pub use race::{Swapper, run_as};
 
+/// An endpoint where nothing listens: `http://127.0.0.1:PORT` of a port
+/// just bound and released (connections to it are refused).
+pub fn closed_endpoint() -> String {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a local port");
+    format!("http://127.0.0.1:{}", closed.local_addr().expect("its address").port())
+}
+
 /// A bucket name no other test run will use: `prefix-<pid>-<counter>-<random>`.
 pub fn unique_bucket(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
